@@ -1,0 +1,116 @@
+"""Task adapters: turn a model's output and its batch into the :class:`ScoreInputs` scores read.
+
+Four tasks are built in: sequence classification, token classification, joint intent + slot, and
+causal LM. A model can name its task with a ``datadiet_task`` attribute; otherwise the adapter is
+inferred from its Hugging Face architecture name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+
+SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
+TASKS = (SEQUENCE, TOKEN, JOINT, CAUSAL_LM)
+
+DEFAULT_SCORE = {SEQUENCE: "el2n", TOKEN: "token_el2n", JOINT: "joint_el2n", CAUSAL_LM: "policy_difficulty"}
+
+
+def _get(outputs: Any, name: str):
+    if isinstance(outputs, Mapping):
+        return outputs.get(name)
+    return getattr(outputs, name, None)
+
+
+def _pooled_features(outputs: Any) -> torch.Tensor | None:
+    pooled = _get(outputs, "pooled")
+    if pooled is not None:
+        return pooled
+    hidden = _get(outputs, "hidden_states")
+    if hidden is not None:
+        return hidden[-1][:, 0]
+    return None
+
+
+@dataclass(frozen=True)
+class TaskAdapter:
+    """Reads one task's outputs. ``task`` is one of :data:`TASKS`."""
+
+    task: str
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+
+    @property
+    def default_score(self) -> str:
+        return DEFAULT_SCORE[self.task]
+
+    def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> ScoreInputs:
+        """Detached score inputs of one batch."""
+        if self.task == JOINT:
+            inp = ScoreInputs(
+                logits=_get(outputs, "intent_logits"), labels=batch.get("intent_labels"),
+                token_logits=_get(outputs, "slot_logits"), token_labels=batch.get("slot_labels"),
+            )
+        elif self.task == SEQUENCE:
+            inp = ScoreInputs(logits=_get(outputs, "logits"), labels=batch.get("labels"))
+        elif self.task == TOKEN:
+            inp = ScoreInputs(token_logits=_get(outputs, "logits"), token_labels=batch.get("labels"))
+        else:  # causal LM: position t predicts token t + 1
+            logits, labels, actions = _get(outputs, "logits"), batch.get("labels"), batch.get("action_ids")
+            inp = ScoreInputs(
+                token_logits=None if logits is None else logits[:, :-1],
+                token_labels=None if labels is None else labels[:, 1:],
+                action_ids=None if actions is None else actions[:, 1:],
+            )
+        inp.features = _pooled_features(outputs)
+        return inp.detach()
+
+    def per_example_loss(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Differentiable per-example training loss, for loss weights (InfoBatch's rescaling).
+
+        Sequence: CE; token / causal LM: mean CE over valid tokens; joint: 0.5 CE_intent +
+        0.5 mean_t CE_slot. The batch mean of these equals the model's own loss up to how tokens
+        are averaged (per example here, per batch in most models).
+        """
+        def token_mean_ce(logits, labels):
+            ce = F.cross_entropy(logits.float().transpose(1, 2), labels.long(), ignore_index=IGNORE_INDEX, reduction="none")
+            return ce.sum(-1) / (labels != IGNORE_INDEX).sum(-1).clamp(min=1)
+
+        if self.task == JOINT:
+            intent = F.cross_entropy(_get(outputs, "intent_logits").float(), batch["intent_labels"].long(), reduction="none")
+            return 0.5 * intent + 0.5 * token_mean_ce(_get(outputs, "slot_logits"), batch["slot_labels"])
+        logits = _get(outputs, "logits")
+        if self.task == SEQUENCE:
+            return F.cross_entropy(logits.float(), batch["labels"].long(), ignore_index=IGNORE_INDEX, reduction="none")
+        if self.task == TOKEN:
+            return token_mean_ce(logits, batch["labels"])
+        return token_mean_ce(logits[:, :-1], batch["labels"][:, 1:])
+
+
+def infer_task(model: Any) -> str:
+    """The task of a model: its ``datadiet_task`` attribute, else its architecture's name."""
+    base = getattr(model, "module", model)  # DDP / accelerate wrappers
+    task = getattr(base, "datadiet_task", None)
+    if task is not None:
+        return task
+    names = [type(base).__name__]
+    config = getattr(base, "config", None)
+    names += list(getattr(config, "architectures", None) or [])
+    for name in names:
+        if name.endswith("ForSequenceClassification"):
+            return SEQUENCE
+        if name.endswith("ForTokenClassification"):
+            return TOKEN
+        if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
+            return CAUSAL_LM
+    raise ValueError(
+        f"cannot tell the task of a {type(base).__name__}; pass task= one of {', '.join(TASKS)} "
+        "or give the model a `datadiet_task` attribute"
+    )

@@ -1,0 +1,175 @@
+"""Per-example record of observed scores over training: smoothing and training dynamics.
+
+One array per field, indexed by example id: O(N) memory whatever the number of epochs.
+Formulas: ``docs/METHODS.md`` ("Smoothing scores over time", "Forgetting events", "Training
+dynamics").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SMOOTHINGS = ("latest", "ema", "ucb")
+SOURCE_NONE, SOURCE_TRAIN, SOURCE_PASS = 0, 1, 2
+
+
+def ema_update(mean: np.ndarray, var: np.ndarray, x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the exponentially weighted mean and variance.
+
+    ``s_k = a x_k + (1 - a) s_{k-1}`` (Raju et al. 2021, with a = 0.8) and the matching
+    exponentially weighted variance ``v_k = (1 - a) (v_{k-1} + a (x_k - s_{k-1})^2)`` (Finch 2009,
+    "Incremental calculation of weighted mean and variance"). Arrays are updated out of place.
+    """
+    diff = x - mean
+    new_mean = mean + alpha * diff
+    new_var = (1.0 - alpha) * (var + alpha * diff * diff)
+    return new_mean, new_var
+
+
+class ScoreHistory:
+    """Every observation of every example's score, reduced to O(N) running statistics.
+
+    Args:
+        num_examples: N, the size of the training set; ids are 0..N-1.
+        alpha: EMA weight of the newest observation (METHODS.md: 0.8).
+        ucb_c: weight of the exponentially weighted std in the UCB score (METHODS.md: 1).
+    """
+
+    def __init__(self, num_examples: int, alpha: float = 0.8, ucb_c: float = 1.0) -> None:
+        if num_examples < 1:
+            raise ValueError(f"num_examples must be >= 1, got {num_examples}")
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        n = int(num_examples)
+        self.num_examples = n
+        self.alpha = float(alpha)
+        self.ucb_c = float(ucb_c)
+        self.latest = np.full(n, np.nan)
+        self.ema = np.full(n, np.nan)
+        self.ew_var = np.zeros(n)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.last_epoch = np.full(n, -1, dtype=np.int64)
+        self.last_source = np.zeros(n, dtype=np.int8)
+        # training dynamics (Swayamdipta et al. 2020) and forgetting events (Toneva et al. 2019)
+        self.dyn_count = np.zeros(n, dtype=np.int64)
+        self.conf_sum = np.zeros(n)
+        self.conf_sqsum = np.zeros(n)
+        self.correct_count = np.zeros(n, dtype=np.int64)
+        self.prev_correct = np.full(n, -1, dtype=np.int8)
+        self.forgetting_events = np.zeros(n, dtype=np.int64)
+
+    # -- recording -------------------------------------------------------------------------
+    def update(
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        epoch: int,
+        source: int = SOURCE_TRAIN,
+        confidence: np.ndarray | None = None,
+        correct: np.ndarray | None = None,
+    ) -> None:
+        """Record one observation for each id (ids may repeat: applied in order)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float64)
+        if ids.shape != scores.shape:
+            raise ValueError(f"ids and scores must align, got {ids.shape} and {scores.shape}")
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
+            raise IndexError(f"example ids must lie in [0, {self.num_examples}), got {ids.min()}..{ids.max()}")
+        bad = ~np.isfinite(scores) & ~np.isposinf(scores)
+        if bad.any():
+            raise ValueError(
+                f"non-finite scores for example ids {ids[bad][:20].tolist()}"
+                f"{' ...' if bad.sum() > 20 else ''}: check the model outputs (NaN loss?) or the learning rate"
+            )
+        # repeated ids within one call are applied one after another (rare: padded DDP batches)
+        _, first = np.unique(ids, return_index=True)
+        if len(first) != len(ids):
+            for i in range(len(ids)):
+                self.update(ids[i : i + 1], scores[i : i + 1], epoch, source,
+                            None if confidence is None else np.asarray(confidence)[i : i + 1],
+                            None if correct is None else np.asarray(correct)[i : i + 1])
+            return
+        seen = self.count[ids] > 0
+        finite_prev = np.isfinite(self.ema[ids])
+        mean_prev = np.where(seen & finite_prev, self.ema[ids], scores)
+        var_prev = np.where(seen, self.ew_var[ids], 0.0)
+        with np.errstate(invalid="ignore"):
+            new_mean, new_var = ema_update(mean_prev, var_prev, scores, self.alpha)
+        # an infinite observation (never-learned / empty solution) makes the running stats infinite
+        new_mean = np.where(np.isposinf(scores), np.inf, new_mean)
+        new_var = np.where(np.isfinite(new_var), new_var, 0.0)
+        self.ema[ids] = new_mean
+        self.ew_var[ids] = new_var
+        self.latest[ids] = scores
+        self.count[ids] += 1
+        self.last_epoch[ids] = epoch
+        self.last_source[ids] = source
+        if confidence is not None and correct is not None:
+            self._update_dynamics(ids, np.asarray(confidence, np.float64), np.asarray(correct, bool))
+
+    def _update_dynamics(self, ids: np.ndarray, confidence: np.ndarray, correct: np.ndarray) -> None:
+        self.dyn_count[ids] += 1
+        self.conf_sum[ids] += confidence
+        self.conf_sqsum[ids] += confidence * confidence
+        self.correct_count[ids] += correct
+        prev = self.prev_correct[ids]
+        self.forgetting_events[ids] += (prev == 1) & ~correct
+        self.prev_correct[ids] = correct.astype(np.int8)
+
+    # -- reading ---------------------------------------------------------------------------
+    def smoothed(self, smoothing: str = "latest") -> np.ndarray:
+        """The score each example is ranked by: ``latest``, ``ema``, or ``ucb`` = ema + c * ew-std
+        (Raju et al. 2021; the std term is 0 until the second observation). NaN = never scored."""
+        if smoothing == "latest":
+            return self.latest.copy()
+        if smoothing == "ema":
+            return self.ema.copy()
+        if smoothing == "ucb":
+            return self.ema + self.ucb_c * np.sqrt(self.ew_var)
+        raise ValueError(f"unknown smoothing {smoothing!r}; valid: {', '.join(SMOOTHINGS)}")
+
+    def forgetting_scores(self) -> np.ndarray:
+        """Forgetting events per example (Toneva et al. 2019); never learned = +inf (hardest)."""
+        out = self.forgetting_events.astype(np.float64)
+        out[self.correct_count == 0] = np.inf
+        return out
+
+    def dynamics(self) -> dict[str, np.ndarray]:
+        """Dataset-cartography statistics: mean confidence p(y), its std (variability), and the
+        fraction of observations predicted right (correctness); NaN for never-observed examples."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n = self.dyn_count.astype(np.float64)
+            mean = self.conf_sum / n
+            var = np.maximum(self.conf_sqsum / n - mean * mean, 0.0)
+            return {
+                "confidence": mean,
+                "variability": np.sqrt(var),
+                "correctness": self.correct_count / n,
+                "forgetting": self.forgetting_scores(),
+            }
+
+    def age(self, epoch: int) -> np.ndarray:
+        """Epochs since each example's latest score (a large number if never scored)."""
+        return np.where(self.last_epoch >= 0, epoch - self.last_epoch, np.iinfo(np.int64).max // 2)
+
+    # -- checkpointing ---------------------------------------------------------------------
+    _ARRAYS = ("latest", "ema", "ew_var", "count", "last_epoch", "last_source", "dyn_count", "conf_sum",
+               "conf_sqsum", "correct_count", "prev_correct", "forgetting_events")
+
+    def state_dict(self) -> dict:
+        state = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        state.update(num_examples=self.num_examples, alpha=self.alpha, ucb_c=self.ucb_c)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["num_examples"]) != self.num_examples:
+            raise ValueError(
+                f"the saved score history is for {state['num_examples']} examples but this training set has "
+                f"{self.num_examples}: resume with the same dataset (same order and filtering) it was saved with"
+            )
+        self.alpha, self.ucb_c = float(state["alpha"]), float(state["ucb_c"])
+        for name in self._ARRAYS:
+            arr = np.asarray(state[name])
+            if arr.shape != (self.num_examples,):
+                raise ValueError(f"history field {name!r} has shape {arr.shape}, expected ({self.num_examples},)")
+            setattr(self, name, arr.astype(getattr(self, name).dtype).copy())
