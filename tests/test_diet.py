@@ -1,0 +1,140 @@
+"""The DataDiet orchestrator: presets, rescoring policy, errors, and a plain PyTorch loop."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from datadiet import DataDiet
+from datadiet.scores import ScoreInputs
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+
+def feed(diet, ids, scores):
+    """Observe hand-made scores through the public API (logits giving exactly these EL2N values
+    are awkward, so use the 'loss' score: CE of a 2-class logit pair)."""
+    p = np.exp(-np.asarray(scores, float))  # p(y) so that CE = score
+    logits = torch.log(torch.tensor(np.stack([p, 1 - p], 1).clip(1e-9, 1), dtype=torch.float32))
+    diet.observe(torch.tensor(ids), ScoreInputs(logits=logits, labels=torch.zeros(len(ids), dtype=torch.long)))
+
+
+def test_nlu_data_diets_keeps_the_hardest_from_a_full_rescore():
+    model, ds = tiny_classifier(), toy_classification_dataset(40)
+    diet = DataDiet.nlu_data_diets(keep=0.25, num_epochs=3, scoring_batch_size=7, progress=False).setup(40, model=model)
+    diet.begin_epoch(0)
+    sel = diet.begin_epoch(1, model=model, dataset=ds, collate_fn=pad_collate)
+    assert diet.log[-1]["scored"] == 40 and len(sel) == 10
+    # brute force: EL2N of every example under the model, eval mode, hardest 10
+    model.eval()
+    with torch.no_grad():
+        b = pad_collate([ds[i] for i in range(40)])
+        probs = torch.softmax(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, -1)
+    el2n = torch.linalg.vector_norm(probs - torch.nn.functional.one_hot(b["labels"], 3), dim=-1).numpy()
+    expected = sorted(np.lexsort((np.arange(40), -el2n))[:10].tolist())
+    assert sel.indices.tolist() == expected
+
+
+def test_default_rescoring_covers_only_stale_examples_within_budget():
+    diet = DataDiet(keep=0.5, num_epochs=4, score="loss", rescore_fraction=0.2, epsilon=0.0, task="sequence_classification")
+    diet.setup(10)
+    diet.begin_epoch(0)
+    feed(diet, range(10), np.linspace(0.1, 1.0, 10))  # warm-up epoch: all observed for free
+    sel = diet.begin_epoch(1)  # nothing stale yet: no pass needed, no model needed
+    assert sel.indices.tolist() == [5, 6, 7, 8, 9] and diet.log[-1]["scored"] == 0
+    feed(diet, sel.indices, [0.05] * 5)  # the kept ones became easy
+    diet.flush()
+    ids = diet._ids_to_rescore(2)  # examples 0..4 were last seen in epoch 0: stale, budget 2
+    assert len(ids) == 2 and set(ids.tolist()) <= {0, 1, 2, 3, 4}
+    with pytest.raises(ValueError, match="pass model=, dataset= and collate_fn="):
+        diet.begin_epoch(2)
+
+
+def test_free_scores_rotate_the_selection_without_any_pass():
+    diet = DataDiet(keep=0.5, num_epochs=3, score="loss", rescore="none", epsilon=0.0, smoothing="latest",
+                    task="sequence_classification").setup(6)
+    diet.begin_epoch(0)
+    feed(diet, range(6), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert diet.begin_epoch(1).indices.tolist() == [3, 4, 5]
+    feed(diet, [3, 4, 5], [0.01, 0.02, 0.03])
+    assert diet.begin_epoch(2).indices.tolist() == [0, 1, 2]
+
+
+def test_infobatch_preset_anneals_and_weights_loss():
+    diet = DataDiet.infobatch(prune_ratio=0.5, num_epochs=8, task="sequence_classification").setup(8)
+    assert [diet.schedule.phase(e) for e in range(8)][-1] == "anneal"
+    assert len(diet.begin_epoch(0)) == 8  # nothing scored yet: losses "initialised high"
+    feed(diet, range(8), [0.1, 0.1, 0.1, 0.1, 1, 1, 1, 1])
+    sel = diet.begin_epoch(1)
+    assert len(sel) == 6 and sorted(set(sel.weights.tolist())) == [1.0, 2.0]
+    # the weighted loss is the mean of weight * per-example CE
+    ids = torch.tensor(sel.indices[:3])
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    labels = torch.tensor([0, 0, 1])
+    out = {"logits": logits, "loss": torch.nn.functional.cross_entropy(logits, labels)}
+    loss = diet.weighted_loss(ids, out, {"labels": labels})
+    ce = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    w = torch.tensor(sel.weights[:3])
+    assert loss.item() == pytest.approx((ce * w).mean().item())
+    loss.backward()
+    assert logits.grad is not None
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match=r"keep .* \(0, 1\]"):
+        DataDiet(keep=0)
+    with pytest.raises(ValueError, match="valid scores: .*joint_el2n"):
+        DataDiet(score="el2"),
+    with pytest.raises(ValueError, match="valid methods"):
+        DataDiet(method="magic")
+    with pytest.raises(ValueError, match="exceed the 2 training epochs"):
+        DataDiet(keep=0.5, warmup_epochs=3).setup(10, num_epochs=2)
+    diet = DataDiet(keep=0.5, num_epochs=2, task="token_classification", score="el2n").setup(4)
+    with pytest.raises(ValueError, match="score 'el2n' needs logits, labels"):
+        diet.observe(torch.tensor([0]), ScoreInputs(token_logits=torch.zeros(1, 2, 3), token_labels=torch.zeros(1, 2)))
+    other = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification").setup(5)
+    with pytest.raises(ValueError, match="saved for 4 training examples"):
+        other.load_state_dict(diet.state_dict())
+
+
+def test_nan_free_score_names_the_example():
+    diet = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification").setup(4)
+    diet.begin_epoch(0)
+    diet.observe(torch.tensor([2, 3]), ScoreInputs(logits=torch.tensor([[0.0, 1.0], [float("nan"), 0.0]]),
+                                                   labels=torch.tensor([0, 1])))
+    with pytest.raises(ValueError, match=r"example ids \[3\]"):
+        diet.begin_epoch(1)
+
+
+def test_tiny_keep_never_gives_an_empty_selection():
+    diet = DataDiet.random(keep=0.001, num_epochs=2).setup(10)
+    diet.begin_epoch(0)
+    assert len(diet.begin_epoch(1)) == 1
+
+
+def test_plain_pytorch_loop_trains_on_the_plan():
+    """The README's plain-loop example, for real: sampler, begin_epoch, weighted_loss."""
+    ds = toy_classification_dataset(64)
+    model = tiny_classifier()
+    diet = DataDiet(keep=0.5, num_epochs=3, task="sequence_classification", progress=False)
+    sampler = diet.sampler(len(ds))
+    loader = DataLoader(ds, batch_size=8, sampler=sampler, collate_fn=pad_collate)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    steps, seen = 0, []
+    for epoch in range(3):
+        diet.begin_epoch(epoch, model=model, dataset=ds, collate_fn=pad_collate)
+        model.train()
+        for batch in loader:
+            ids = batch.pop("example_id")
+            seen.append(ids)
+            loss = diet.weighted_loss(ids, model(**batch), batch)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            steps += 1
+    diet.flush()
+    assert steps == diet.planned_steps(batch_size=8) == 8 + 4 + 4
+    assert [r["kept"] for r in diet.log] == [64, 32, 32]
+    kept = diet.kept_matrix()
+    assert kept.shape == (3, 64) and kept[0].all() and kept[1].sum() == 32
+    assert torch.cat(seen[8:12]).sort().values.tolist() == np.flatnonzero(kept[1]).tolist()
+    assert (diet.history.count >= 1).all()

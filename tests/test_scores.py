@@ -1,0 +1,80 @@
+"""Each score against values computed by hand."""
+
+import math
+
+import pytest
+import torch
+
+from datadiet.scores import ScoreInputs, available_scores, get_score
+from datadiet.scores.classification import el2n_errors, margin, true_class_probability
+
+LN3 = math.log(3.0)
+
+
+def test_el2n_hand_values_and_ignored_label():
+    # p = [.5, .5], y = 0 -> ||(-.5, .5)|| = sqrt(.5); p = [.75, .25], y = 1 -> .75 * sqrt(2); y = -100 -> 0
+    inputs = ScoreInputs(logits=torch.tensor([[0.0, 0.0], [LN3, 0.0], [5.0, 0.0]]), labels=torch.tensor([0, 1, -100]))
+    got = get_score("el2n")(inputs)
+    assert torch.allclose(got, torch.tensor([math.sqrt(0.5), 0.75 * math.sqrt(2), 0.0]), atol=1e-6)
+
+
+def test_el2n_regression_head_is_abs_error_of_sigmoid():
+    got = el2n_errors(torch.tensor([[0.0], [LN3]]), torch.tensor([1.0, 0.0]))
+    assert torch.allclose(got, torch.tensor([0.5, 0.75]), atol=1e-6)
+
+
+def _joint_inputs():
+    # intent: p=[.75,.25], y=0 -> e_I = .25*sqrt2 ; tokens: t0 p=[.5,.5] y=1 -> sqrt(.5); t1 ignored; t2 p=[.75,.25] y=1 -> .75 sqrt2
+    return ScoreInputs(
+        logits=torch.tensor([[LN3, 0.0]]), labels=torch.tensor([0]),
+        token_logits=torch.tensor([[[0.0, 0.0], [9.0, 0.0], [LN3, 0.0]]]), token_labels=torch.tensor([[1, -100, 1]]),
+    )
+
+
+def test_token_el2n_is_mean_over_valid_tokens():
+    expected = (math.sqrt(0.5) + 0.75 * math.sqrt(2)) / 2
+    assert get_score("token_el2n")(_joint_inputs()).item() == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["joint_el2n", "joint_el2n_sum", "joint_el2n_mean"])
+def test_joint_el2n_reductions(name):
+    e_i, e_t = 0.25 * math.sqrt(2), [math.sqrt(0.5), 0.75 * math.sqrt(2)]
+    expected = {
+        "joint_el2n": math.sqrt(e_i**2 + sum(e * e for e in e_t)),
+        "joint_el2n_sum": e_i + sum(e_t),
+        "joint_el2n_mean": (e_i + sum(e_t) / 2) / 2,
+    }[name]
+    assert get_score(name)(_joint_inputs()).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_loss_joint_is_half_intent_plus_half_summed_slot_ce():
+    expected = 0.5 * -math.log(0.75) + 0.5 * (-math.log(0.5) - math.log(0.25))
+    assert get_score("loss")(_joint_inputs()).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_loss_sequence_only_and_entropy_margin():
+    inputs = ScoreInputs(logits=torch.tensor([[LN3, 0.0], [0.0, 0.0]]), labels=torch.tensor([1, 0]))
+    assert torch.allclose(get_score("loss")(inputs), torch.tensor([-math.log(0.25), math.log(2)]), atol=1e-6)
+    h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert torch.allclose(get_score("entropy")(inputs), torch.tensor([h, math.log(2)]), atol=1e-6)
+    assert torch.allclose(margin(inputs.logits, inputs.labels), torch.tensor([-0.5, 0.0]), atol=1e-6)
+    assert torch.allclose(get_score("margin")(inputs), torch.tensor([0.5, 0.0]), atol=1e-6)  # higher = harder
+
+
+def test_margin_three_classes_uses_max_other():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2]]))
+    assert margin(logits, torch.tensor([2])).item() == pytest.approx(0.2 - 0.5, abs=1e-6)
+
+
+def test_true_class_probability_joint():
+    conf, correct = true_class_probability(_joint_inputs())
+    assert conf.item() == pytest.approx((0.75 + (0.5 + 0.25) / 2) / 2, abs=1e-6)
+    assert not correct.item()  # token 2 predicts class 0, gold 1
+
+
+def test_unknown_score_lists_valid_ones_and_missing_inputs_are_named():
+    with pytest.raises(KeyError, match="valid scores: .*el2n"):
+        get_score("el3n")
+    with pytest.raises(ValueError, match="needs token_logits, token_labels"):
+        get_score("token_el2n").check_inputs(ScoreInputs(logits=torch.zeros(1, 2), labels=torch.zeros(1)))
+    assert "joint_el2n" in available_scores()

@@ -1,0 +1,102 @@
+"""DataDietTrainer with the real transformers Trainer: plan, logs, columns, checkpoints, resume."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from transformers import TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.integrations.trainer import DIET_STATE_FILE
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+
+def make_args(tmp_path, **kw):
+    base = dict(output_dir=str(tmp_path), num_train_epochs=4, per_device_train_batch_size=16, learning_rate=3e-3,
+                logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0)
+    base.update(kw)
+    return TrainingArguments(**base)
+
+
+def dataset_with_text(n=120):
+    ds = toy_classification_dataset(n)
+    return ds.add_column("text", [f"row {i}" for i in range(n)])  # an unused column the Trainer removes
+
+
+@pytest.mark.parametrize("diet_factory", [
+    lambda: DataDiet(keep=0.5, progress=False),
+    lambda: DataDiet.nlu_data_diets(keep=0.3, progress=False),
+    lambda: DataDiet.random(keep=0.25),
+])
+def test_steps_kept_fraction_and_logs_follow_the_plan(tmp_path, diet_factory):
+    diet = diet_factory()
+    ds = dataset_with_text()
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=make_args(tmp_path), train_dataset=ds,
+                              data_collator=pad_collate)
+    trainer.train()
+    planned = diet.planned_steps(batch_size=16)
+    assert trainer.state.global_step == planned == trainer.state.max_steps
+    assert [r["kept"] for r in diet.log] == diet.kept_counts()
+    logged = [h for h in trainer.state.log_history if "datadiet/kept" in h]
+    assert [h["datadiet/kept"] for h in logged] == diet.kept_counts()
+    assert all("datadiet/scoring_seconds" in h and "datadiet/selection_seconds" in h for h in logged)
+    # every kept example of every epoch was trained on, so observed: counts add up
+    assert diet.history.count.sum() >= sum(diet.kept_counts())
+    # the LR schedule (linear decay) ends at zero at the planned step
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_infobatch_weights_reach_the_loss(tmp_path):
+    diet = DataDiet.infobatch(prune_ratio=0.5)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=make_args(tmp_path, num_train_epochs=3),
+                              train_dataset=toy_classification_dataset(96), data_collator=pad_collate)
+    trainer.train()
+    assert diet.log[0]["kept"] == 96 and diet.log[1]["kept"] < 96  # epoch 0 nothing scored; then soft pruning
+    assert trainer.state.global_step == sum(-(-r["kept"] // 16) for r in diet.log)
+
+
+def test_missing_example_id_and_max_steps_are_refused(tmp_path):
+    ds = toy_classification_dataset(32).remove_columns("example_id")
+    with pytest.raises(ValueError, match="example_id"):
+        DataDietTrainer(diet=DataDiet(), model=tiny_classifier(), args=make_args(tmp_path), train_dataset=ds,
+                        data_collator=pad_collate)
+    with pytest.raises(ValueError, match="max_steps"):
+        DataDietTrainer(diet=DataDiet(), model=tiny_classifier(), args=make_args(tmp_path, max_steps=5),
+                        train_dataset=toy_classification_dataset(32), data_collator=pad_collate)
+
+
+def test_evaluation_ignores_example_ids(tmp_path):
+    ds = toy_classification_dataset(48)
+    trainer = DataDietTrainer(diet=DataDiet(keep=0.5), model=tiny_classifier(), args=make_args(tmp_path, num_train_epochs=2),
+                              train_dataset=ds, eval_dataset=ds, data_collator=pad_collate)
+    metrics = trainer.evaluate()
+    assert np.isfinite(metrics["eval_loss"])
+    assert trainer.diet.history.count.sum() == 0  # evaluation batches are never observed
+
+
+@pytest.mark.parametrize("save_strategy,resume_step", [("epoch", None), ("steps", 9)])
+def test_resume_from_checkpoint_gives_the_same_selections(tmp_path, save_strategy, resume_step):
+    ds = toy_classification_dataset(120)
+    kw = dict(num_train_epochs=5, save_strategy=save_strategy)
+    if save_strategy == "steps":
+        kw["save_steps"] = resume_step  # 9 = mid-epoch 1 (8 steps in epoch 0, 4 per pruned epoch)
+
+    def make(out, diet):
+        return DataDietTrainer(diet=diet, model=tiny_classifier(), args=make_args(out, **kw), train_dataset=ds,
+                               data_collator=pad_collate)
+
+    full_run = make(tmp_path / "a", DataDiet(keep=0.5, rescore_fraction=0.2, progress=False))
+    full_run.train()
+    reference = full_run.diet.kept_matrix()
+    ckpts = sorted((tmp_path / "a").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    ckpt = ckpts[1] if save_strategy == "epoch" else ckpts[0]
+    assert (ckpt / DIET_STATE_FILE).is_file()
+
+    resumed = make(tmp_path / "b", DataDiet(keep=0.5, rescore_fraction=0.2, progress=False))
+    resumed.train(resume_from_checkpoint=str(ckpt))
+    np.testing.assert_array_equal(resumed.diet.kept_matrix(), reference)
+    np.testing.assert_allclose(resumed.diet.history.latest, full_run.diet.history.latest, rtol=1e-5)
+    assert resumed.state.global_step == full_run.state.global_step
+    for p_a, p_b in zip(full_run.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p_a, p_b, rtol=1e-4, atol=1e-5)
