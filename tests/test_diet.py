@@ -138,3 +138,21 @@ def test_plain_pytorch_loop_trains_on_the_plan():
     assert kept.shape == (3, 64) and kept[0].all() and kept[1].sum() == 32
     assert torch.cat(seen[8:12]).sort().values.tolist() == np.flatnonzero(kept[1]).tolist()
     assert (diet.history.count >= 1).all()
+
+
+def test_report_writes_json_and_plots(tmp_path):
+    import json
+
+    diet = DataDiet(keep=0.5, num_epochs=3, score="loss", rescore="none", epsilon=0.0, smoothing="latest",
+                    task="sequence_classification").setup(6)
+    diet.begin_epoch(0)
+    feed(diet, range(6), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    diet.begin_epoch(1)
+    feed(diet, [3, 4, 5], [0.01, 0.02, 0.03])
+    diet.begin_epoch(2)
+    diet.flush()
+    paths = diet.report(tmp_path)
+    record = json.loads(paths["json"].read_text())
+    assert [e["kept"] for e in record["epochs"]] == [6, 3, 3]
+    assert record["summary"]["examples_trained"] == 12 and record["never_pruned"] == 0
+    assert paths["data_map"].stat().st_size > 1000 and paths["epochs"].read_bytes()[:4] == b"\x89PNG"

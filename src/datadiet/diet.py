@@ -473,6 +473,13 @@ class DataDiet:
             "observe_seconds": float(sum(r["observe_seconds"] for r in self.log)) + self._observe_seconds,
         }
 
+    def report(self, out_dir) -> dict:
+        """Write what this diet did to ``out_dir``: ``diet.json`` (config, per-epoch kept / scored /
+        seconds, totals), ``epochs.png``, ``data_map.png`` and ``history.npz``. Returns the paths."""
+        from datadiet.report import write_report
+
+        return write_report(self, out_dir)
+
     def __repr__(self) -> str:
         c = self.config
         fields = [f"{f.name}={getattr(c, f.name)!r}" for f in dataclasses.fields(c)
