@@ -1,0 +1,35 @@
+"""The methods a benchmark compares, by name, each a one-line DataDiet preset."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from datadiet.diet import DataDiet
+
+METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
+    "full": lambda keep, **kw: DataDiet.full(**kw),
+    "random_static": lambda keep, **kw: DataDiet.random(keep=keep, dynamic=False, **kw),
+    "random": lambda keep, **kw: DataDiet.random(keep=keep, dynamic=True, **kw),
+    "static_el2n": lambda keep, **kw: DataDiet.static(keep=keep, **kw),
+    "forgetting": lambda keep, **kw: DataDiet(keep=keep, score="forgetting", rescore="none", epsilon=0.0, **kw),
+    "nlu_data_diets": lambda keep, **kw: DataDiet.nlu_data_diets(keep=keep, **kw),
+    # InfoBatch prunes a fraction r of the below-mean-loss examples; r = 1 - keep (at most 0.9) is
+    # the closest it comes to a kept fraction. Its actual kept fraction is recorded with each run.
+    "infobatch": lambda keep, **kw: DataDiet.infobatch(prune_ratio=min(0.9, 1.0 - keep), **kw),
+    "default": lambda keep, **kw: DataDiet(keep=keep, **kw),
+}
+"""``full``: no pruning. ``random_static`` / ``random``: one fixed / a fresh random subset.
+``static_el2n``: EL2N once after warm-up (Paul et al. 2021). ``forgetting``: forgetting events
+(Toneva et al. 2019). ``nlu_data_diets``: the published dynamic protocol (Attendu & Corbeil 2023).
+``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring)."""
+
+METHOD_NAMES = tuple(METHOD_FACTORIES)
+
+
+def make_diet(method: str, keep: float, **kwargs) -> DataDiet:
+    """The diet of a benchmark method at kept fraction ``keep`` (ignored by ``full``)."""
+    try:
+        factory = METHOD_FACTORIES[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHOD_NAMES)}") from None
+    return factory(keep, **kwargs)
