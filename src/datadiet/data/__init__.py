@@ -1,0 +1,37 @@
+"""Dataset readers: every split is a :class:`datasets.Dataset` whose ``example_id`` column is its row position.
+
+Start with :func:`load_dataset_by_name` (``"snips"``, ``"atis"``, ``"clinc150"``, ``"clinc150_oos"``,
+``"sst2"``, a local file or folder, or ``"hf:<repo_id>"``). Label columns are ``ClassLabel`` features,
+so ``dataset.features["label"].names`` gives the class names. See :mod:`datadiet.data.common` for the
+conventions every reader follows.
+"""
+
+from datadiet.data.clinc150 import OOS, read_clinc150
+from datadiet.data.common import EXAMPLE_ID, SPLITS, UnknownLabelWarning, add_example_ids, canonical_split
+from datadiet.data.external import load_hub_dataset, load_local_files, to_classification
+from datadiet.data.glue import SST2_LABELS, read_glue_tsv
+from datadiet.data.joint_nlu import read_joint_nlu
+from datadiet.data.paths import DATA_ENV_VAR, resolve_data_root
+from datadiet.data.registry import available_datasets, dataset_task, load_dataset_by_name, load_dataset_dict
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "EXAMPLE_ID",
+    "OOS",
+    "SPLITS",
+    "SST2_LABELS",
+    "UnknownLabelWarning",
+    "add_example_ids",
+    "available_datasets",
+    "canonical_split",
+    "dataset_task",
+    "load_dataset_by_name",
+    "load_dataset_dict",
+    "load_hub_dataset",
+    "load_local_files",
+    "read_clinc150",
+    "read_glue_tsv",
+    "read_joint_nlu",
+    "resolve_data_root",
+    "to_classification",
+]

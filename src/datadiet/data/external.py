@@ -1,0 +1,217 @@
+"""Bring your own classification data: local csv / tsv / json / jsonl files or a Hugging Face hub dataset.
+
+Whatever the source, the result has the same shape as the built-in readers: ``example_id``,
+``text`` (and ``text_pair`` if asked for) and ``label`` as a :class:`datasets.ClassLabel`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import datasets
+
+from datadiet.data.common import EXAMPLE_ID, canonical_split
+
+LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl")
+"""File suffixes read from disk."""
+
+_INT = re.compile(r"[+-]?\d+")
+_SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+
+
+def read_records(path: str | os.PathLike) -> list[dict]:
+    """The rows of a local file as a list of dicts, read in memory (no ``datasets`` cache on disk).
+
+    ``.csv``: comma-separated with standard quoting; ``.tsv``: tab-separated, quotes are literal
+    characters (GLUE style); both need a header line and keep every value as text (``"NA"`` stays
+    ``"NA"``). ``.jsonl``: one JSON object per line; ``.json``: a list of objects.
+    """
+    path = Path(path)
+    if path.suffix not in LOCAL_SUFFIXES:
+        raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}")
+    if path.suffix in (".csv", ".tsv"):
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if path.suffix == ".tsv" else {}
+            reader = csv.DictReader(f, **dialect)
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():
+                    raise ValueError(f"{path} line {reader.line_num}: {len(reader.fieldnames)} columns in the "
+                                     f"header but a different number on this line")
+                rows.append(row)
+            return rows
+    with path.open(encoding="utf-8") as f:
+        if path.suffix == ".jsonl":
+            rows = []
+            for number, line in enumerate(f, start=1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise ValueError(f"{path} line {number}: not valid JSON ({err.msg})") from None
+            return rows
+        rows = json.load(f)
+    if not isinstance(rows, list):
+        raise ValueError(f"{path}: expected a JSON list of objects; for one object per line use .jsonl")
+    return rows
+
+
+def _read_file(path: Path) -> datasets.Dataset:
+    rows = read_records(path)
+    if not rows:
+        raise ValueError(f"{path} holds no rows")
+    return datasets.Dataset.from_list(rows)
+
+
+def find_split_file(folder: str | os.PathLike, split: str) -> Path:
+    """The file for ``split`` in ``folder``: ``<stem>.<suffix>`` with a stem such as ``train``,
+    ``dev``/``validation``/``val`` or ``test`` and a suffix in :data:`LOCAL_SUFFIXES`.
+
+    Raises:
+        FileNotFoundError: no such file, listing the names tried.
+        ValueError: more than one candidate (e.g. ``dev.csv`` and ``dev.json``).
+    """
+    folder = Path(folder)
+    stems = _SPLIT_STEMS[canonical_split(split)]
+    found = [folder / f"{stem}{suffix}" for stem in stems for suffix in LOCAL_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
+    if not found:
+        tried = ", ".join(f"{s}{{{','.join(LOCAL_SUFFIXES)}}}" for s in stems)
+        raise FileNotFoundError(f"{folder} has no file for split {split!r}; tried {tried}")
+    if len(found) > 1:
+        raise ValueError(f"{folder} has several files for split {split!r}: {[p.name for p in found]}; keep one")
+    return found[0]
+
+
+def to_classification(
+    dataset: datasets.Dataset,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    text_pair_column: str | None = None,
+    label_names: Sequence[str] | None = None,
+    source: str = "dataset",
+) -> datasets.Dataset:
+    """Standardise a classification dataset to ``example_id``, ``text`` (, ``text_pair``), ``label``.
+
+    Labels may be strings, integer ids or a ``ClassLabel``. Names come from ``label_names`` if
+    given, else from the ``ClassLabel``, else the sorted distinct string labels, else
+    ``"0".."max"`` for integer ids. Pass ``label_names`` (e.g. those of the train split) when
+    loading splits separately so every split uses the same ids.
+
+    Raises:
+        ValueError: a missing column (listing the present ones), or a label outside ``label_names``.
+    """
+    wanted = [text_column, label_column] + ([text_pair_column] if text_pair_column else [])
+    missing = [c for c in wanted if c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"{source}: no column(s) {missing}; columns are {dataset.column_names}. "
+                         f"Pass text_column=/label_column= naming the right ones.")
+    feature = dataset.features[label_column]
+    values = dataset[label_column]
+    if values and all(isinstance(v, str) and _INT.fullmatch(v.strip()) for v in values):
+        values = [int(v) for v in values]  # integer ids read from a csv/tsv file
+    if isinstance(feature, datasets.ClassLabel) and label_names is None:
+        names, ids = list(feature.names), list(values)
+    elif isinstance(feature, datasets.ClassLabel) or all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        ids = [int(v) for v in values]
+        names = list(label_names) if label_names is not None else [str(i) for i in range(max(ids, default=-1) + 1)]
+        bad = sorted({i for i in ids if not 0 <= i < len(names)})
+        if bad:
+            raise ValueError(f"{source}: label ids {bad[:10]} outside 0..{len(names) - 1} (label_names has {len(names)})")
+    else:
+        strings = [str(v) for v in values]
+        names = list(label_names) if label_names is not None else sorted(set(strings))
+        index = {n: i for i, n in enumerate(names)}
+        unknown = sorted(set(strings) - set(index))
+        if unknown:
+            raise ValueError(f"{source}: labels {unknown[:10]} are not in label_names {names[:10]}...; "
+                             f"pass label_names= listing every class")
+        ids = [index[s] for s in strings]
+
+    columns = {"text": [str(t) for t in dataset[text_column]]}
+    features = {EXAMPLE_ID: datasets.Value("int64"), "text": datasets.Value("string")}
+    if text_pair_column:
+        columns["text_pair"] = [str(t) for t in dataset[text_pair_column]]
+        features["text_pair"] = datasets.Value("string")
+    columns["label"] = ids
+    features["label"] = datasets.ClassLabel(names=names)
+    columns = {EXAMPLE_ID: list(range(len(ids))), **columns}
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
+
+
+def load_local_files(
+    path: str | os.PathLike,
+    split: str = "train",
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    text_pair_column: str | None = None,
+    label_names: Sequence[str] | None = None,
+) -> datasets.Dataset:
+    """Read a classification split from a local file or a folder of per-split files.
+
+    Args:
+        path: a ``.csv`` / ``.tsv`` / ``.json`` / ``.jsonl`` file (read whatever ``split`` says), or a
+            folder holding ``train.<suffix>``, ``dev.<suffix>`` (or ``validation``/``val``),
+            ``test.<suffix>`` (see :func:`find_split_file`).
+        split: which split to read from a folder.
+        text_column, label_column, text_pair_column, label_names: see :func:`to_classification`.
+            For a folder and string labels without ``label_names``, names come from the train file
+            so that every split shares the same ids.
+
+    Files are read in memory by :func:`read_records` (no ``datasets`` cache is written).
+    JSON files hold one record per line (``.jsonl``) or a list of records.
+    """
+    path = Path(path)
+    if path.is_dir():
+        file = find_split_file(path, split)
+        if label_names is None and canonical_split(split) != "train":
+            try:
+                train = find_split_file(path, "train")
+            except FileNotFoundError:
+                train = None
+            if train is not None:
+                label_names = to_classification(
+                    _read_file(train), text_column=text_column, label_column=label_column, source=str(train)
+                ).features["label"].names
+    elif path.is_file():
+        file = path
+    else:
+        raise FileNotFoundError(f"{path} does not exist")
+    return to_classification(
+        _read_file(file), text_column=text_column, label_column=label_column,
+        text_pair_column=text_pair_column, label_names=label_names, source=str(file),
+    )
+
+
+def load_hub_dataset(
+    repo_id: str,
+    split: str = "train",
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    text_pair_column: str | None = None,
+    label_names: Sequence[str] | None = None,
+    **load_kwargs,
+) -> datasets.Dataset:
+    """Load a classification split from the Hugging Face hub with :func:`datasets.load_dataset`.
+
+    ``split`` is passed as given (hub datasets usually call it ``"validation"``); ``load_kwargs``
+    go to ``datasets.load_dataset`` (e.g. ``name="sst2"`` for ``nyu-mll/glue``). Needs network
+    access or a populated ``datasets`` cache.
+    """
+    dataset = datasets.load_dataset(repo_id, split=split, **load_kwargs)
+    if not isinstance(dataset, datasets.Dataset):
+        raise ValueError(f"{repo_id}: expected one split, got {type(dataset).__name__}; pass split=")
+    return to_classification(
+        dataset, text_column=text_column, label_column=label_column, text_pair_column=text_pair_column,
+        label_names=label_names, source=f"{repo_id}[{split}]",
+    )
+
+
+__all__ = ["LOCAL_SUFFIXES", "read_records", "find_split_file", "load_hub_dataset", "load_local_files", "to_classification"]
