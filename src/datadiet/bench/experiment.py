@@ -30,7 +30,7 @@ class RunConfig:
     epochs: int = 10
     layers: int | None = 2
     batch_size: int = 32
-    learning_rate: float = 1e-4
+    learning_rate: float = 5e-4
     lr_scheduler: str = "linear"
     max_length: int = 64
     train_size: int | None = None
