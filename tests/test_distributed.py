@@ -91,3 +91,29 @@ def test_sharded_scoring_pass_equals_single_process(two_ranks):
     assert sorted(r0["ids"].tolist()) == list(range(N))
     for i, s in zip(r0["ids"].tolist(), r0["scores"].tolist()):
         assert s == pytest.approx(single[i], abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["default", "nlu"])
+def test_trainer_under_torchrun_gloo_two_processes(tmp_path, method):
+    """DataDietTrainer under real DDP (torchrun, 2 CPU processes): identical selections and histories
+    on both ranks, every kept example trained on, and the steps of the plan."""
+    import json
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "scripts", "ddp_trainer.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                           str(_free_port()), script, str(tmp_path), method], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    assert r0["world"] == 2
+    assert r0["kept"] == r1["kept"] and r0["latest"] == r1["latest"]
+    assert r0["log"] == r0["counts"] == [101, 30, 30]
+    # accelerate shards whole batches of 8: ceil(ceil(kept / 8) / 2) steps per epoch on each rank
+    assert r0["global_step"] == r1["global_step"] == r0["max_steps"] == 7 + 2 + 2
+    # every example was observed on some rank during warm-up and the gathered history has them all
+    assert min(r0["latest"]) >= 0
+    if method == "nlu":
+        assert r0["scored"] == [0, 101, 101]
