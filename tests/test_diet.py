@@ -88,10 +88,13 @@ def test_errors_are_clear():
         DataDiet(method="magic")
     with pytest.raises(ValueError, match="exceed the 2 training epochs"):
         DataDiet(keep=0.5, warmup_epochs=3).setup(10, num_epochs=2)
-    diet = DataDiet(keep=0.5, num_epochs=2, task="token_classification", score="el2n").setup(4)
+    with pytest.raises(ValueError, match="'el2n' needs logits, labels.*fit this task: .*token_el2n"):
+        DataDiet(keep=0.5, num_epochs=2, task="token_classification", score="el2n").setup(4)
+    diet = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification", score="el2n").setup(4)
     with pytest.raises(ValueError, match="score 'el2n' needs logits, labels"):
         diet.observe(torch.tensor([0]), ScoreInputs(token_logits=torch.zeros(1, 2, 3), token_labels=torch.zeros(1, 2)))
     other = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification").setup(5)
+    diet = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification").setup(4)
     with pytest.raises(ValueError, match="saved for 4 training examples"):
         other.load_state_dict(diet.state_dict())
 

@@ -20,6 +20,14 @@ TASKS = (SEQUENCE, TOKEN, JOINT, CAUSAL_LM)
 
 DEFAULT_SCORE = {SEQUENCE: "el2n", TOKEN: "token_el2n", JOINT: "joint_el2n", CAUSAL_LM: "policy_difficulty"}
 
+PROVIDES = {
+    SEQUENCE: ("logits", "labels", "features"),
+    TOKEN: ("token_logits", "token_labels", "features"),
+    JOINT: ("logits", "labels", "token_logits", "token_labels", "features"),
+    CAUSAL_LM: ("token_logits", "token_labels", "action_ids", "features"),
+}
+"""The ``ScoreInputs`` fields each task's adapter can fill (``action_ids`` if the batch has them)."""
+
 
 def _get(outputs: Any, name: str):
     if isinstance(outputs, Mapping):
@@ -50,6 +58,16 @@ class TaskAdapter:
     @property
     def default_score(self) -> str:
         return DEFAULT_SCORE[self.task]
+
+    def check_supports(self, score) -> None:
+        """Raise at set-up if this task's outputs can never give what ``score`` needs."""
+        missing = [r for r in score.requires if r not in PROVIDES[self.task]]
+        if missing:
+            fits = sorted(name for name, s in _registered().items() if set(s.requires) <= set(PROVIDES[self.task]))
+            raise ValueError(
+                f"score {score.name!r} needs {', '.join(missing)}, which a {self.task} model does not output; "
+                f"scores that fit this task: {', '.join(fits)}"
+            )
 
     def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> ScoreInputs:
         """Detached score inputs of one batch."""
@@ -92,6 +110,12 @@ class TaskAdapter:
         if self.task == TOKEN:
             return token_mean_ce(logits, batch["labels"])
         return token_mean_ce(logits[:, :-1], batch["labels"][:, 1:])
+
+
+def _registered():
+    from datadiet.scores.registry import _SCORES
+
+    return _SCORES
 
 
 def infer_task(model: Any) -> str:
