@@ -101,9 +101,9 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
     )
     trainer = DataDietTrainer(diet=diet, model=spec.model, args=args, train_dataset=spec.train_dataset,
                               data_collator=spec.data_collator, compute_metrics=spec.compute_metrics)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     trainer.train()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     summary = diet.summary()
     start = time.perf_counter()
     metrics = trainer.evaluate(spec.eval_dataset, metric_key_prefix="eval")
@@ -112,6 +112,7 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
         "config": asdict(cfg),
         "key": cfg.key(),
         "wall_seconds": wall,
+        "cpu_seconds": cpu,  # process CPU time of training: robust to other jobs on shared cores (1 thread)
         "scoring_seconds": summary["scoring_seconds"],
         "selection_seconds": summary["selection_seconds"],
         "training_seconds": wall - summary["scoring_seconds"] - summary["selection_seconds"],

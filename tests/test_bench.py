@@ -1,0 +1,287 @@
+"""The benchmark grid: order, resume after an interruption, failures re-run, merged invocations,
+time ratios and the report's numbers against hand computations. Runs are real (a tiny BERT
+fine-tuned by DataDietTrainer on a toy task), only small."""
+
+import json
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainingArguments
+
+from datadiet.bench.aggregate import (
+    MET,
+    NOT_MET,
+    UNDETERMINED,
+    Row,
+    Stat,
+    accuracy_goal,
+    cpu_time,
+    goals,
+    interpolate_at,
+    keep_goal,
+    summarize,
+    time_goal,
+    time_ratios,
+)
+from datadiet.bench.cli import QUICK, add_bench_parser, grid_from_args, run_bench
+from datadiet.bench.experiment import RunConfig, environment
+from datadiet.bench.grid import GridConfig, run_grid
+from datadiet.bench.methods import make_diet
+from datadiet.bench.render import write_report
+from datadiet.bench.store import ERROR, OK, latest_by_key, read_jsonl
+from datadiet.integrations.trainer import DataDietTrainer
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def accuracy(prediction) -> dict:
+    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+
+def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False) -> dict:
+    """A real, tiny fine-tuning with the record fields of ``run_experiment``."""
+    train = toy_classification_dataset(cfg.train_size or 48, seed=0)
+    evaluation = toy_classification_dataset(32, seed=1)
+    diet = make_diet(cfg.method, cfg.keep, seed=cfg.seed, progress=False)
+    args = TrainingArguments(output_dir=str(output_dir or tempfile.gettempdir()), num_train_epochs=cfg.epochs,
+                             per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                             seed=cfg.seed, logging_strategy="no", save_strategy="no", report_to=[],
+                             disable_tqdm=True, use_cpu=True)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(seed=cfg.seed), args=args, train_dataset=train,
+                              data_collator=pad_collate,
+                              compute_metrics=accuracy)
+    start, cpu = time.perf_counter(), time.process_time()
+    trainer.train()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    s = diet.summary()
+    metrics = trainer.evaluate(evaluation)
+    record = {"config": asdict(cfg), "key": cfg.key(), "wall_seconds": wall, "cpu_seconds": cpu,
+              "scoring_seconds": s["scoring_seconds"],
+              "selection_seconds": s["selection_seconds"],
+              "training_seconds": wall - s["scoring_seconds"] - s["selection_seconds"], "eval_seconds": 0.0,
+              "examples_trained": s["examples_trained"], "examples_full": s["examples_full"],
+              "metrics": {"accuracy": metrics["eval_accuracy"]}, "num_train": len(train), "num_eval": len(evaluation),
+              "environment": environment()}
+    if report:
+        record["report"] = {k: str(v) for k, v in diet.report(Path(output_dir) / "diet").items()}
+    return record
+
+
+def tiny_grid(**kw) -> GridConfig:
+    base = dict(name="t", datasets=["toy"], methods=["full", "random", "default"], keeps=[0.5], seeds=[0, 1],
+                epochs=2, batch_size=16, learning_rate=3e-3, train_size=48, threads=1)
+    base.update(kw)
+    return GridConfig(**base)
+
+
+class Counting:
+    """``tiny_run`` that counts calls, raises KeyboardInterrupt at call ``interrupt_at`` and an
+    error for the keys in ``fail``."""
+
+    def __init__(self, interrupt_at=None, fail=()):
+        self.keys, self.interrupt_at, self.fail = [], interrupt_at, set(fail)
+
+    def __call__(self, cfg, **kw):
+        self.keys.append(cfg.key())
+        if len(self.keys) == self.interrupt_at:
+            raise KeyboardInterrupt
+        if cfg.key() in self.fail:
+            raise RuntimeError("boom")
+        return tiny_run(cfg, **kw)
+
+
+@pytest.fixture(scope="module")
+def grid_folder(tmp_path_factory):
+    """A 6-run grid interrupted during its third run, then continued: (folder, first calls, second calls)."""
+    out = tmp_path_factory.mktemp("grid")
+    first = Counting(interrupt_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(tiny_grid(), out, run_fn=first, command="datadiet bench t", log=lambda s: None)
+    second = Counting()
+    counts = run_grid(tiny_grid(), out, run_fn=second, command="datadiet bench t", log=lambda s: None)
+    assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0}
+    write_report(out)
+    return out, first.keys, second.keys
+
+
+def test_plan_runs_full_first_and_rotates_the_methods():
+    grid = tiny_grid(methods=["random", "default", "infobatch"], keeps=[0.5, 0.2], seeds=[0, 1, 2])
+    keys = [c.key() for c in grid.runs()]
+    assert len(keys) == len(set(keys)) == 3 * (1 + 3 * 2)
+    per_seed = [keys[i * 7:(i + 1) * 7] for i in range(3)]
+    assert [s[0] for s in per_seed] == [f"toy|full|1.0|{s}" for s in range(3)]
+    firsts = [s[1].split("|")[1:3] for s in per_seed]
+    assert firsts == [["random", "0.5"], ["infobatch", "0.5"], ["default", "0.2"]]  # shifted by 6 // 3 = 2 pairs
+    assert all(sorted(k.split("|")[1:3] for k in s[1:]) == sorted(k.split("|")[1:3] for k in per_seed[0][1:])
+               for s in per_seed)
+    assert grid.data_map_key("toy") == "toy|default|0.5|0"
+
+
+def test_interrupted_grid_continues_without_rerunning(grid_folder):
+    out, first, second = grid_folder
+    records = read_jsonl(out / "results.jsonl")
+    planned = [c.key() for c in tiny_grid().runs()]
+    assert first == planned[:3]  # the third was interrupted: not recorded
+    assert second == planned[2:]  # continues with it, finished ones skipped
+    assert [r["key"] for r in records] == planned and all(r["status"] == OK for r in records)
+    assert len({r["invocation"] for r in records}) == 2
+    assert len(read_jsonl(out / "invocations.jsonl")) == 2
+    # the default run of the first seed wrote its data map, copied beside the report
+    assert (out / "data_map_toy.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "frontier_toy.png").stat().st_size > 1000
+
+
+def test_time_ratio_is_run_time_over_full_run_of_the_same_seed(grid_folder):
+    out, _, _ = grid_folder
+    records = read_jsonl(out / "results.jsonl")
+    by_key = {r["key"]: r for r in records}
+    ratios = time_ratios(records)
+    for seed in (0, 1):
+        full = by_key[f"toy|full|1.0|{seed}"]
+        run = by_key[f"toy|default|0.5|{seed}"]
+        t_full = full["training_seconds"] + full["scoring_seconds"] + full["selection_seconds"]
+        t_run = run["training_seconds"] + run["scoring_seconds"] + run["selection_seconds"]
+        assert ratios[run["key"]] == pytest.approx(t_run / t_full)
+        assert ratios[run["key"]] == pytest.approx(run["wall_seconds"] / full["wall_seconds"])  # eval excluded
+        assert ratios[full["key"]] == pytest.approx(1.0)
+        assert time_ratios(records, cpu_time)[run["key"]] == pytest.approx(run["cpu_seconds"] / full["cpu_seconds"])
+
+
+def test_markdown_table_holds_mean_and_std_over_seeds(grid_folder):
+    out, _, _ = grid_folder
+    records = read_jsonl(out / "results.jsonl")
+    by_key = {r["key"]: r for r in records}
+    md = (out / "results.md").read_text()
+    for method in ("random", "default"):
+        runs = [by_key[f"toy|{method}|0.5|{s}"] for s in (0, 1)]
+        fulls = [by_key[f"toy|full|1.0|{s}"] for s in (0, 1)]
+        acc = [100 * r["metrics"]["accuracy"] for r in runs]
+        ratio = [r["wall_seconds"] / f["wall_seconds"] for r, f in zip(runs, fulls)]
+        share = [100 * r["scoring_seconds"] / r["wall_seconds"] for r in runs]
+        trained = [r["examples_trained"] / r["examples_full"] for r in runs]
+        line = next(line for line in md.splitlines() if line.startswith(f"| {method} | 0.5 |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[2] == f"{statistics.mean(acc):.2f} ± {statistics.stdev(acc):.2f}"
+        assert cells[3] == f"{statistics.mean(ratio):.3f} ± {statistics.stdev(ratio):.3f}"
+        cpu = [r["cpu_seconds"] / f["cpu_seconds"] for r, f in zip(runs, fulls)]
+        assert cells[4] == f"{statistics.mean(cpu):.3f} ± {statistics.stdev(cpu):.3f}"
+        assert cells[5] == f"{statistics.mean(share):.1f} ± {statistics.stdev(share):.1f}"
+        assert cells[6].split(" ± ")[0] == f"{statistics.mean(trained):.3f}"
+        assert cells[-1] == "2"
+    # random prunes half the data after the one warm-up epoch: (48 + 24) / 96
+    random_row = next(r for r in summarize(records)["toy"] if r.method == "random")
+    assert random_row.trained_fraction.mean == pytest.approx(0.75)
+    report = json.loads((out / "results.json").read_text())
+    assert report["commands"] == ["datadiet bench t"] and len(report["runs"]) == 6
+    assert report["environments"][0]["torch"] == torch.__version__
+    assert "### Goals" in md and "| goal | status | numbers |" in md
+
+
+def test_failed_run_is_recorded_the_grid_goes_on_and_resume_reruns_it(tmp_path):
+    grid = tiny_grid(seeds=[0], methods=["full", "random"], data_map=False)
+    first = Counting(fail={"toy|random|0.5|0"})
+    counts = run_grid(grid, tmp_path, run_fn=first, log=lambda s: None)
+    assert counts["failed"] == 1 and first.keys == ["toy|full|1.0|0", "toy|random|0.5|0"]
+    bad = read_jsonl(tmp_path / "results.jsonl")[-1]
+    assert bad["status"] == ERROR and bad["error"] == "RuntimeError: boom" and "Traceback" in bad["traceback"]
+    write_report(tmp_path)
+    assert "## Failing runs" in (tmp_path / "results.md").read_text()
+    second = Counting()
+    run_grid(grid, tmp_path, run_fn=second, log=lambda s: None)
+    assert second.keys == ["toy|random|0.5|0"]  # only the failed key runs again
+    records = read_jsonl(tmp_path / "results.jsonl")
+    assert [r["status"] for r in records] == [OK, ERROR, OK]
+    assert latest_by_key(records)["toy|random|0.5|0"]["status"] == OK
+    write_report(tmp_path)
+    assert "Failing runs" not in (tmp_path / "results.md").read_text()
+
+
+def test_torn_last_line_is_ignored_and_that_run_repeated(tmp_path):
+    grid = tiny_grid(seeds=[0], methods=["full"], data_map=False)
+    run_grid(grid, tmp_path, run_fn=Counting(), log=lambda s: None)
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write('{"key": "toy|full|1.0|1", "sta')  # killed mid-write
+    again = Counting()
+    run_grid(tiny_grid(seeds=[0, 1], methods=["full"], data_map=False), tmp_path, run_fn=again, log=lambda s: None)
+    assert again.keys == ["toy|full|1.0|1"]
+
+
+def test_invocations_merge_and_protocol_changes_are_refused(tmp_path):
+    run_grid(tiny_grid(datasets=["toy_a"], seeds=[0], methods=["full"]), tmp_path, run_fn=Counting(),
+             command="datadiet bench --datasets toy_a", log=lambda s: None)
+    run_grid(tiny_grid(datasets=["toy_b"], seeds=[0], methods=["full"]), tmp_path, run_fn=Counting(),
+             command="datadiet bench --datasets toy_b", log=lambda s: None)
+    write_report(tmp_path)
+    md = (tmp_path / "results.md").read_text()
+    assert "## toy_a" in md and "## toy_b" in md
+    assert "datadiet bench --datasets toy_a\ndatadiet bench --datasets toy_b" in md
+    with pytest.raises(ValueError, match="another protocol.*epochs: 2 there, 3 here"):
+        run_grid(tiny_grid(datasets=["toy_a"], seeds=[0], methods=["full"], epochs=3), tmp_path, run_fn=Counting(),
+                 log=lambda s: None)
+
+
+def _row(method, keep, acc, ratio):
+    return Row("d", method, keep, seeds=list(range(len(acc))), metrics={"accuracy": Stat.of(acc)},
+               time_ratio=Stat.of(ratio), cpu_ratio=Stat.of(ratio), run_seconds=Stat.of(ratio),
+               scoring_share=Stat.of([0.0] * len(acc)),
+               trained_fraction=Stat.of([keep] * len(acc)))
+
+
+def test_goals_follow_their_definitions():
+    full = _row("full", 1.0, [0.90, 0.92], [1.0, 1.0])  # mean 0.91, std 0.01414
+    rows = [full, _row("default", 0.5, [0.90, 0.905], [0.50, 0.52]), _row("default", 0.2, [0.895, 0.905], [0.28, 0.30])]
+    assert keep_goal(rows, 0.5, 0.55, "accuracy", max_drop=None).status == MET  # -0.75 points, std 1.41
+    assert keep_goal(rows, 0.2, 0.30, "accuracy", max_drop=0.01).status == MET  # -1.0 point, ratio 0.29
+    rows[2] = _row("default", 0.2, [0.89, 0.90], [0.28, 0.30])
+    assert keep_goal(rows, 0.2, 0.30, "accuracy", max_drop=0.01).status == NOT_MET  # -1.5 points
+    one_seed = [_row("full", 1.0, [0.9], [1.0]), _row("default", 0.5, [0.89], [0.5])]
+    assert keep_goal(one_seed, 0.5, 0.55, "accuracy", max_drop=None).status == UNDETERMINED
+    rows += [_row("nlu_data_diets", 0.5, [0.90, 0.91], [0.60, 0.62])]
+    assert time_goal(rows, "accuracy").status == MET
+    # random: (0.3, 0.80) and (0.6, 0.90); at t = 0.51 -> 0.87; default 0.9025 beats it by 3.25 > std
+    rows += [_row("random", 0.2, [0.79, 0.81], [0.3, 0.3]), _row("random", 0.5, [0.89, 0.91], [0.6, 0.6])]
+    assert interpolate_at([(0.3, 0.8), (0.6, 0.9)], 0.51) == pytest.approx(0.87)
+    g = accuracy_goal(rows, "accuracy", other="random")
+    assert g.status == MET  # keep 0.2: faster than every random run and 9.5 points above its fastest
+    assert "keep 0.5 (time ratio 0.510): 90.25 vs random 87.00 interpolated (diff +3.25" in g.evidence
+    # InfoBatch faster than default's keep 0.5 and more accurate: lost; default keep 0.2 faster but worse: unknown
+    rows += [_row("infobatch", 0.5, [0.94, 0.96], [0.40, 0.40])]
+    assert accuracy_goal(rows, "accuracy", other="infobatch").status == NOT_MET
+    assert accuracy_goal(rows[:-2] + [_row("infobatch", 0.5, [0.94, 0.96], [0.60, 0.60])], "accuracy",
+                         other="infobatch").status == UNDETERMINED
+    assert [x.status for x in goals(rows)][:2] == [MET, NOT_MET]
+
+
+def test_quick_yaml_is_the_builtin_quick_grid():
+    from_yaml = GridConfig.from_yaml(REPO / "benchmarks" / "configs" / "quick.yaml")
+    assert asdict(from_yaml) == asdict(QUICK)
+    full = GridConfig.from_yaml(REPO / "benchmarks" / "configs" / "full.yaml")
+    assert {"full", "random", "random_static", "static_el2n", "nlu_data_diets", "infobatch", "default"} <= set(
+        full.methods)
+    assert {0.5, 0.2} <= set(full.keeps) and len(full.seeds) >= 3 and full.epochs >= 10
+
+
+def test_cli_flags_override_the_config_and_report_only_reaggregates(grid_folder, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="datadiet")
+    add_bench_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "--quick", "--datasets", "atis", "--seeds", "0,1", "--layers", "all",
+                              "--keeps", "0.5", "0.2"])
+    grid = grid_from_args(args)
+    assert (grid.name, grid.datasets, grid.seeds, grid.layers) == ("quick-atis", ["atis"], [0, 1], None)
+    assert grid.keeps == [0.5, 0.2]
+    assert grid.train_size == QUICK.train_size and grid.epochs == QUICK.epochs
+    with pytest.raises(ValueError, match="unknown method"):
+        grid_from_args(parser.parse_args(["bench", "--methods", "nope"]))
+    out, _, _ = grid_folder
+    (out / "results.md").unlink()
+    assert run_bench(parser.parse_args(["bench", "--report-only", "--out", str(out)])) == 0
+    assert re.search(r"^\| default \| 0\.5 \|", (out / "results.md").read_text(), re.M)
