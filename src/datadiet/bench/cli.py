@@ -47,7 +47,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--config", metavar="YAML", help="grid config file (keys: the long option names below with "
                      "underscores, e.g. learning_rate, train_size; see benchmarks/configs/)")
     src.add_argument("--quick", action="store_true",
-                     help=f"the quick check grid: {QUICK.datasets[0]} (first {QUICK.train_size} train examples), "
+                     help=f"the quick check grid: {QUICK.datasets[0]} ({QUICK.train_size} train examples, a fixed random subsample), "
                           f"{QUICK.layers} layers, {QUICK.epochs} epochs, lr {QUICK.learning_rate:g}, methods "
                           f"{'/'.join(QUICK.methods)} at keep {QUICK.keeps[0]:g}, 1 seed; about 10 min on 2 cores")
     src.add_argument("--datasets", nargs="+", metavar="NAME",
@@ -67,7 +67,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
                        help=f"learning rate (default: {default.learning_rate:g})")
     proto.add_argument("--max-length", type=int, help=f"truncation length in tokens (default: {default.max_length})")
     proto.add_argument("--train-size", type=_int_or_all,
-                       help="train on the first n training examples, or 'all' (default: all)")
+                       help="train on a fixed random subsample of n training examples, or 'all' (default: all)")
     proto.add_argument("--eval-split", help=f"split the metrics come from (default: {default.eval_split})")
     proto.add_argument("--threads", type=_int_or_all,
                        help=f"torch CPU threads, or 'all' for torch's default (default: {default.threads}; "

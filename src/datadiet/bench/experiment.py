@@ -11,9 +11,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from datadiet.bench.methods import make_diet
+
+SUBSAMPLE_SEED = 20231
+"""Seed of the training subsample (``train_size``): fixed, so every run of a grid sees the same data."""
 
 logger = logging.getLogger("datadiet")
 
@@ -21,7 +25,8 @@ logger = logging.getLogger("datadiet")
 @dataclass
 class RunConfig:
     """One fine-tuning run. ``layers`` keeps the first n encoder layers (None: all);
-    ``train_size`` uses the first n training examples (None: all)."""
+    ``train_size`` trains on a subsample of n training examples, the same for every method and seed
+    (drawn with a fixed generator, so all classes stay represented; None: all)."""
 
     dataset: str = "snips"
     method: str = "default"
@@ -59,13 +64,13 @@ def environment() -> dict[str, Any]:
 
 def build_run(cfg: RunConfig):
     """The task spec (model, tokenized data, collator, metrics) and the diet of a run."""
-    from datadiet.data import dataset_task, load_dataset_by_name
+    from datadiet.data import add_example_ids, dataset_task, load_dataset_by_name
     from datadiet.tasks import build_task
 
     train = load_dataset_by_name(cfg.dataset, "train", cfg.data_root)
     if cfg.train_size is not None and cfg.train_size < len(train):
-        train = train.select(range(cfg.train_size)).remove_columns("example_id")
-        train = train.add_column("example_id", list(range(len(train))))
+        subsample = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(len(train), cfg.train_size, replace=False))
+        train = add_example_ids(train.select(subsample))
     evaluation = load_dataset_by_name(cfg.dataset, cfg.eval_split, cfg.data_root)
     with torch.random.fork_rng(devices=[]):  # seed the new heads without touching the caller's RNG
         torch.manual_seed(cfg.seed)

@@ -48,7 +48,7 @@ class GridConfig:
     """A benchmark grid. Every run shares the protocol fields (epochs ... threads); ``full`` always
     runs once per dataset and seed at keep 1.0, whether or not it is listed in ``methods``.
 
-    ``train_size``: use the first n training examples (None: all). ``threads``: torch CPU threads
+    ``train_size``: train on a fixed random subsample of n examples (None: all). ``threads``: torch CPU threads
     for the whole grid (None: torch's default; on a shared machine 1 is faster and steadier than
     oversubscribed cores). ``data_map``: the first seed's run of the default method (keep nearest
     0.5) also writes the diet report with its data map.
@@ -62,7 +62,7 @@ class GridConfig:
     epochs: int = 10
     layers: int | None = 2
     batch_size: int = 32
-    learning_rate: float = 1e-4
+    learning_rate: float = 5e-4
     lr_scheduler: str = "linear"
     max_length: int = 64
     train_size: int | None = None

@@ -32,7 +32,7 @@ def _add_run_options(p: argparse.ArgumentParser, epochs: int, layers: int | None
     p.add_argument("--lr", type=float, default=5e-4, help="learning rate (default: %(default)s)")
     p.add_argument("--max-length", type=int, default=64, help="truncation length in tokens (default: %(default)s)")
     p.add_argument("--train-size", type=int, default=train_size,
-                   help="train on the first n training examples (default: %(default)s = all)")
+                   help="train on a fixed random subsample of n training examples (default: %(default)s = all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--data-root", default=None, help="folder with the datasets (default: $DATADIET_DATA or ../shared/data)")
 
