@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="fine-tune on SNIPS with and without pruning; print time and accuracy",
                           description="Fine-tune the pretrained MiniLM encoder twice, on the full data and with "
                                       "dynamic pruning, then print wall time, speed-up and accuracy of each and save a plot.")
-    _add_run_options(demo, epochs=4, layers=2, train_size=None)
+    _add_run_options(demo, epochs=3, layers=1, train_size=None)
     demo.add_argument("--keep", type=float, default=0.5, help="kept fraction of pruned epochs (default: %(default)s)")
     demo.add_argument("--method", default="default", choices=[m for m in METHOD_NAMES if m != "full"],
                       help="pruning method compared with full data (default: %(default)s)")
