@@ -1,0 +1,76 @@
+"""Causal LMs for P3: action segmentation, (prompt, solution) tokenization and collation, model
+loading (SmolLM2-135M), forward-only scoring, and the GSM8K reader, prompt and evaluation.
+
+Typical use (plain PyTorch)::
+
+    from datadiet.llm import CausalLMCollator, load_smollm2, read_gsm8k, score_policy, tokenize_gsm8k
+    from datadiet.select.self_paced import select_p3
+
+    model, tok = load_smollm2()
+    train = tokenize_gsm8k(tok, read_gsm8k("train", limit=256), max_length=256)
+    scores = score_policy(model, train, CausalLMCollator(tok))          # difficulty + features
+    sel = select_p3(scores.difficulty, scores.features, epoch, num_epochs, budget=128, rng=rng)
+"""
+
+from datadiet.llm.actions import (
+    TokenChunks,
+    assign_tokens_to_actions,
+    chunks,
+    get_segmenter,
+    lines,
+    segment_actions,
+    sentences,
+)
+from datadiet.llm.gsm8k import (
+    GSM8K_PROMPT,
+    answers_match,
+    evaluate_gsm8k,
+    extract_final_number,
+    generate_greedy,
+    gsm8k_prompt,
+    gsm8k_segmenter,
+    read_gsm8k,
+    tokenize_gsm8k,
+)
+from datadiet.llm.models import datadiet_cache_dir, load_smollm2, smollm2_package_dir
+from datadiet.llm.scoring import PolicyScores, length_buckets, mean_token_nll, score_policy
+from datadiet.llm.tokenization import (
+    MODEL_INPUT_KEYS,
+    CausalLMCollator,
+    causal_lm_score_inputs,
+    model_inputs,
+    tokenize_pair,
+    tokenize_pairs,
+)
+
+__all__ = [
+    "GSM8K_PROMPT",
+    "MODEL_INPUT_KEYS",
+    "CausalLMCollator",
+    "PolicyScores",
+    "TokenChunks",
+    "answers_match",
+    "assign_tokens_to_actions",
+    "causal_lm_score_inputs",
+    "chunks",
+    "datadiet_cache_dir",
+    "evaluate_gsm8k",
+    "extract_final_number",
+    "generate_greedy",
+    "get_segmenter",
+    "gsm8k_prompt",
+    "gsm8k_segmenter",
+    "length_buckets",
+    "lines",
+    "load_smollm2",
+    "mean_token_nll",
+    "model_inputs",
+    "read_gsm8k",
+    "score_policy",
+    "segment_actions",
+    "sentences",
+    "smollm2_package_dir",
+    "tokenize_gsm8k",
+    "tokenize_pair",
+    "tokenize_pairs",
+]
