@@ -160,8 +160,7 @@ class DataDiet:
             self._set_weights(self.selection)
         if model is not None and self.adapter is None:
             self.adapter = TaskAdapter(infer_task(model))
-        if self.adapter is not None and (self.config.score != "auto" or self.config.method == "p3"
-                                         or self.adapter.task != "causal_lm"):
+        if self.adapter is not None:
             self.adapter.check_supports(self.score)  # fail now, not at the first training batch
         return self
 

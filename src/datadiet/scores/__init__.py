@@ -7,6 +7,7 @@ Use a score by name (``get_score("el2n")``) or add one with :func:`register_scor
 from functools import partial
 
 from datadiet.scores import classification as _cls
+from datadiet.scores.policy import policy_difficulty as _policy_difficulty
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.registry import Score, available_scores, get_score, register_score
 
@@ -27,5 +28,9 @@ register_score(
 register_score("loss", _cls.loss, (), "per-example cross-entropy (joint: 0.5 intent + 0.5 summed slot CE)")
 register_score("entropy", _cls.entropy, ("logits",), "entropy of the predicted distribution")
 register_score("margin", _cls.negative_margin, ("logits", "labels"), "minus the margin p(y) - max_{c!=y} p(c)")
+register_score(
+    "policy_difficulty", _policy_difficulty, ("token_logits", "token_labels", "action_ids"),
+    "P3 policy-driven difficulty of a causal LM: 1 - mean action probability (Yang et al. 2024)",
+)
 
 __all__ = ["IGNORE_INDEX", "Score", "ScoreInputs", "available_scores", "get_score", "register_score"]

@@ -1,0 +1,77 @@
+"""DataDiet.p3 through DataDietTrainer on a tiny causal LM: policy difficulty, self-paced
+eligibility and the DPP, every epoch, with the real Trainer."""
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
+from datadiet.select.self_paced import self_paced_percentile
+from test_llm import make_tokenizer
+
+
+def tiny_lm(vocab_size: int) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    rng = np.random.default_rng(0)
+    words = "one two three four five six seven eight nine ten".split()
+    prompts, solutions = [], []
+    for i in range(30):
+        prompts.append("question : " + " ".join(rng.choice(words, size=3)))
+        steps = [" ".join(rng.choice(words, size=int(rng.integers(2, 5)))) for _ in range(int(rng.integers(1, 4)))]
+        solutions.append("\n".join(steps))
+    tok = make_tokenizer(pad=True)
+    return tok, Dataset.from_list(tokenize_pairs(tok, prompts, solutions))
+
+
+def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, pairs):
+    tok, ds = pairs
+    diet = DataDiet.p3(budget=8, start=50, end=95, progress=False)
+    args = TrainingArguments(str(tmp_path), num_train_epochs=3, per_device_train_batch_size=4, learning_rate=1e-2,
+                             logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True)
+    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
+                              data_collator=CausalLMCollator(tok))
+    trainer.train()
+    assert diet.adapter.task == "causal_lm" and diet.score.name == "policy_difficulty"
+    assert [r["kept"] for r in diet.log] == [8, 8, 8] and [r["scored"] for r in diet.log] == [30, 30, 30]
+    assert trainer.state.global_step == diet.planned_steps(batch_size=4) == 6
+    assert diet.features.shape == (30, 16) and np.isfinite(diet.features).all()
+    assert np.isfinite(diet.history.latest).all() and (diet.history.latest >= 0).all() and (diet.history.latest <= 1).all()
+    assert self_paced_percentile(2, 3, 50, 95) == pytest.approx(95)
+
+
+def test_p3_budget_larger_than_the_pool_is_refused(pairs):
+    _, ds = pairs
+    with pytest.raises(ValueError, match="larger than the training set"):
+        DataDiet.p3(budget=31, num_epochs=2).setup(len(ds))
+
+
+def test_p3_first_selection_is_easy_half_and_diverse(pairs):
+    tok, ds = pairs
+    collate = CausalLMCollator(tok)
+    diet = DataDiet.p3(budget=8, start=50, end=95, num_epochs=3, progress=False)
+    model = tiny_lm(len(tok))
+    diet.setup(len(ds), model=model)
+    sel = diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)
+    difficulty = diet.history.latest.copy()  # the scoring pass of epoch 0
+    eligible = set(np.flatnonzero(difficulty <= np.percentile(difficulty, 50)).tolist())
+    assert len(sel) == 8 and set(sel.indices.tolist()) <= eligible
+    # brute-force check of the policy difficulty of one example from the model's log-probs
+    i = int(sel.indices[0])
+    batch = collate([ds[i]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=batch["input_ids"]).logits[0, :-1], -1)
+    labels, actions = batch["labels"][0, 1:], batch["action_ids"][0, 1:]
+    probs = []
+    for a in sorted(set(actions.tolist()) - {-1}):
+        pos = (actions == a).nonzero().flatten()
+        probs.append(torch.exp(logp[pos, labels[pos]].mean()).item())
+    assert difficulty[i] == pytest.approx(1 - np.mean(probs), abs=1e-5)
