@@ -154,7 +154,7 @@ def write_outputs(result: dict) -> None:
             f"| {r['method']} | {r['n']:,} | {r['dtype']} | {r['budget']:,} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
             f"{r['extra_mb']:.0f} | {r['features_mb']:.0f} | {r.get('agreement', '')} | {r['load_avg_1min_before']:.2f} |"
         )
-    lines += ["", *result.get("notes", [])]
+    lines += ["", *(f"- {note}" for note in result.get("notes", []))]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
 
     import matplotlib

@@ -17,16 +17,18 @@ When the kernel comes from d-dimensional features (``L_ji = q_j q_i <x_j, x_i>``
 unit residual of the k-th picked feature after projecting out the earlier picks (Gram-Schmidt).
 So the gain of item i is ``q_i^2 * rho_i`` with ``rho_i = 1 - sum_k <x_i, u_k>^2`` its squared
 sine to the span of the picks. Each update costs O(d) per item instead of O(d + k), no N x N and
-no N x M matrix is ever formed, and memory is O(N + M d) beyond the features.
+no N x M matrix is ever formed: memory is O(N + d^2 + pool_size * d) beyond the features.
 
 Speed: a pick must lower every item's gain, which is a memory-bound N x d matrix-vector product
 per pick. Instead, this code works in blocks, exactly: it copies the ``pool_size`` items with the
 largest gains into a small pool and runs the greedy there. Gains only decrease as the span grows
 (submodularity), so an item outside the pool can never gain more than its value at the start of
 the block; a pool pick is *certified* while its current gain beats the best outside value, and
-the block stops at the first pick it cannot certify. Then all N gains are brought up to date with
-one matrix-matrix product ``X @ U_block.T`` (BLAS-3, compute-bound). The picks are the ones the
-plain greedy makes (up to floating-point rounding; ties go to the lower priority, see ``rng``).
+the block stops at the first pick it cannot certify (pool items that fall below that bound are
+dropped along the way). Then all N gains are brought up to date with one matrix-matrix product
+``X @ U_block.T`` (BLAS-3, compute-bound). The picks are the ones the plain greedy makes (up to
+floating-point rounding; ties go to the lower priority, see ``rng``): 10,000 of 100,000 items
+with 384-d features take about 12 s in float32 on 2 cores, against minutes for the plain greedy.
 
 Rank exhaustion and restarts: with d-dimensional features ``rank(L) <= d``, so after at most d
 picks every remaining item lies (numerically) in the span of the picks and adds nothing. As in
@@ -178,7 +180,7 @@ def dpp_greedy_map(
 
     The fast greedy of Chen, Zhang & Zhou (NeurIPS 2018) computed from the features in blocks,
     with restarts when the kernel's rank is exhausted (see the module docstring). Never builds an
-    N x N matrix: memory is O(N + budget * d) beyond ``features``, time O(N d budget).
+    N x N matrix: memory is O(N + d^2 + pool_size * d) beyond ``features``, time O(N d budget).
 
     Args:
         features: ``(N, d)`` feature vectors (any scale; only their directions matter).
@@ -193,7 +195,8 @@ def dpp_greedy_map(
         rng: breaks exact ties between gains (e.g. equal qualities at a round's start) uniformly at
             random; ``None`` breaks them towards the lower index. No other randomness.
         dtype: working precision, ``float32`` or ``float64``; default: the features' own float
-            dtype, else float64. float32 is about 3x faster (see ``benchmarks/dpp_speed``).
+            dtype, else float64. float32 is about 2x faster and picked the same items in
+            ``benchmarks/dpp_speed``.
         pool_size: items per exact block (a speed knob only; the picks do not depend on it).
 
     Returns:
