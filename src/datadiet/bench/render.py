@@ -150,7 +150,7 @@ def _protocol_lines(records: Sequence[dict], dataset: str) -> list[str]:
     return [f"- encoder `{c['encoder']}`, {layers} layers, {c['epochs']} epochs, batch {c['batch_size']}, "
             f"lr {c['learning_rate']:g} ({c['lr_scheduler']}), max length {c['max_length']}",
             f"- {r['num_train']:,} training examples"
-            + ("" if c["train_size"] is None else f" (the first {c['train_size']:,})")
+            + ("" if c["train_size"] is None else f" (a fixed random subsample of {c['train_size']:,})")
             + f", evaluated on {c['eval_split']} ({r['num_eval']:,} examples); seeds {', '.join(map(str, seeds))}; "
             f"torch threads {', '.join(map(str, threads)) or 'n/a'}"]
 
