@@ -151,6 +151,10 @@ def run_method(method, seed, pool_examples, test_rows, args) -> dict:
     }
 
 
+def _em(em, n) -> str:
+    return "" if em is None else f"{em:.1%} ({round(em * n)}/{n})"
+
+
 def summarize(result: dict) -> str:
     runs = result["runs"]
     full_total = np.mean([r["seconds"]["total"] for r in runs if r["method"] == "full"] or [np.nan])
@@ -174,15 +178,15 @@ def summarize(result: dict) -> str:
     base = result.get("base")
     if base:
         em = base["exact_match"]
-        lines.append(f"| base model (no fine-tuning) | - | - | 0 | {base['nll']:.4f} | "
-                     f"{'' if em is None else f'{em:.0%}'} | - | - | - | - | - |")
+        lines.append(f"| base model (no fine-tuning) | - | - | 0 | {base['nll']:.4f} | {_em(em, cfg['test'])} "
+                     "| - | - | - | - | - |")
     for r in runs:
         s = r["seconds"]
         em = r["test_exact_match"]
         ratio = "-" if np.isnan(full_total) else f"{s['total'] / full_total:.2f}"
         lines.append(
             f"| {r['method']} | {r['seed']} | {r['budget_per_epoch']} | {r['steps']} | {r['test_nll']:.4f} | "
-            f"{'' if em is None else f'{em:.0%}'} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
+            f"{_em(em, cfg['test'])} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
             f"{s['total']:.0f} | {ratio} |"
         )
     p3 = [r for r in runs if r["method"] == "p3"]
@@ -193,7 +197,7 @@ def summarize(result: dict) -> str:
         for e in p3[0]["epochs"]:
             lines.append(f"| {e['epoch']} | {e['percentile']:.1f} | {e['eligible']} | {e['difficulty_mean']:.4f} | "
                          f"{e['selected_difficulty_mean']:.4f} | {e['train_loss']:.4f} |")
-    lines += ["", *result.get("notes", [])]
+    lines += ["", *(f"- {note}" for note in result.get("notes", []))]
     return "\n".join(lines) + "\n"
 
 
@@ -249,7 +253,8 @@ def main() -> None:
         "notes": [
             "One seed per method unless more are listed: with a pool this small, differences smaller than the "
             "seed-to-seed spread are ties (METHODS.md sec. 6). Timings come from a 2-core machine shared with other "
-            "jobs.",
+            "jobs, run under `nice -n 10` with one torch thread; the 1-minute load average at the end of each run "
+            "is in results.json. Compare time ratios within one run only.",
         ],
     }
     model, tokenizer = load_smollm2()
