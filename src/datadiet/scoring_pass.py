@@ -96,12 +96,13 @@ def score_examples(
             bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
             for batch_ids in bar:
                 batch = collate_fn([dataset[int(i)] for i in batch_ids])
-                model_inputs, _ = split_diet_columns(batch)
+                model_inputs, diet_inputs = split_diet_columns(batch)
                 model_inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in model_inputs.items()}
                 if want_features:
                     model_inputs["output_hidden_states"] = True
                 outputs = model(**model_inputs)
-                inputs = adapter.score_inputs(outputs, {**model_inputs, **{k: v.to(device) for k, v in batch.items() if k == "action_ids"}})
+                diet_inputs = {k: v.to(device) for k, v in diet_inputs.items()}
+                inputs = adapter.score_inputs(outputs, {**model_inputs, **diet_inputs})
                 score.check_inputs(inputs)
                 out_ids.append(batch_ids)
                 out_scores.append(score(inputs).float().cpu().numpy())
