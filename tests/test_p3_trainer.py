@@ -8,6 +8,7 @@ from datasets import Dataset
 from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
+from datadiet.adapters import CAUSAL_LM, TaskAdapter
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
 from datadiet.select.self_paced import self_paced_percentile
 from test_llm import make_tokenizer
@@ -44,6 +45,9 @@ def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, 
     assert [r["kept"] for r in diet.log] == [8, 8, 8] and [r["scored"] for r in diet.log] == [30, 30, 30]
     assert trainer.state.global_step == diet.planned_steps(batch_size=4) == 6
     assert diet.features.shape == (30, 16) and np.isfinite(diet.features).all()
+    # Mean-pooled, not the first token's state (which a causal LM computes from the first token alone).
+    distinct_texts = len({tuple(x) for x in ds["input_ids"]})
+    assert len(np.unique(diet.features.round(4), axis=0)) == distinct_texts > 1
     assert np.isfinite(diet.history.latest).all() and (diet.history.latest >= 0).all() and (diet.history.latest <= 1).all()
     assert self_paced_percentile(2, 3, 50, 95) == pytest.approx(95)
 
@@ -75,3 +79,17 @@ def test_p3_first_selection_is_easy_half_and_diverse(pairs):
         pos = (actions == a).nonzero().flatten()
         probs.append(torch.exp(logp[pos, labels[pos]].mean()).item())
     assert difficulty[i] == pytest.approx(1 - np.mean(probs), abs=1e-5)
+
+
+def test_causal_lm_features_are_the_mean_over_attended_tokens_whatever_the_padding(pairs):
+    tok, ds = pairs
+    model = tiny_lm(len(tok)).eval()
+    examples = [ds[i] for i in range(4)]
+    batch = CausalLMCollator(tok)(examples)
+    with torch.no_grad():
+        outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
+        features = TaskAdapter(CAUSAL_LM).score_inputs(outputs, batch).features
+        for row, example in enumerate(examples):
+            alone = model(input_ids=torch.tensor([example["input_ids"]]), output_hidden_states=True).hidden_states[-1][0]
+            torch.testing.assert_close(features[row], alone.mean(0), rtol=1e-4, atol=1e-5)
+    assert len({len(e["input_ids"]) for e in examples}) > 1  # the batch really was padded

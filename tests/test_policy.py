@@ -11,12 +11,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 import datadiet.scores.policy as policy_module
 from datadiet.llm.tokenization import causal_lm_score_inputs
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
-from datadiet.scores.policy import (
-    POLICY_REQUIRES,
-    difficulty_with_trend,
-    gold_token_logprobs,
-    policy_difficulty,
-)
+from datadiet.scores.policy import POLICY_REQUIRES, difficulty_with_trend, policy_difficulty
+from datadiet.scores.tokens import gold_token_logprobs, gold_token_stats
 from datadiet.scores.registry import Score
 
 VOCAB = 37
@@ -89,14 +85,15 @@ def test_policy_difficulty_matches_hand_computation(tiny_lm):
     assert np.all((d[:3].numpy() > 0) & (d[:3].numpy() < 1))
 
 
-def test_chunked_log_probs_give_the_same_result(tiny_lm, monkeypatch):
+def test_chunked_token_stats_give_the_same_result(tiny_lm):
     ids, mask, labels, actions = _batch()
     with torch.no_grad():
         logits = tiny_lm(input_ids=ids, attention_mask=mask).logits
     inputs = causal_lm_score_inputs(logits, labels, actions)
-    full = policy_difficulty(inputs)
-    monkeypatch.setattr(policy_module, "_CHUNK_ELEMENTS", 2 * VOCAB)  # 2 positions per chunk
-    torch.testing.assert_close(policy_difficulty(inputs), full)
+    whole = gold_token_stats(inputs.token_logits, inputs.token_labels)
+    chunked = gold_token_stats(inputs.token_logits, inputs.token_labels, chunk_elements=2 * VOCAB)  # 2 positions a chunk
+    for a, b in zip(whole, chunked):
+        torch.testing.assert_close(a, b)
 
 
 def test_bfloat16_logits_are_scored_in_float32(tiny_lm):
@@ -109,15 +106,19 @@ def test_bfloat16_logits_are_scored_in_float32(tiny_lm):
     torch.testing.assert_close(d16[:3], d32[:3], atol=2e-2, rtol=0)
 
 
-def test_gold_token_logprobs_equals_log_softmax():
+def test_gold_token_stats_equal_log_softmax_and_argmax():
     torch.manual_seed(1)
     logits = torch.randn(2, 5, 11)
     labels = torch.randint(0, 11, (2, 5))
     labels[0, :2] = IGNORE_INDEX
-    rows, cols, lp = gold_token_logprobs(logits, labels)
+    labels[1, 3] = logits[1, 3].argmax()  # at least one position where the label is the arg-max
+    rows, cols, lp, is_argmax = gold_token_stats(logits, labels)
     want = torch.log_softmax(logits, -1)[rows, cols].gather(-1, labels[rows, cols].unsqueeze(-1)).squeeze(-1)
     assert len(rows) == 8
     torch.testing.assert_close(lp, want)
+    assert is_argmax.tolist() == [bool(logits[r, c].argmax() == labels[r, c]) for r, c in zip(rows, cols)]
+    assert is_argmax.any()
+    torch.testing.assert_close(gold_token_logprobs(logits, labels)[2], lp)
 
 
 def test_hand_numbers_on_fixed_logits():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from datadiet.scores import ScoreInputs, available_scores, get_score
+from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.classification import el2n_errors, margin, true_class_probability
 
 LN3 = math.log(3.0)
@@ -70,6 +71,24 @@ def test_true_class_probability_joint():
     conf, correct = true_class_probability(_joint_inputs())
     assert conf.item() == pytest.approx((0.75 + (0.5 + 0.25) / 2) / 2, abs=1e-6)
     assert not correct.item()  # token 2 predicts class 0, gold 1
+
+
+def test_true_class_probability_tokens_equals_brute_force():
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(4, 6, 9, generator=gen)
+    labels = torch.randint(0, 9, (4, 6), generator=gen)
+    labels[0, 4:] = IGNORE_INDEX
+    labels[2] = IGNORE_INDEX  # nothing to predict: confidence 0, correct
+    labels[3] = logits[3].argmax(-1)  # every token right
+    conf, correct = true_class_probability(ScoreInputs(token_logits=logits, token_labels=labels))
+    for b in range(4):
+        valid = labels[b] != IGNORE_INDEX
+        probs = torch.softmax(logits[b][valid], -1)
+        gold = labels[b][valid]
+        want_conf = probs[torch.arange(len(gold)), gold].mean().item() if valid.any() else 0.0
+        assert conf[b].item() == pytest.approx(want_conf, abs=1e-6)
+        assert bool(correct[b]) == bool((probs.argmax(-1) == gold).all())
+    assert correct[2] and correct[3] and not correct[1]
 
 
 def test_unknown_score_lists_valid_ones_and_missing_inputs_are_named():

@@ -35,14 +35,47 @@ def _get(outputs: Any, name: str):
     return getattr(outputs, name, None)
 
 
-def _pooled_features(outputs: Any) -> torch.Tensor | None:
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """``(B, h)`` mean of ``hidden`` ``(B, T, h)`` over the tokens the attention mask keeps (all
+    tokens without a mask)."""
+    if attention_mask is None:
+        return hidden.mean(1)
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def _pooled_features(outputs: Any, batch: Mapping[str, torch.Tensor], task: str) -> torch.Tensor | None:
+    """Diversity features: the model's ``pooled`` output if it has one, else its last hidden state
+    at the first token (an encoder's [CLS]) or, for a causal LM, whose first token sees nothing of
+    the example, averaged over the attended tokens."""
     pooled = _get(outputs, "pooled")
     if pooled is not None:
         return pooled
     hidden = _get(outputs, "hidden_states")
-    if hidden is not None:
-        return hidden[-1][:, 0]
-    return None
+    if hidden is None:
+        return None
+    if task == CAUSAL_LM:
+        return mean_pool(hidden[-1], batch.get("attention_mask"))
+    return hidden[-1][:, 0]
+
+
+def causal_lm_score_inputs(
+    logits: torch.Tensor | None,
+    labels: torch.Tensor | None,
+    action_ids: torch.Tensor | None = None,
+    features: torch.Tensor | None = None,
+) -> ScoreInputs:
+    """Shift a causal LM's outputs into :class:`~datadiet.scores.inputs.ScoreInputs`.
+
+    ``logits[:, t]`` predicts token ``t + 1``, so ``token_logits = logits[:, :-1]`` (a view, no
+    copy), ``token_labels = labels[:, 1:]`` and ``action_ids = action_ids[:, 1:]``.
+    """
+    return ScoreInputs(
+        token_logits=None if logits is None else logits[:, :-1],
+        token_labels=None if labels is None else labels[:, 1:],
+        action_ids=None if action_ids is None else action_ids[:, 1:],
+        features=features,
+    )
 
 
 @dataclass(frozen=True)
@@ -80,14 +113,9 @@ class TaskAdapter:
             inp = ScoreInputs(logits=_get(outputs, "logits"), labels=batch.get("labels"))
         elif self.task == TOKEN:
             inp = ScoreInputs(token_logits=_get(outputs, "logits"), token_labels=batch.get("labels"))
-        else:  # causal LM: position t predicts token t + 1
-            logits, labels, actions = _get(outputs, "logits"), batch.get("labels"), batch.get("action_ids")
-            inp = ScoreInputs(
-                token_logits=None if logits is None else logits[:, :-1],
-                token_labels=None if labels is None else labels[:, 1:],
-                action_ids=None if actions is None else actions[:, 1:],
-            )
-        inp.features = _pooled_features(outputs)
+        else:
+            inp = causal_lm_score_inputs(_get(outputs, "logits"), batch.get("labels"), batch.get("action_ids"))
+        inp.features = _pooled_features(outputs, batch, self.task)
         return inp.detach()
 
     def per_example_loss(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:

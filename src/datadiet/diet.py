@@ -123,7 +123,7 @@ class DataDiet:
         """P3 (Yang et al. 2024, arXiv 2408.05541) for causal LMs: every epoch, policy-driven
         difficulty of every example, the self-paced eligible set (difficulty at or below a
         percentile rising from ``start`` to ``end``), and a DPP greedy MAP of ``budget`` examples
-        over the model's pooled hidden states."""
+        over the model's last hidden state averaged over each example's attended tokens."""
         kwargs.setdefault("warmup_epochs", 0)
         kwargs.setdefault("rescore", "all")
         return cls(method="p3", budget=budget, p3_start=start, p3_end=end, p3_shape=shape, p3_theta=theta,

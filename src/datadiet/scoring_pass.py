@@ -22,6 +22,10 @@ from datadiet.scores.registry import Score
 DIET_COLUMNS = ("example_id", "action_ids")
 """Batch keys the library reads but the model's forward never receives."""
 
+LABEL_COLUMNS = ("labels", "intent_labels", "slot_labels")
+"""Batch keys a scoring pass reads (through the adapter) but keeps out of the forward, so the model
+computes no loss: for a causal LM that loss would upcast a ``(B, T, V)`` copy of the logits."""
+
 
 def split_diet_columns(batch: dict) -> tuple[dict, dict]:
     """``(model_inputs, diet_inputs)``: the batch without and with only :data:`DIET_COLUMNS`."""
@@ -59,7 +63,8 @@ class PassResult:
     seconds: float
 
 
-def _device_of(model: torch.nn.Module) -> torch.device:
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
     try:
         return next(model.parameters()).device
     except StopIteration:
@@ -86,7 +91,7 @@ def score_examples(
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
-    device = _device_of(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
@@ -96,13 +101,13 @@ def score_examples(
             bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
             for batch_ids in bar:
                 batch = collate_fn([dataset[int(i)] for i in batch_ids])
-                model_inputs, diet_inputs = split_diet_columns(batch)
-                model_inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in model_inputs.items()}
+                batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+                model_inputs, _ = split_diet_columns(batch)
+                forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
                 if want_features:
-                    model_inputs["output_hidden_states"] = True
-                outputs = model(**model_inputs)
-                diet_inputs = {k: v.to(device) for k, v in diet_inputs.items()}
-                inputs = adapter.score_inputs(outputs, {**model_inputs, **diet_inputs})
+                    forward_inputs["output_hidden_states"] = True
+                outputs = model(**forward_inputs)
+                inputs = adapter.score_inputs(outputs, batch)
                 score.check_inputs(inputs)
                 out_ids.append(batch_ids)
                 out_scores.append(score(inputs).float().cpu().numpy())

@@ -33,7 +33,7 @@ from datadiet.llm.gsm8k import (
     tokenize_gsm8k,
 )
 from datadiet.llm.models import datadiet_cache_dir, load_smollm2, smollm2_package_dir
-from datadiet.llm.scoring import PolicyScores, length_buckets, mean_token_nll, score_policy
+from datadiet.llm.scoring import PolicyScores, mean_token_nll, score_policy
 from datadiet.llm.tokenization import (
     MODEL_INPUT_KEYS,
     CausalLMCollator,
@@ -60,7 +60,6 @@ __all__ = [
     "get_segmenter",
     "gsm8k_prompt",
     "gsm8k_segmenter",
-    "length_buckets",
     "lines",
     "load_smollm2",
     "mean_token_nll",

@@ -13,11 +13,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from datadiet.llm.tokenization import CausalLMCollator, causal_lm_score_inputs
+from datadiet.adapters import CAUSAL_LM, TaskAdapter
+from datadiet.llm.tokenization import CausalLMCollator
 from datadiet.scores.inputs import IGNORE_INDEX
-from datadiet.scores.policy import gold_token_logprobs, policy_difficulty
+from datadiet.scores.registry import get_score
+from datadiet.scores.tokens import gold_token_logprobs
+from datadiet.scoring_pass import length_buckets, model_device, score_examples
 
-__all__ = ["PolicyScores", "length_buckets", "mean_token_nll", "score_policy"]
+__all__ = ["PolicyScores", "mean_token_nll", "score_policy"]
 
 
 @dataclass
@@ -38,19 +41,6 @@ class PolicyScores:
     seconds: float
 
 
-def length_buckets(examples: Sequence[dict[str, Any]], batch_size: int) -> list[list[int]]:
-    """Batches of example positions, sorted by length (longest first), ``batch_size`` each."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
-    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-
-
-def _device_of(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.inference_mode()
 def score_policy(
     model,
     examples: Sequence[dict[str, Any]],
@@ -58,46 +48,32 @@ def score_policy(
     *,
     tokenizer=None,
     batch_size: int = 8,
+    progress: bool = False,
 ) -> PolicyScores:
     """P3 scoring pass: policy-driven difficulty and pooled features of every example.
 
-    ``examples`` are :func:`~datadiet.llm.tokenization.tokenize_pair` outputs. One forward pass
-    per batch gives the logits (for :func:`~datadiet.scores.policy.policy_difficulty`) and the
-    last hidden state (mean-pooled over the attention mask, for the DPP). The model is put in
-    eval mode and restored to its previous mode afterwards.
+    ``examples`` are :func:`~datadiet.llm.tokenization.tokenize_pair` outputs. This is the
+    library's scoring pass (:func:`~datadiet.scoring_pass.score_examples`, the one
+    :meth:`DataDiet.p3 <datadiet.diet.DataDiet.p3>` runs) over a plain list: one forward pass
+    per length-bucketed batch gives the logits (for
+    :func:`~datadiet.scores.policy.policy_difficulty`) and the last hidden state (mean-pooled
+    over the attention mask, for the DPP). The model is put in eval mode and restored after.
     """
-    import time
-
-    start = time.perf_counter()
     if collator is None:
         collator = CausalLMCollator(tokenizer)
-    device = _device_of(model)
-    was_training = model.training
-    model.eval()
     n = len(examples)
-    difficulty = np.empty(n, dtype=np.float64)
-    features: np.ndarray | None = None
-    try:
-        for idx in length_buckets(examples, batch_size):
-            batch = collator([examples[i] for i in idx])
-            ids = batch["input_ids"].to(device)
-            mask = batch["attention_mask"].to(device)
-            out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            hidden = out.hidden_states[-1]
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu().numpy()
-            inputs = causal_lm_score_inputs(out.logits, batch["labels"].to(device), batch["action_ids"].to(device))
-            d = policy_difficulty(inputs).double().cpu().numpy()
-            if features is None:
-                features = np.empty((n, pooled.shape[1]), dtype=np.float32)
-            difficulty[idx] = d
-            features[idx] = pooled
-    finally:
-        model.train(was_training)
+    result = score_examples(
+        model, examples, np.arange(n), collator, TaskAdapter(CAUSAL_LM), get_score("policy_difficulty"),
+        batch_size=batch_size, lengths=_lengths(examples), want_features=True, progress=progress,
+    )
+    order = np.argsort(result.ids, kind="stable")  # back to input order
+    features = result.features[order] if n else np.zeros((0, 0), dtype=np.float32)
     ids = np.array([int(e.get("example_id", i)) for i, e in enumerate(examples)], dtype=np.int64)
-    if features is None:
-        features = np.zeros((0, 0), dtype=np.float32)
-    return PolicyScores(difficulty, features, ids, time.perf_counter() - start)
+    return PolicyScores(result.scores[order], features, ids, result.seconds)
+
+
+def _lengths(examples: Sequence[dict[str, Any]]) -> np.ndarray:
+    return np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))
 
 
 @torch.inference_mode()
@@ -116,13 +92,13 @@ def mean_token_nll(
     """
     if collator is None:
         collator = CausalLMCollator(tokenizer)
-    device = _device_of(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     per_example = np.full(len(examples), np.nan)
     try:
-        for idx in length_buckets(examples, batch_size):
+        for idx in length_buckets(np.arange(len(examples)), _lengths(examples), batch_size):
             batch = collator([examples[i] for i in idx])
             logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
             labels = batch["labels"].to(device)[:, 1:]

@@ -3,7 +3,8 @@
 :func:`tokenize_pair` produces, for one example, the usual causal-LM fields plus the action of
 every token; :class:`CausalLMCollator` pads a batch dynamically. The fields are *unshifted* (as a
 Hugging Face causal LM expects: ``labels[t] == input_ids[t]`` where trained, the model shifts);
-:func:`causal_lm_score_inputs` shifts logits, labels and action ids together for scoring.
+:func:`~datadiet.adapters.causal_lm_score_inputs` (re-exported here) shifts logits, labels and
+action ids together for scoring.
 
 Layout of one example: ``prompt tokens | solution tokens | EOS`` (EOS optional). The prompt is
 tokenized with the tokenizer's special tokens (e.g. a BOS, once, at the very start), the solution
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 
 from datadiet.llm.actions import Segmenter, TokenChunks, assign_tokens_to_actions, get_segmenter, segment_actions
-from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.adapters import causal_lm_score_inputs
+from datadiet.scores.inputs import IGNORE_INDEX
 
 __all__ = [
     "CausalLMCollator",
@@ -221,22 +223,3 @@ class CausalLMCollator:
 def model_inputs(batch: dict[str, torch.Tensor], keys: Sequence[str] = MODEL_INPUT_KEYS) -> dict[str, torch.Tensor]:
     """The part of a collated batch that goes into ``model(**...)``."""
     return {k: batch[k] for k in keys if k in batch}
-
-
-def causal_lm_score_inputs(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    action_ids: torch.Tensor | None = None,
-    features: torch.Tensor | None = None,
-) -> ScoreInputs:
-    """Shift a causal LM's outputs into :class:`~datadiet.scores.inputs.ScoreInputs`.
-
-    ``logits[:, t]`` predicts token ``t + 1``, so ``token_logits = logits[:, :-1]`` (a view, no
-    copy), ``token_labels = labels[:, 1:]`` and ``action_ids = action_ids[:, 1:]``.
-    """
-    return ScoreInputs(
-        token_logits=logits[:, :-1],
-        token_labels=labels[:, 1:],
-        action_ids=None if action_ids is None else action_ids[:, 1:],
-        features=features,
-    )

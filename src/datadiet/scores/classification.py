@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.tokens import gold_token_stats
 
 
 def _probs_and_onehot(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,10 +131,16 @@ def true_class_probability(inputs: ScoreInputs) -> tuple[torch.Tensor, torch.Ten
         parts_conf.append(torch.where(valid, (probs * onehot).sum(-1), torch.ones_like(probs[..., 0])))
         parts_correct.append((probs.argmax(-1) == inputs.labels) | ~valid)
     if inputs.token_logits is not None and inputs.token_labels is not None:
-        probs, onehot, valid = _probs_and_onehot(inputs.token_logits, inputs.token_labels)
-        count = valid.sum(-1).clamp(min=1)
-        parts_conf.append((probs * onehot).sum(-1).sum(-1) / count)
-        parts_correct.append(((probs.argmax(-1) == inputs.token_labels) | ~valid).all(-1))
+        # Read position by position in chunks (gold_token_stats): no (B, T, V) softmax or one-hot,
+        # which for a causal LM's vocabulary would cost gigabytes.
+        labels = inputs.token_labels
+        rows, _, logp, is_argmax = gold_token_stats(inputs.token_logits, labels)
+        batch = labels.shape[0]
+        conf_sum = torch.zeros(batch, dtype=torch.float32, device=labels.device).index_add_(0, rows, logp.exp())
+        wrong = torch.zeros(batch, dtype=torch.int64, device=labels.device).index_add_(0, rows, (~is_argmax).long())
+        count = (labels != IGNORE_INDEX).sum(-1).clamp(min=1)
+        parts_conf.append(conf_sum / count)
+        parts_correct.append(wrong == 0)
     if not parts_conf:
         raise ValueError("training dynamics need logits+labels or token_logits+token_labels")
     confidence = torch.stack(parts_conf).mean(0)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.tokens import gold_token_logprobs
 
 __all__ = [
     "POLICY_REQUIRES",
@@ -28,40 +29,6 @@ __all__ = [
 
 POLICY_REQUIRES = ("token_logits", "token_labels", "action_ids")
 """The :class:`~datadiet.scores.inputs.ScoreInputs` fields :func:`policy_difficulty` reads."""
-
-_CHUNK_ELEMENTS = 1 << 24  # logits elements (64 MiB in float32) processed at a time
-
-
-def gold_token_logprobs(token_logits: torch.Tensor, token_labels: torch.Tensor, mask: torch.Tensor | None = None):
-    """``log p(label_t)`` under ``softmax(token_logits[b, t])`` for the positions in ``mask``.
-
-    Memory-conscious: only the selected positions are read, a chunk of rows at a time (at most
-    ``2**24`` logits, 64 MiB in float32, per chunk), so no ``(B, T, V)`` temporary is made even
-    when ``token_logits`` is a non-contiguous (shifted) view. Computed in float32 whatever the
-    logits' dtype.
-
-    Args:
-        token_logits: ``(B, T, V)`` logits; position t predicts ``token_labels[:, t]``.
-        token_labels: ``(B, T)`` gold token ids.
-        mask: ``(B, T)`` bool, positions to compute; default ``token_labels != -100``.
-
-    Returns:
-        ``(rows, cols, logp)``: the batch and time index of every selected position (row-major
-        order) and its float32 log-probability.
-    """
-    if mask is None:
-        mask = token_labels != IGNORE_INDEX
-    rows, cols = mask.nonzero(as_tuple=True)
-    vocab = token_logits.shape[-1]
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, vocab))
-    out = torch.empty(rows.shape[0], dtype=torch.float32, device=token_logits.device)
-    for s in range(0, rows.shape[0], chunk):
-        r, c = rows[s : s + chunk], cols[s : s + chunk]
-        lg = token_logits[r, c].float()  # (chunk, V): only the rows needed
-        gold = lg.gather(-1, token_labels[r, c].long().unsqueeze(-1)).squeeze(-1)
-        out[s : s + chunk] = gold - torch.logsumexp(lg, dim=-1)
-    return rows, cols, out
-
 
 def action_probabilities(inputs: ScoreInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-action probability ``pi(a_j) = exp(mean log p)`` for every example and action id.
