@@ -159,3 +159,13 @@ def test_report_writes_json_and_plots(tmp_path):
     assert [e["kept"] for e in record["epochs"]] == [6, 3, 3]
     assert record["summary"]["examples_trained"] == 12 and record["never_pruned"] == 0
     assert paths["data_map"].stat().st_size > 1000 and paths["epochs"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_length_buckets_sort_longest_first_and_refuse_empty_batches():
+    from datadiet.scoring_pass import length_buckets
+
+    lengths = np.array([3, 9, 3, 5, 9])
+    batches = length_buckets(np.arange(5), lengths, batch_size=2)
+    assert [b.tolist() for b in batches] == [[1, 4], [3, 0], [2]]  # ties by id
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        length_buckets(np.arange(5), lengths, batch_size=0)

@@ -45,6 +45,8 @@ def example_lengths(dataset) -> np.ndarray | None:
 
 def length_buckets(ids: np.ndarray, lengths: np.ndarray | None, batch_size: int) -> list[np.ndarray]:
     """Batches of ids of similar length (longest first, so a memory error shows at once)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     ids = np.asarray(ids, dtype=np.int64)
     if lengths is not None:
         ids = ids[np.lexsort((ids, -lengths[ids]))]
