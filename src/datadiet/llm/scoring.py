@@ -67,9 +67,8 @@ def score_policy(
         batch_size=batch_size, lengths=_lengths(examples), want_features=True, progress=progress,
     )
     order = np.argsort(result.ids, kind="stable")  # back to input order
-    features = result.features[order] if n else np.zeros((0, 0), dtype=np.float32)
     ids = np.array([int(e.get("example_id", i)) for i, e in enumerate(examples)], dtype=np.int64)
-    return PolicyScores(result.scores[order], features, ids, result.seconds)
+    return PolicyScores(result.scores[order], result.features[order], ids, result.seconds)
 
 
 def _lengths(examples: Sequence[dict[str, Any]]) -> np.ndarray:
