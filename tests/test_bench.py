@@ -33,8 +33,9 @@ from datadiet.bench.cli import QUICK, add_bench_parser, grid_from_args, run_benc
 from datadiet.bench.experiment import RunConfig, environment
 from datadiet.bench.grid import GridConfig, run_grid
 from datadiet.bench.methods import make_diet
-from datadiet.bench.render import write_report
+from datadiet.bench.render import data_map_record, write_report
 from datadiet.bench.store import ERROR, OK, latest_by_key, read_jsonl
+from datadiet.diet import DataDiet
 from datadiet.integrations.trainer import DataDietTrainer
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
@@ -211,6 +212,32 @@ def test_torn_last_line_is_ignored_and_that_run_repeated(tmp_path):
     again = Counting()
     run_grid(tiny_grid(seeds=[0, 1], methods=["full"], data_map=False), tmp_path, run_fn=again, log=lambda s: None)
     assert again.keys == ["toy|full|1.0|1"]
+
+
+def test_bench_methods_are_the_library_presets_at_the_kept_fraction():
+    assert make_diet("default", 0.2).config == DataDiet(keep=0.2).config
+    assert make_diet("default_anneal", 0.2).config == DataDiet(keep=0.2, anneal_epochs=1).config
+    assert make_diet("nlu_data_diets", 0.3).config == DataDiet.nlu_data_diets(keep=0.3).config
+    assert make_diet("infobatch", 0.5).config.prune_ratio == 0.5
+    assert make_diet("infobatch", 0.05).config.prune_ratio == 0.9  # InfoBatch's ratio is capped
+    with pytest.raises(ValueError, match="valid methods: .*default_anneal"):
+        make_diet("defualt", 0.5)
+
+
+def test_one_data_map_per_dataset_and_method_and_the_report_shows_the_defaults(tmp_path):
+    quiet = {"command": "datadiet bench t", "log": lambda s: None}
+    run_grid(tiny_grid(methods=["full", "random"], seeds=[1], epochs=1), tmp_path, run_fn=tiny_run, **quiet)
+    run_grid(tiny_grid(methods=["full", "default"], seeds=[2], epochs=1), tmp_path, run_fn=tiny_run, **quiet)
+    # continuing with other seeds or adding methods writes no second map of the same method
+    run_grid(tiny_grid(methods=["full", "default", "random"], seeds=[0, 1], epochs=1), tmp_path, run_fn=tiny_run,
+             **quiet)
+    reports = sorted(p.name for p in (tmp_path / "diet_reports").iterdir())
+    assert reports == ["toy_default_0.5_2", "toy_random_0.5_1"]
+    records = read_jsonl(tmp_path / "results.jsonl")
+    assert data_map_record(records, "toy")["key"] == "toy|default|0.5|2"
+    assert data_map_record([r for r in records if r["config"]["method"] != "default"], "toy")["key"] == \
+        "toy|random|0.5|1"
+    assert data_map_record(records, "other") is None
 
 
 def test_invocations_merge_and_protocol_changes_are_refused(tmp_path):

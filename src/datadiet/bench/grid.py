@@ -200,8 +200,9 @@ def estimated_cost(cfg: RunConfig) -> float:
         return 1.0
     if cfg.method == "infobatch":  # drops a fraction r of the ~half below the mean loss, 7/8 of the epochs
         return 1.0 - 0.5 * min(0.9, 1.0 - cfg.keep) * 0.875
-    pruned = (cfg.epochs - 1) / cfg.epochs
-    rescored = {"nlu_data_diets": 1.0, "default": 0.1}.get(cfg.method, 0.0)
+    full_epochs = 2 if cfg.method == "default_anneal" else 1
+    pruned = (cfg.epochs - full_epochs) / cfg.epochs
+    rescored = {"nlu_data_diets": 1.0, "default": 0.1, "default_anneal": 0.1}.get(cfg.method, 0.0)
     return (1.0 - pruned) + pruned * (cfg.keep + rescored / 3.0)
 
 
@@ -262,7 +263,11 @@ def run_grid(grid: GridConfig, out_dir: str | os.PathLike, *, run_fn: RunFn | No
     append_jsonl(out / INVOCATIONS_FILE, invocation)
     finished = sum(cfg.key() in done for cfg in planned)
     log(f"grid {grid.name!r}: {len(planned)} runs planned, {finished} already in {results}, {len(todo)} to run now")
-    map_keys = {grid.data_map_key(d) for d in grid.datasets} - {None}
+    # one data map per dataset and method: a later invocation (other seeds, other methods) adds none
+    mapped = {(r["config"]["dataset"], r["config"]["method"]) for r in existing
+              if r.get("status", OK) == OK and r.get("report")}
+    map_keys = {k for k in (grid.data_map_key(d) for d in grid.datasets)
+                if k is not None and tuple(k.split("|")[:2]) not in mapped}
     import torch
 
     threads = torch.get_num_threads()

@@ -17,11 +17,13 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     # the closest it comes to a kept fraction. Its actual kept fraction is recorded with each run.
     "infobatch": lambda keep, **kw: DataDiet.infobatch(prune_ratio=min(0.9, 1.0 - keep), **kw),
     "default": lambda keep, **kw: DataDiet(keep=keep, **kw),
+    "default_anneal": lambda keep, **kw: DataDiet(keep=keep, anneal_epochs=1, **kw),
 }
 """``full``: no pruning. ``random_static`` / ``random``: one fixed / a fresh random subset.
 ``static_el2n``: EL2N once after warm-up (Paul et al. 2021). ``forgetting``: forgetting events
 (Toneva et al. 2019). ``nlu_data_diets``: the published dynamic protocol (Attendu & Corbeil 2023).
-``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring)."""
+``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring). ``default_anneal``: the default
+with its last epoch on all the data (InfoBatch's annealing, applied to hard pruning)."""
 
 METHOD_NAMES = tuple(METHOD_FACTORIES)
 

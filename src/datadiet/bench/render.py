@@ -265,31 +265,40 @@ def plot_frontier(rows: Sequence[Row], path: Path, title: str) -> Path | None:
     return Path(path)
 
 
+def data_map_record(records: Sequence[dict], dataset: str) -> dict | None:
+    """The run whose data map the report shows, among the successful runs of ``dataset`` with a diet
+    report: the ``default`` method's if there is one, then the lowest seed, then the latest."""
+    with_map = [r for r in records if r.get("status") == OK and r["config"]["dataset"] == dataset
+                and (r.get("report") or {}).get("data_map")]
+    if not with_map:
+        return None
+    return min(reversed(with_map), key=lambda r: (r["config"]["method"] != "default", r["config"]["seed"]))
+
+
 def copy_data_map(records: Sequence[dict], dataset: str, out: Path) -> Path | None:
-    """``data_map_<dataset>.png`` beside the report: the data map of the dataset's diet-report run
-    (the grid's default run), re-plotted from its ``history.npz`` with the run in the title (the
-    report's own PNG is copied if the history is missing)."""
-    for r in reversed(records):
-        report = r.get("report") or {}
-        if r.get("status") != OK or r["config"]["dataset"] != dataset or not report.get("data_map"):
-            continue
-        source = _resolve(report["data_map"], out)
-        history = _resolve(report["history"], out) if report.get("history") else None
-        target = out / f"data_map_{dataset}.png"
-        if history is not None and history.exists():
-            import numpy as np
+    """``data_map_<dataset>.png`` beside the report: the data map of :func:`data_map_record`,
+    re-plotted from its ``history.npz`` with the run in the title (the report's own PNG is copied
+    if the history is missing)."""
+    r = data_map_record(records, dataset)
+    if r is None:
+        return None
+    source = _resolve(r["report"]["data_map"], out)
+    history = _resolve(r["report"]["history"], out) if r["report"].get("history") else None
+    target = out / f"data_map_{dataset}.png"
+    if history is not None and history.exists():
+        import numpy as np
 
-            from datadiet.report import plot_data_map
+        from datadiet.report import plot_data_map
 
-            h = np.load(history)
-            kept = h["kept"]
-            pruned = 1.0 - kept.mean(0) if len(kept) else np.zeros(len(h["confidence"]))
-            return plot_data_map(h["confidence"], h["variability"], pruned, target,
-                                 title=f"Data map: {dataset}, {r['config']['method']}, keep {r['config']['keep']:g}, "
-                                       f"seed {r['config']['seed']}")
-        if source.exists():
-            shutil.copyfile(source, target)
-            return target
+        h = np.load(history)
+        kept = h["kept"]
+        pruned = 1.0 - kept.mean(0) if len(kept) else np.zeros(len(h["confidence"]))
+        return plot_data_map(h["confidence"], h["variability"], pruned, target,
+                             title=f"Data map: {dataset}, {r['config']['method']}, keep {r['config']['keep']:g}, "
+                                   f"seed {r['config']['seed']}")
+    if source.exists():
+        shutil.copyfile(source, target)
+        return target
     return None
 
 
