@@ -24,6 +24,27 @@ def test_el2n_regression_head_is_abs_error_of_sigmoid():
     assert torch.allclose(got, torch.tensor([0.5, 0.75]), atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_el2n_errors_read_in_chunks_equal_the_dense_formula(dtype):
+    # a (B, T, V) output with ignored positions, read 3 rows at a time, against softmax - one-hot in float64
+    g = torch.Generator().manual_seed(0)
+    logits = (4 * torch.randn(3, 5, 11, generator=g)).to(dtype)
+    labels = torch.randint(0, 11, (3, 5), generator=g)
+    labels[0, 1] = labels[2, 4] = IGNORE_INDEX
+    labels[1] = IGNORE_INDEX
+    dense = torch.linalg.vector_norm(torch.softmax(logits.double(), -1) - torch.nn.functional.one_hot(
+        labels.clamp(min=0), 11).double(), dim=-1) * (labels != IGNORE_INDEX)
+    got = el2n_errors(logits, labels, chunk_elements=3 * 11)
+    assert got.dtype == torch.float32 and got.shape == labels.shape
+    assert torch.allclose(got.double(), dense, atol=1e-6)
+    assert torch.equal(el2n_errors(logits, labels), got)
+    # a near-certain correct prediction keeps its tiny error: p = (e^20, 1, 1) / Z, so
+    # ||p - e_0|| = sqrt((2/Z)^2 + 2/Z^2) = sqrt(6)/Z, while 1 - p_0 rounds to 0 in float32
+    z = math.exp(20) + 2
+    assert el2n_errors(torch.tensor([[20.0, 0.0, 0.0]]), torch.tensor([0])).item() == pytest.approx(
+        math.sqrt(6) / z, rel=1e-5)
+
+
 def _joint_inputs():
     # intent: p=[.75,.25], y=0 -> e_I = .25*sqrt2 ; tokens: t0 p=[.5,.5] y=1 -> sqrt(.5); t1 ignored; t2 p=[.75,.25] y=1 -> .75 sqrt2
     return ScoreInputs(

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
-from datadiet.scores.tokens import gold_token_stats
+from datadiet.scores.tokens import CHUNK_ELEMENTS, gold_token_stats, labelled_rows
 
 
 def _probs_and_onehot(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -23,20 +23,27 @@ def _probs_and_onehot(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch
     return probs, onehot, valid
 
 
-def el2n_errors(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def el2n_errors(logits: torch.Tensor, labels: torch.Tensor, *, chunk_elements: int = CHUNK_ELEMENTS) -> torch.Tensor:
     """Per-position EL2N error ``||softmax(z) - onehot(y)||_2`` (Paul et al. 2021, "Deep Learning on
     a Data Diet"), with 0 where the label is ``-100``. Works for ``(B, C)`` or ``(B, T, C)`` logits.
 
     For a single-output regression head (``C == 1`` and float labels) the error is
     ``|sigmoid(z) - y|``. This is also GraNd at the logits: for softmax cross-entropy the gradient
-    of the loss w.r.t. the logits is exactly ``softmax(z) - onehot(y)``.
+    of the loss w.r.t. the logits is exactly ``softmax(z) - onehot(y)``. Extra memory is bounded
+    by ``chunk_elements`` logits whatever the vocabulary size.
     """
     if logits.shape[-1] == 1 and labels.is_floating_point():
         err = (torch.sigmoid(logits.float().squeeze(-1)) - labels.float()).abs()
         return torch.where(labels != IGNORE_INDEX, err, torch.zeros_like(err))
-    probs, onehot, valid = _probs_and_onehot(logits, labels)
-    err = torch.linalg.vector_norm(probs - onehot, dim=-1)
-    return torch.where(valid, err, torch.zeros_like(err))
+    # Only the labelled rows, a bounded chunk at a time (no softmax or one-hot of a whole (B, T, V)
+    # output). ||p - e_y||^2 = sum_{c != y} p_c^2 + (1 - p_y)^2, with 1 - p_y summed over c != y:
+    # no cancellation when p_y rounds to 1.
+    err = torch.zeros(labels.shape, dtype=torch.float32, device=logits.device)
+    index = (labels != IGNORE_INDEX).nonzero(as_tuple=True)
+    for part, rows, y in labelled_rows(logits, labels, index, chunk_elements=chunk_elements):
+        others = torch.softmax(rows, dim=-1).scatter_(-1, y.unsqueeze(-1), 0.0)
+        err[tuple(i[part] for i in index)] = torch.sqrt(others.square().sum(-1) + others.sum(-1).square())
+    return err
 
 
 def el2n(inputs: ScoreInputs) -> torch.Tensor:

@@ -7,13 +7,14 @@ a time, so their extra memory is bounded whatever B, T and V are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
 
 from datadiet.scores.inputs import IGNORE_INDEX
 
-__all__ = ["GoldTokenStats", "gold_token_logprobs", "gold_token_stats"]
+__all__ = ["GoldTokenStats", "gold_token_logprobs", "gold_token_stats", "labelled_rows"]
 
 CHUNK_ELEMENTS = 1 << 24
 """Logits elements (64 MiB in float32) read at a time."""
@@ -54,18 +55,31 @@ def gold_token_stats(
     if mask is None:
         mask = token_labels != IGNORE_INDEX
     rows, cols = mask.nonzero(as_tuple=True)
-    vocab = token_logits.shape[-1]
-    chunk = max(1, chunk_elements // max(1, vocab))
     logp = torch.empty(rows.shape[0], dtype=torch.float32, device=token_logits.device)
     is_argmax = torch.empty(rows.shape[0], dtype=torch.bool, device=token_logits.device)
-    for s in range(0, rows.shape[0], chunk):
-        r, c = rows[s : s + chunk], cols[s : s + chunk]
-        lg = token_logits[r, c].float()  # (chunk, V): only the rows needed
-        label = token_labels[r, c].long()
+    for part, lg, label in labelled_rows(token_logits, token_labels, (rows, cols), chunk_elements=chunk_elements):
         gold = lg.gather(-1, label.unsqueeze(-1)).squeeze(-1)
-        logp[s : s + chunk] = gold - torch.logsumexp(lg, dim=-1)
-        is_argmax[s : s + chunk] = lg.argmax(-1) == label
+        logp[part] = gold - torch.logsumexp(lg, dim=-1)
+        is_argmax[part] = lg.argmax(-1) == label
     return GoldTokenStats(rows, cols, logp, is_argmax)
+
+
+def labelled_rows(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    index: tuple[torch.Tensor, ...],
+    *,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """The logit rows at ``index`` (a ``nonzero(as_tuple=True)`` of ``labels``' shape), at most
+    ``chunk_elements`` logits at a time: ``(part, rows, row_labels)`` with ``part`` the slice of
+    ``index`` covered, ``rows`` a float32 ``(k, V)`` copy and ``row_labels`` the ``(k,)`` int64 labels."""
+    vocab = logits.shape[-1]
+    chunk = max(1, chunk_elements // max(1, vocab))
+    for s in range(0, index[0].shape[0], chunk):
+        part = slice(s, s + chunk)
+        at = tuple(i[part] for i in index)
+        yield part, logits[at].float(), labels[at].long()
 
 
 def gold_token_logprobs(token_logits: torch.Tensor, token_labels: torch.Tensor, mask: torch.Tensor | None = None):
