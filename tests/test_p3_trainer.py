@@ -49,7 +49,8 @@ def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, 
     distinct_texts = len({tuple(x) for x in ds["input_ids"]})
     assert len(np.unique(diet.features.round(4), axis=0)) == distinct_texts > 1
     assert np.isfinite(diet.history.latest).all() and (diet.history.latest >= 0).all() and (diet.history.latest <= 1).all()
-    assert self_paced_percentile(2, 3, 50, 95) == pytest.approx(95)
+    assert [r["p3_percentile"] for r in diet.log] == pytest.approx([self_paced_percentile(e, 3, 50, 95) for e in range(3)])
+    assert all(8 <= r["p3_eligible"] <= 30 for r in diet.log)
 
 
 def test_p3_budget_larger_than_the_pool_is_refused(pairs):
@@ -68,6 +69,11 @@ def test_p3_first_selection_is_easy_half_and_diverse(pairs):
     difficulty = diet.history.latest.copy()  # the scoring pass of epoch 0
     eligible = set(np.flatnonzero(difficulty <= np.percentile(difficulty, 50)).tolist())
     assert len(sel) == 8 and set(sel.indices.tolist()) <= eligible
+    # the epoch's log says what P3 did, against the same brute force
+    record = diet.log[0]
+    assert record["p3_percentile"] == 50 and record["p3_eligible"] == len(eligible) and record["unscorable"] == 0
+    assert record["difficulty_mean"] == pytest.approx(difficulty.mean())
+    assert record["selected_difficulty_mean"] == pytest.approx(difficulty[sel.indices].mean())
     # brute-force check of the policy difficulty of one example from the model's log-probs
     i = int(sel.indices[0])
     batch = collate([ds[i]])

@@ -272,7 +272,7 @@ class DataDiet:
             return self._timed(record, lambda: infobatch_prune(losses, c.prune_ratio, rng))
         scores = self._ranking_scores()
         if c.method == "p3":
-            return self._timed(record, lambda: self._select_p3(epoch, scores, keep, rng))
+            return self._timed(record, lambda: self._select_p3(epoch, scores, keep, rng, record))
         if c.class_balanced:
             if labels is None:
                 raise ValueError("class_balanced=True needs labels=... (one class id per example) in begin_epoch")
@@ -330,7 +330,8 @@ class DataDiet:
             return self.history.forgetting_scores()
         return self.history.smoothed(self.config.smoothing)
 
-    def _select_p3(self, epoch: int, scores: np.ndarray, keep: float, rng: np.random.Generator) -> Selection:
+    def _select_p3(self, epoch: int, scores: np.ndarray, keep: float, rng: np.random.Generator,
+                   record: dict) -> Selection:
         from datadiet.scores.policy import difficulty_with_trend
         from datadiet.select.self_paced import select_p3
 
@@ -340,8 +341,26 @@ class DataDiet:
             difficulty = difficulty_with_trend(scores, self._previous_difficulty, c.trend_alpha)
         self._previous_difficulty = scores.copy()
         budget = max(1, int(round(keep * self.num_examples)))
-        return select_p3(difficulty, self.features, epoch, self.schedule.num_epochs, budget, start=c.p3_start,
-                         end=c.p3_end, shape=c.p3_shape, theta=c.p3_theta, rng=rng)
+        selection = select_p3(difficulty, self.features, epoch, self.schedule.num_epochs, budget, start=c.p3_start,
+                              end=c.p3_end, shape=c.p3_shape, theta=c.p3_theta, rng=rng)
+        record.update(self._p3_epoch_stats(epoch, difficulty, selection))
+        return selection
+
+    def _p3_epoch_stats(self, epoch: int, d: np.ndarray, selection: Selection) -> dict:
+        """What P3 did this epoch, for the log: the percentile, how many examples it made eligible,
+        the mean finite difficulty ``d`` of the pool and of the selection, and how many examples
+        had no action to score (``d = inf``)."""
+        from datadiet.select.self_paced import self_paced_eligible, self_paced_percentile
+
+        c = self.config
+        percentile = self_paced_percentile(epoch, self.schedule.num_epochs, c.p3_start, c.p3_end, c.p3_shape)
+        finite = np.isfinite(d)
+        picked = d[selection.indices]
+        return {"p3_percentile": percentile, "p3_eligible": int(len(self_paced_eligible(d, percentile))),
+                "difficulty_mean": float(d[finite].mean()) if finite.any() else float("inf"),
+                "selected_difficulty_mean": float(picked[np.isfinite(picked)].mean())
+                if np.isfinite(picked).any() else float("inf"),
+                "unscorable": int((~finite).sum())}
 
     # ---------------------------------------------------------------- free scores
     def _set_weights(self, selection: Selection) -> None:
