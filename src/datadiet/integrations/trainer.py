@@ -30,6 +30,10 @@ from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns
 DIET_STATE_FILE = "datadiet_state.pt"
 
 
+P3_LOGGED = ("p3_percentile", "p3_eligible", "difficulty_mean", "selected_difficulty_mean")
+"""Per-epoch fields of a P3 diet's log that the Trainer logs too (``datadiet/<field>``)."""
+
+
 class DataDietTrainerMixin:
     """Adds dynamic data pruning to a ``transformers.Trainer`` subclass. Pass ``diet=DataDiet(...)``."""
 
@@ -116,14 +120,9 @@ class DataDietTrainerMixin:
         dataset, collator = self._diet_scoring_inputs()
         self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(model), dataset=dataset, collate_fn=collator)
         record = self.diet.log[-1]
-        self.log({
-            "datadiet/epoch": float(epoch),
-            "datadiet/kept": float(record["kept"]),
-            "datadiet/kept_fraction": record["kept_fraction"],
-            "datadiet/scored": float(record["scored"]),
-            "datadiet/scoring_seconds": record["scoring_seconds"],
-            "datadiet/selection_seconds": record["selection_seconds"],
-        })
+        logged = ("kept", "kept_fraction", "scored", "scoring_seconds", "selection_seconds", *P3_LOGGED)
+        self.log({"datadiet/epoch": float(epoch),
+                  **{f"datadiet/{k}": float(record[k]) for k in logged if k in record}})
         steps = len(train_dataloader)
         updates = max(math.ceil(steps / self.args.gradient_accumulation_steps), 1)
         return super()._run_epoch(model=model, epoch=epoch, train_dataloader=train_dataloader, steps_in_epoch=steps,
