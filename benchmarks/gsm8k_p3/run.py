@@ -1,20 +1,20 @@
 """P3 vs random vs full data: fine-tuning SmolLM2-135M-Instruct on a GSM8K subset, on CPU.
 
-Same model (fresh copy for every run), same train pool, optimizer, batch size, epochs and seed:
+Every run fine-tunes a fresh copy of the model with the library's ``DataDietTrainer`` (the real
+``transformers`` Trainer: AdamW, constant lr, grad clip 1.0) on the same train pool, batch size,
+epochs and seed; only the diet differs:
 
-- ``full``: every pool example, every epoch;
-- ``random``: a fresh uniform random ``keep * pool`` examples each epoch (dynamic random);
-- ``p3``: each epoch, score the whole pool with the current model (policy-driven difficulty and
-  mean-pooled last hidden states, :func:`datadiet.llm.score_policy`), then
-  :func:`datadiet.select.self_paced.select_p3` (percentile 50 -> 95, DPP of ``keep * pool``).
+- ``full``: ``DataDiet.full()``, every pool example, every epoch;
+- ``random``: ``DataDiet.random(keep, dynamic=True, warmup_epochs=0)``, a fresh uniform random
+  ``keep * pool`` examples each epoch;
+- ``p3``: ``DataDiet.p3(budget=keep)``: each epoch, score the whole pool with the current model
+  (policy-driven difficulty and mean-pooled last hidden states), then self-paced eligibility
+  (percentile 50 -> 95) and a DPP of ``keep * pool`` examples.
 
-Time is wall-clock per method: training steps + scoring passes + selection (evaluation excluded
-and reported apart), as ratios to ``full``. Metrics on a fixed test subset (the first ``--test``
-rows of GSM8K test): mean NLL per solution token (teacher-forced) and exact match of the final
-number with greedy decoding. A base-model evaluation is included as reference.
-
-This uses its own plain-PyTorch loop calling the library's functions; once ``DataDiet.p3`` and
-``DataDietTrainer`` exist it should switch to them.
+Time is the wall-clock of ``trainer.train()`` per method: training steps + scoring passes +
+selection (evaluation excluded and reported apart), as ratios to ``full``. Metrics on a fixed
+test subset (the first ``--test`` rows of GSM8K test): mean NLL per solution token
+(teacher-forced) and exact match of the final number with greedy decoding. A base-model evaluation is included as reference.
 
     nice -n 10 python benchmarks/gsm8k_p3/run.py     # ~30 min on 2 idle cores; hours on a busy machine
     python benchmarks/gsm8k_p3/run.py --pool 32 --test 8 --epochs 1 --max-new-tokens 32 --out /tmp/p3_smoke
@@ -33,22 +33,18 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from datadiet.llm import (
-    CausalLMCollator,
-    evaluate_gsm8k,
-    load_smollm2,
-    model_inputs,
-    read_gsm8k,
-    score_policy,
-    tokenize_gsm8k,
-)
-from datadiet.select.self_paced import select_p3, self_paced_eligible, self_paced_percentile
+from datasets import Dataset
+from transformers import TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.llm import CausalLMCollator, evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger("gsm8k_p3")
@@ -69,20 +65,14 @@ def build_pool(tokenizer, args):
     return pool_rows, pool_examples
 
 
-def train_epoch(model, optimizer, examples, indices, collator, batch_size, rng) -> tuple[float, int]:
-    """One pass over ``indices`` in random order; returns (mean loss, optimizer steps)."""
-    model.train()
-    order = rng.permutation(np.asarray(indices))
-    losses = []
-    for s in range(0, len(order), batch_size):
-        batch = collator([examples[i] for i in order[s : s + batch_size]])
-        loss = model(**model_inputs(batch)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-    return float(np.mean(losses)), len(losses)
+def make_diet(method: str, seed: int, args) -> DataDiet:
+    """The library preset of each method; no warm-up, so all three start from the same model."""
+    if method == "full":
+        return DataDiet.full(seed=seed, progress=False)
+    if method == "random":
+        return DataDiet.random(keep=args.keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
+    return DataDiet.p3(budget=args.keep, start=args.p_start, end=args.p_end, seed=seed,
+                       scoring_batch_size=args.score_batch_size, progress=False)
 
 
 def evaluate(model, tokenizer, test_rows, args) -> dict:
@@ -94,57 +84,44 @@ def evaluate(model, tokenizer, test_rows, args) -> dict:
 
 
 def run_method(method, seed, pool_examples, test_rows, args) -> dict:
-    torch.manual_seed(seed)
+    """Fine-tune a fresh SmolLM2 with ``DataDietTrainer`` and the method's diet; time it and evaluate."""
     model, tokenizer = load_smollm2()
-    collator = CausalLMCollator(tokenizer)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    n = len(pool_examples)
-    budget = n if method == "full" else int(round(args.keep * n))
-    rng = np.random.default_rng(seed)
-    t_train = t_score = t_select = 0.0
-    steps = 0
+    # The diet indexes examples by position; the GSM8K row ids stay in the results.
+    train = Dataset.from_list([{**ex, "example_id": i} for i, ex in enumerate(pool_examples)])
+    diet = make_diet(method, seed, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        targs = TrainingArguments(
+            output_dir=tmp, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
+            learning_rate=args.lr, lr_scheduler_type="constant", weight_decay=0.0, max_grad_norm=1.0,
+            seed=seed, logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
+            use_cpu=True, dataloader_num_workers=0)
+        trainer = DataDietTrainer(diet=diet, model=model, args=targs, train_dataset=train,
+                                  data_collator=CausalLMCollator(tokenizer))
+        start = time.perf_counter()
+        trainer.train()
+        total = time.perf_counter() - start
+    summary = diet.summary()
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    kept = diet.kept_matrix()
     epochs = []
-    for epoch in range(args.epochs):
-        info: dict = {"epoch": epoch}
-        t0 = time.perf_counter()
-        if method == "full":
-            indices = np.arange(n)
-        elif method == "random":
-            indices = np.sort(rng.choice(n, size=budget, replace=False))
-        else:  # p3
-            scores = score_policy(model, pool_examples, collator, batch_size=args.score_batch_size)
-            t1 = time.perf_counter()
-            t_score += t1 - t0
-            sel = select_p3(scores.difficulty, scores.features, epoch, args.epochs, budget,
-                            start=args.p_start, end=args.p_end, rng=rng)
-            indices = sel.indices
-            t0 = time.perf_counter()
-            t_select += t0 - t1
-            d = scores.difficulty
-            finite = d[np.isfinite(d)]
-            percentile = self_paced_percentile(epoch, args.epochs, args.p_start, args.p_end)
-            info.update({
-                "percentile": percentile,
-                "eligible": int(len(self_paced_eligible(d, percentile))),
-                "difficulty_mean": float(finite.mean()), "difficulty_min": float(finite.min()),
-                "difficulty_max": float(finite.max()), "infinite": int((~np.isfinite(d)).sum()),
-                "selected_difficulty_mean": float(d[indices].mean()),
-                "scoring_seconds": scores.seconds,
-            })
-        loss, k = train_epoch(model, optimizer, pool_examples, indices, collator, args.batch_size,
-                              np.random.default_rng([seed, epoch]))
-        t_train += time.perf_counter() - t0
-        steps += k
-        info.update({"train_loss": loss, "steps": k, "kept": int(len(indices)),
-                     "example_ids": [int(pool_examples[i]["example_id"]) for i in indices]})
+    for record, loss, mask in zip(diet.log, losses, kept):
+        info = {"epoch": record["epoch"], "train_loss": loss, "kept": record["kept"], "scored": record["scored"],
+                "scoring_seconds": record["scoring_seconds"], "selection_seconds": record["selection_seconds"],
+                "example_ids": [int(pool_examples[i]["example_id"]) for i in np.flatnonzero(mask)]}
+        if method == "p3":
+            info.update(percentile=record["p3_percentile"], eligible=record["p3_eligible"],
+                        difficulty_mean=record["difficulty_mean"],
+                        selected_difficulty_mean=record["selected_difficulty_mean"],
+                        infinite=record["unscorable"])
         epochs.append(info)
-        logger.info("%s seed %d epoch %d: kept %d, loss %.4f, train %.0fs score %.0fs", method, seed, epoch,
-                    len(indices), loss, t_train, t_score)
-    ev = evaluate(model, tokenizer, test_rows, args)
+        logger.info("%s seed %d epoch %d: kept %d, loss %.4f", method, seed, record["epoch"], record["kept"], loss)
+    ev = evaluate(trainer.model, tokenizer, test_rows, args)
+    score_s, select_s = summary["scoring_seconds"], summary["selection_seconds"]
     return {
-        "method": method, "seed": seed, "budget_per_epoch": budget, "steps": steps,
-        "load_avg_1min_at_end": os.getloadavg()[0],
-        "seconds": {"train": t_train, "score": t_score, "select": t_select, "total": t_train + t_score + t_select,
+        "method": method, "seed": seed, "diet": diet.config.to_dict(),
+        "budget_per_epoch": int(round(args.keep * len(pool_examples))) if method != "full" else len(pool_examples),
+        "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
+        "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,
                     "eval": ev["seconds"]},
         "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "epochs": epochs,
         "predictions": ev.get("predictions", []),
@@ -165,8 +142,8 @@ def summarize(result: dict) -> str:
         f"Command: `{result['command']}`",
         "",
         f"Pool: {cfg['pool']} GSM8K train examples (random sample, data seed {cfg['data_seed']}, at most "
-        f"{cfg['max_length']} tokens); {cfg['epochs']} epochs, batch {cfg['batch_size']}, AdamW lr {cfg['lr']} "
-        f"(constant), grad clip 1.0; P3 and random keep {cfg['keep']:.0%} of the pool per epoch; P3 percentile "
+        f"{cfg['max_length']} tokens); `DataDietTrainer` (the transformers Trainer), {cfg['epochs']} epochs, batch "
+        f"{cfg['batch_size']}, AdamW lr {cfg['lr']} (constant), grad clip 1.0; P3 and random keep {cfg['keep']:.0%} of the pool per epoch; P3 percentile "
         f"{cfg['p_start']} -> {cfg['p_end']}. Test: the first {cfg['test']} GSM8K test questions; NLL per solution "
         f"token (teacher-forced, EOS included) and exact match of the final number with greedy decoding "
         f"(at most {cfg['max_new_tokens']} new tokens). Time = training + scoring + selection (eval excluded); "
