@@ -16,7 +16,7 @@ selection (evaluation excluded and reported apart), as ratios to ``full``. Metri
 test subset (the first ``--test`` rows of GSM8K test): mean NLL per solution token
 (teacher-forced) and exact match of the final number with greedy decoding. A base-model evaluation is included as reference.
 
-    nice -n 10 python benchmarks/gsm8k_p3/run.py     # ~30 min on 2 idle cores; hours on a busy machine
+    python benchmarks/gsm8k_p3/run.py     # about 45 min a seed on one free core (1 torch thread)
     python benchmarks/gsm8k_p3/run.py --pool 32 --test 8 --epochs 1 --max-new-tokens 32 --out /tmp/p3_smoke
 
 Writes ``results.json`` and ``results.md`` into ``--out`` (default: next to this file), after
@@ -229,9 +229,9 @@ def main() -> None:
         "runs": [],
         "notes": [
             "One seed per method unless more are listed: with a pool this small, differences smaller than the "
-            "seed-to-seed spread are ties (METHODS.md sec. 6). Timings come from a 2-core machine shared with other "
-            "jobs, run under `nice -n 10` with one torch thread; the 1-minute load average at the end of each run "
-            "is in results.json. Compare time ratios within one run only.",
+            "seed-to-seed spread are ties (METHODS.md sec. 6). Timings come from a 2-core machine that other jobs "
+            "may share, with `--threads` torch threads; the 1-minute load average at the end of each run is in "
+            "results.json. Compare time ratios within one run only.",
         ],
     }
     model, tokenizer = load_smollm2()
