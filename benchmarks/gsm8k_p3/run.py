@@ -14,7 +14,8 @@ epochs and seed; only the diet differs:
 Time is the wall-clock of ``trainer.train()`` per method: training steps + scoring passes +
 selection (evaluation excluded and reported apart), as ratios to ``full``. Metrics on a fixed
 test subset (the first ``--test`` rows of GSM8K test): mean NLL per solution token
-(teacher-forced) and exact match of the final number with greedy decoding. A base-model evaluation is included as reference.
+(teacher-forced) and exact match of the final number with greedy decoding. A base-model
+evaluation is included as reference.
 
     python benchmarks/gsm8k_p3/run.py     # about 45 min a seed on one free core (1 torch thread)
     python benchmarks/gsm8k_p3/run.py --pool 32 --test 8 --epochs 1 --max-new-tokens 32 --out /tmp/p3_smoke
