@@ -57,9 +57,9 @@ class DataDiet:
         offset: fraction of the hardest examples skipped (quantile band offset).
         class_balanced: apply the band within each class (needs ``labels`` in ``begin_epoch``).
         warmup_epochs, period, anneal_epochs, num_epochs: the :class:`~datadiet.schedule.Schedule`.
-            Below keep 0.5, ``anneal_epochs=1`` (a last epoch on all the data) is worth its cost:
-            +3.5 to +4 points of exact match at keep 0.2 on ATIS and SNIPS for 0.04-0.07 more of
-            the full-data time (``benchmarks/README.md``); at keep 0.5 it gained nothing measurable.
+            ``anneal_epochs=1`` (a last epoch on all the data) gained 3.5 to 4 points of exact match
+            at keep 0.2 on ATIS and SNIPS, but a larger keep costing the same time gained as much
+            (``benchmarks/README.md``): pick ``keep`` for the time you can spend first.
         seed: every random choice comes from a generator seeded by ``(seed, epoch)``.
         task: the task adapter's task; default: inferred from the model.
         scoring_batch_size: batch size of scoring passes (forward only: larger than training's).
