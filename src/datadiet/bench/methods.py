@@ -22,8 +22,9 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
 """``full``: no pruning. ``random_static`` / ``random``: one fixed / a fresh random subset.
 ``static_el2n``: EL2N once after warm-up (Paul et al. 2021). ``forgetting``: forgetting events
 (Toneva et al. 2019). ``nlu_data_diets``: the published dynamic protocol (Attendu & Corbeil 2023).
-``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring). ``default_anneal``: the default
-with its last epoch on all the data (InfoBatch's annealing, applied to hard pruning)."""
+``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring).
+``default_anneal``: the default with its last epoch on all the data (InfoBatch's annealing, applied
+to hard pruning)."""
 
 METHOD_NAMES = tuple(METHOD_FACTORIES)
 
