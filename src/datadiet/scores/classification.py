@@ -38,11 +38,13 @@ def el2n_errors(logits: torch.Tensor, labels: torch.Tensor, *, chunk_elements: i
     # Only the labelled rows, a bounded chunk at a time (no softmax or one-hot of a whole (B, T, V)
     # output). ||p - e_y||^2 = sum_{c != y} p_c^2 + (1 - p_y)^2, with 1 - p_y summed over c != y:
     # no cancellation when p_y rounds to 1.
-    err = torch.zeros(labels.shape, dtype=torch.float32, device=logits.device)
     index = (labels != IGNORE_INDEX).nonzero(as_tuple=True)
+    labelled = torch.empty(index[0].shape[0], dtype=torch.float32, device=logits.device)
     for part, rows, y in labelled_rows(logits, labels, index, chunk_elements=chunk_elements):
         others = torch.softmax(rows, dim=-1).scatter_(-1, y.unsqueeze(-1), 0.0)
-        err[tuple(i[part] for i in index)] = torch.sqrt(others.square().sum(-1) + others.sum(-1).square())
+        labelled[part] = torch.sqrt(others.square().sum(-1) + others.sum(-1).square())
+    err = torch.zeros(labels.shape, dtype=torch.float32, device=logits.device)
+    err[index] = labelled
     return err
 
 
