@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from datadiet.rng import epoch_rng
-from datadiet.schedule import Schedule, batches_per_epoch
+from datadiet.schedule import Schedule, epoch_optimizer_steps
 from datadiet.select.infobatch import infobatch_prune
 from datadiet.select.quantile import class_balanced_band, class_quotas, epsilon_greedy, quantile_band
 from datadiet.select.random import random_subset
@@ -100,4 +100,5 @@ def test_schedule_phases_ramp_and_errors():
     assert s.kept_counts(100)[:3] == [100, 100, 80]
     with pytest.raises(ValueError, match="exceed the 3 training epochs"):
         Schedule(3, warmup_epochs=3, anneal_epochs=1)
-    assert batches_per_epoch(101, 10, world_size=2) == 6 and batches_per_epoch(101, 10, 2, drop_last=True) == 5
+    assert epoch_optimizer_steps(101, 10, world_size=2) == 6
+    assert epoch_optimizer_steps(101, 10, world_size=2, drop_last=True) == 5

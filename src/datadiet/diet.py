@@ -22,7 +22,7 @@ from datadiet.distributed import all_gather_arrays
 from datadiet.history import SOURCE_PASS, SOURCE_TRAIN, ScoreHistory
 from datadiet.rng import epoch_rng
 from datadiet.sampler import DietSampler
-from datadiet.schedule import PRUNE, Schedule, batches_per_epoch, optimizer_steps
+from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
 from datadiet.scores import get_score
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.inputs import ScoreInputs
@@ -212,10 +212,12 @@ class DataDiet:
         self._require_setup()
         return self.schedule.kept_counts(self.num_examples)
 
-    def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False) -> int:
-        """Optimizer steps of the whole run, known before training starts."""
-        return sum(optimizer_steps(batches_per_epoch(k, batch_size, world_size, drop_last), grad_accum)
-                   for k in self.kept_counts())
+    def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
+                      sharding: str = SHARD_EXAMPLES) -> int:
+        """Optimizer steps of the whole run, known before training starts
+        (:func:`~datadiet.schedule.epoch_optimizer_steps` summed over :meth:`kept_counts`)."""
+        return sum(epoch_optimizer_steps(k, batch_size, world_size=world_size, grad_accum=grad_accum,
+                                         drop_last=drop_last, sharding=sharding) for k in self.kept_counts())
 
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
