@@ -43,6 +43,28 @@ def example_lengths(dataset) -> np.ndarray | None:
     return np.fromiter((len(x) for x in column), dtype=np.int64, count=len(dataset))
 
 
+LABEL_COLUMN_NAMES = ("labels", "label", "intent_labels")
+"""Columns :func:`dataset_labels` reads class ids from, in order of preference."""
+
+
+def dataset_labels(dataset) -> np.ndarray:
+    """One class id per example, from the dataset's first label column (``labels``, ``label``,
+    ``intent_labels``), for class-aware selectors."""
+    names = getattr(dataset, "column_names", None)
+    if names is None and dataset is not None and len(dataset):
+        names = list(dataset[0].keys()) if isinstance(dataset[0], dict) else []
+    for name in LABEL_COLUMN_NAMES:
+        if names and name in names:
+            column = dataset[name] if hasattr(dataset, "column_names") else [row[name] for row in dataset]
+            labels = np.asarray(column)
+            if labels.ndim != 1:
+                raise ValueError(f"the dataset's {name!r} column is not one class id per example (shape "
+                                 f"{labels.shape}): pass labels= to begin_epoch")
+            return labels
+    raise ValueError(f"a class-aware selector needs class ids: the dataset has no {' / '.join(LABEL_COLUMN_NAMES)} "
+                     "column; pass labels= (one class id per example) to begin_epoch")
+
+
 def length_buckets(ids: np.ndarray, lengths: np.ndarray | None, batch_size: int) -> list[np.ndarray]:
     """Batches of ids of similar length (longest first, so a memory error shows at once)."""
     if batch_size < 1:
