@@ -4,6 +4,7 @@ Each is registered under a name with one signature, ``SelectionRequest -> Select
 (:mod:`datadiet.select.registry`); ``available_selectors()`` lists them.
 """
 
+from datadiet.select.ccs import coverage_centric
 from datadiet.select.infobatch import infobatch_prune
 from datadiet.select.quantile import class_balanced_band, epsilon_greedy, quantile_band
 from datadiet.select.random import random_subset
@@ -29,6 +30,10 @@ register_selector("class_balanced", lambda r: class_balanced_band(r.scores, r.la
                   description="the band within each class, every class kept")
 register_selector("random", lambda r: random_subset(r.num_examples, r.keep, r.rng), needs=(),
                   description="a uniform random subset")
+register_selector("ccs", lambda r: coverage_centric(r.scores, r.keep, r.rng, r.option("beta", 0.1),
+                                                    r.option("num_strata", 50)),
+                  options=("beta", "num_strata"),
+                  description="coverage-centric: drop the hardest beta, sample evenly across score strata (Zheng et al. 2023)")
 register_selector("infobatch", lambda r: infobatch_prune(r.scores, r.option("prune_ratio", 0.5), r.rng),
                   options=("prune_ratio",),
                   description="InfoBatch: drop a random share of the below-mean examples, rescale the rest (Qin et al. 2024)")
