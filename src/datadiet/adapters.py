@@ -7,6 +7,7 @@ inferred from its Hugging Face architecture name.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -17,9 +18,44 @@ from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 
 SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
 
-ON_REQUEST = ("features",)
-"""``ScoreInputs`` fields a forward pass gives only when asked (hidden states cost memory), so a
-score that needs one is computed in scoring passes rather than free from training."""
+ON_REQUEST = ("features", "head_inputs")
+"""``ScoreInputs`` fields a forward pass gives only when asked (hidden states cost memory; the
+head's input needs a forward hook), so a score that needs one is computed in scoring passes rather
+than free from training."""
+
+HEAD_NAMES = ("classifier", "score", "intent_head")
+"""Submodule names of a sequence-level classification head (Hugging Face models and the joint
+intent+slot model); the head's input is the input of the last ``nn.Linear`` inside it."""
+
+
+def head_linear(model: torch.nn.Module) -> torch.nn.Linear:
+    """The last linear layer of a model's sequence-level classification head."""
+    base = getattr(model, "module", model)
+    for name in HEAD_NAMES:
+        head = getattr(base, name, None)
+        if isinstance(head, torch.nn.Module):
+            linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+            if linears:
+                return linears[-1]
+    raise ValueError(f"cannot find the classification head of a {type(base).__name__}: head_inputs need a "
+                     f"submodule named one of {', '.join(HEAD_NAMES)} that holds an nn.Linear")
+
+
+@contextmanager
+def capture_on_request(model: torch.nn.Module, fields: tuple[str, ...]):
+    """Within the block, forward passes of ``model`` also record the :data:`ON_REQUEST` fields
+    that need a hook (``head_inputs``): yields the dict the caller reads them from after each
+    forward. ``features`` need no hook: pass ``output_hidden_states=True`` to the model."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    if "head_inputs" in fields:
+        handles.append(head_linear(model).register_forward_hook(
+            lambda module, inputs, output: captured.__setitem__("head_inputs", inputs[0].detach())))
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _get(outputs: Any, name: str):
@@ -145,10 +181,14 @@ class TaskAdapter:
                 f"scores that fit this task: {', '.join(fits)}"
             )
 
-    def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> ScoreInputs:
-        """Detached score inputs of one batch (features when the outputs carry hidden states)."""
+    def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor],
+                     captured: Mapping[str, torch.Tensor] | None = None) -> ScoreInputs:
+        """Detached score inputs of one batch: features when the outputs carry hidden states, and
+        what :func:`capture_on_request` ``captured`` during the forward."""
         inp = self._entry.read(outputs, batch)
         inp.features = _pooled_features(outputs, batch, self.task)
+        if captured:
+            inp.head_inputs = captured.get("head_inputs")
         return inp.detach()
 
     def per_example_loss(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from datadiet.adapters import TaskAdapter
+from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
@@ -109,9 +109,12 @@ def score_examples(
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
-    In a distributed run each rank scores every ``world_size``-th batch and the results are
-    all-gathered, so the returned arrays are identical on every rank.
+    Model outputs the score needs but a plain forward does not give (:data:`ON_REQUEST`: hidden
+    states, the head's input) are asked for. In a distributed run each rank scores every
+    ``world_size``-th batch and the results are all-gathered, so the returned arrays are identical
+    on every rank.
     """
+    requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
@@ -121,17 +124,17 @@ def score_examples(
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), capture_on_request(model, requested) as captured:
             bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
             for batch_ids in bar:
                 batch = collate_fn([dataset[int(i)] for i in batch_ids])
                 batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
                 model_inputs, _ = split_diet_columns(batch)
                 forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-                if want_features:
+                if "features" in requested:
                     forward_inputs["output_hidden_states"] = True
                 outputs = model(**forward_inputs)
-                inputs = adapter.score_inputs(outputs, batch)
+                inputs = adapter.score_inputs(outputs, batch, captured)
                 score.check_inputs(inputs)
                 out_ids.append(batch_ids)
                 out_scores.append(score(inputs).float().cpu().numpy())
