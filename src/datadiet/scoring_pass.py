@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
+from datadiet.history import SOURCE_PASS
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
 
@@ -115,6 +116,8 @@ def score_examples(
     on every rank.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
+    # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
+    model = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
@@ -164,3 +167,24 @@ def score_examples(
         ids=merged["ids"], scores=merged["scores"], confidence=merged.get("confidence"),
         correct=merged.get("correct"), features=merged.get("features"), seconds=time.perf_counter() - start,
     )
+
+
+def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,
+                   lengths: np.ndarray | None = None) -> PassResult:
+    """Re-score ``ids`` for a :class:`~datadiet.DataDiet` at ``epoch``: run the pass (with the
+    features its strategy needs), record the scores in its history and keep its features."""
+    if model is None or dataset is None or collate_fn is None:
+        raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({diet.strategy.method}): "
+                         "pass model=, dataset= and collate_fn= to begin_epoch")
+    if len(dataset) != diet.num_examples:
+        raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {diet.num_examples}")
+    want_features = "features" in diet.strategy.needs
+    result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
+                            batch_size=diet.settings.scoring_batch_size, lengths=lengths,
+                            want_features=want_features, progress=diet.settings.progress)
+    diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
+    if want_features:
+        if diet.features is None:
+            diet.features = np.zeros((diet.num_examples, result.features.shape[1]), np.float32)
+        diet.features[result.ids] = result.features
+    return result
