@@ -42,8 +42,8 @@ def _converter(annotation: Any, none_word: str | None) -> tuple[Callable[[str], 
             return [item(v) for v in text.replace(",", " ").split()]
         return item(text)
 
-    what = describe(annotation).replace(" or null", "") + (f" or '{none_word}'" if optional and none_word else "")
-    parse.__name__ = what  # argparse names it in "invalid <name> value"
+    what = describe(inner).removeprefix("an ").removeprefix("a ")
+    parse.__name__ = what + (f" (or '{none_word}')" if optional and none_word else "")  # "invalid <name> value"
     return parse, many
 
 
@@ -83,7 +83,7 @@ def add_options(parser: argparse.ArgumentParser | Any, cls: type, names: Iterabl
         none_word = f.metadata.get("none")
         parse, many = _converter(hints[name], none_word)
         text = f.metadata.get("help", "")
-        if default is not _NOT_GIVEN:
+        if default is not _NOT_GIVEN and "(default:" not in text and (default is not None or none_word):
             text += f" (default: {_default_text(default, none_word)})"
         kwargs: dict[str, Any] = {"dest": _dest(f), "help": text.replace("%", "%%"), "type": parse,
                                   "default": default if use_defaults and default is not _NOT_GIVEN else argparse.SUPPRESS,
@@ -92,7 +92,6 @@ def add_options(parser: argparse.ArgumentParser | Any, cls: type, names: Iterabl
             kwargs["nargs"] = "+"
         if name in choices:
             kwargs["choices"] = list(choices[name])
-            kwargs.pop("metavar")
         parser.add_argument(flag_of(f), **kwargs)
 
 
