@@ -7,8 +7,9 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -139,3 +140,22 @@ def score_examples(
         ids=merged["ids"], scores=merged["scores"], confidence=merged.get("confidence"),
         correct=merged.get("correct"), features=merged.get("features"), seconds=time.perf_counter() - start,
     )
+
+
+def batch_to_device(batch: dict, device: torch.device) -> dict:
+    """The batch with its tensors on ``device`` (other values unchanged)."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+@contextmanager
+def eval_forward(model: torch.nn.Module) -> Iterator[torch.device]:
+    """Forward-only passes of ``model``: eval mode (no dropout) under ``torch.inference_mode``; the
+    model's train/eval mode is restored after, also on an error. Yields the model's device (move
+    batches there with :func:`batch_to_device`)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model_device(model)
+    finally:
+        model.train(was_training)
