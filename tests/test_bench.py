@@ -318,7 +318,7 @@ def test_every_protocol_field_is_a_flag_of_the_grid_command():
     (["--datasets", "snipz"], "datasets: got 'snipz'; allowed: built-in datasets (atis"),
 ])
 def test_bad_grid_settings_print_one_line_each_and_exit_2(argv, line, tmp_path, capsys):
-    assert main([*argv, "--out", str(tmp_path / "out"), "--max-runs", "0"]) == 2
+    assert main([*argv, "--out", str(tmp_path / "out"), "--max-runs", "0", "--data-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("python -m benchmarks.grid: " + line), err
     assert not (tmp_path / "out").exists()  # refused before anything ran
@@ -350,3 +350,10 @@ def test_estimated_cost_reads_the_plan_of_the_diet():
     assert cost["default_anneal"] == pytest.approx(0.2 + 0.8 * 0.5 + 8 * 0.1 / 3 / 10)
     assert cost["nlu_data_diets"] == pytest.approx(0.1 + 0.9 * 0.5 + 9 * 1.0 / 3 / 10)  # scores everything
     assert cost["static_el2n"] == pytest.approx(0.1 + 0.9 * 0.5 + 1 / 3 / 10)  # scores once
+
+
+def test_a_missing_data_folder_is_refused_before_any_run(tmp_path, capsys):
+    assert main(["--quick", "--data-root", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m benchmarks.grid: data_root: no dataset folder found"), err
+    assert not (tmp_path / "out").exists()

@@ -157,3 +157,16 @@ def test_console_errors_come_without_a_traceback_unless_debug(tmp_path, data_roo
                                     "(0, 1], the kept fraction of pruned epochs")
     loud = subprocess.run([*cmd, "--debug"], capture_output=True, text=True, env=env, timeout=300)
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "ConfigError: " in loud.stderr
+
+
+def test_bench_runs_the_grid_package_of_the_checkout(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(REPO)
+    assert main(["bench", "--quick", "--datasets", "atis", "--out", str(tmp_path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[-1] for line in lines] == [
+        "atis|full|1.0|0", "atis|random|0.5|0", "atis|nlu_data_diets|0.5|0", "atis|default|0.5|0"]
+    assert main(["bench", "--keeps", "1.5", "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith("datadiet bench: keeps: got [1.5]; allowed: kept fractions in (0, 1)")
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick"]) == 2
+    assert "run `datadiet bench` from the root of a checkout" in capsys.readouterr().err

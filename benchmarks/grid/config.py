@@ -64,8 +64,9 @@ class GridConfig(Protocol):
         ]
 
     def dataset_errors(self) -> list[str]:
-        """One line per dataset the benchmark cannot load (it needs a built-in dataset)."""
-        from datadiet.data import available_datasets, dataset_task
+        """One line per dataset the benchmark cannot load (it needs a built-in dataset), and one if
+        the data folder is missing."""
+        from datadiet.data import available_datasets, dataset_task, resolve_data_root
 
         errors = []
         for name in self.datasets:
@@ -73,6 +74,10 @@ class GridConfig(Protocol):
                 dataset_task(name)
             except ValueError:
                 errors.append(f"datasets: got {name!r}; allowed: built-in datasets ({', '.join(available_datasets())})")
+        try:
+            resolve_data_root(self.data_root)
+        except FileNotFoundError as exc:
+            errors.append(f"data_root: {exc}")
         return errors
 
     @classmethod

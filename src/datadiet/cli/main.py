@@ -83,13 +83,13 @@ def demo_configs(args: argparse.Namespace) -> list[RunConfig]:
 def _bench_main():
     """``main`` of the benchmark grid package (``benchmarks/grid``) of the checkout in the current folder."""
     root = Path.cwd()
-    if (root / "benchmarks" / "grid" / "cli.py").is_file() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        from benchmarks.grid.cli import main as bench_main
-    except ModuleNotFoundError:
+    if not (root / "benchmarks" / "grid" / "cli.py").is_file():  # its results folders are relative to the root
         raise ConfigError([f"the benchmark grid is part of the datadiet repository, not of the installed package: "
-                           f"run `datadiet bench` from the root of a checkout ({root} has no benchmarks/grid/)"]) from None
+                           f"run `datadiet bench` from the root of a checkout ({root} has no benchmarks/grid/)"])
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.grid.cli import main as bench_main
+
     return bench_main
 
 
