@@ -17,7 +17,8 @@ import typing
 from dataclasses import MISSING, Field, field, fields
 from typing import Any, Callable, Iterable, Sequence
 
-__all__ = ["ConfigError", "Rule", "allowed_text", "setting", "setting_errors", "unknown_key_errors"]
+__all__ = ["ConfigError", "Rule", "allowed_text", "describe", "field_types", "is_instance", "optional_type", "setting",
+           "setting_errors", "unknown_key_errors"]
 
 
 class ConfigError(ValueError):

@@ -13,7 +13,7 @@ import typing
 from dataclasses import MISSING, Field, fields
 from typing import Any, Callable, Iterable, Mapping
 
-from datadiet.fields import optional_type, describe, field_types
+from datadiet.fields import describe, field_types, optional_type
 
 __all__ = ["add_options", "flag_of", "option_values"]
 
