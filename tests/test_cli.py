@@ -48,14 +48,16 @@ def errors_of(capsys) -> list[str]:
     ("learning_rate: 5e-4\n", "learning_rate: got '5e-4' (a string: YAML reads an exponent without a dot as text; "
                               "write e.g. 5.0e-4); allowed: a number > 0"),
     ("layers: true\n", "layers: got True; allowed: an integer >= 1, or null for all layers"),
-    ("diet_options: {epsilonn: 0.1}\n", "diet_options.epsilonn: unknown key (did you mean 'diet_options.epsilon'?)"),
+    ("diet_options: {epsilonn: 0.1}\n", "diet_options: the diet of default with keep 0.5 and diet_options "
+                                        "{'epsilonn': 0.1} cannot be built: method 'dynamic' does not use epsilonn"),
     ("diet_options: {keep: 0.3}\n", "diet_options: got {'keep': 0.3}; allowed: DataDiet options other than method, "
                                     "keep, seed, scoring_batch_size (set those at the top level of the config)"),
-    ("diet_options: {epsilon: 2.0}\n", "diet_options: the diet of default with keep 0.5 and diet_options "
-                                       "{'epsilon': 2.0} cannot be built: epsilon must be in [0, 1], got 2.0"),
+    ("diet_options: {rescore: sometimes}\n", "diet_options: the diet of default with keep 0.5 and diet_options "
+                                             "{'rescore': 'sometimes'} cannot be built: unknown rescore policy "
+                                             "'sometimes'; valid: all, stale, none"),
     ("epochs: 3\ndiet_options: {anneal_epochs: 3}\n", "diet_options: the diet of default with keep 0.5 and "
                                                       "diet_options {'anneal_epochs': 3} cannot be built: warm-up (1) + "
-                                                      "annealing (3) epochs exceed the 3 training epochs"),
+                                                      "annealing (3) epochs leave none of the 3 training epochs pruned"),
     ("dataset: snipz\n", "dataset: got 'snipz' (a string); allowed: a built-in dataset (atis, clinc150, clinc150_oos, "
                          "snips, sst2), an existing csv/tsv/json/jsonl file or folder, or hf:<repo_id>"),
 ])
@@ -70,7 +72,7 @@ def test_train_refuses_a_bad_setting_in_one_line_with_exit_2(tmp_path, data_root
 def test_train_lists_every_bad_setting_at_once(tmp_path, data_root, capsys):
     config = write_config(tmp_path, "epochs: '2'\nkeep: 1.5\nmethod: infobatch\nbatch_sise: 8\n", data_root)
     assert main(["train", str(config)]) == 2
-    err = [line.split(": ", 2)[2] for line in errors_of(capsys)]
+    err = [line.split(": ", 2)[2] for line in errors_of(capsys)]  # after "datadiet train: FILE: "
     assert [e.split(":")[0] for e in err] == ["batch_sise", "epochs", "keep"]
 
 
@@ -102,7 +104,7 @@ def test_a_good_config_passes_the_checks(tmp_path, data_root):
     assert (cfg.dataset, cfg.method, cfg.keep, cfg.epochs, cfg.layers, cfg.learning_rate) == (
         "atis", "infobatch", 0.4, 5, None, 1e-4)
     assert out == tmp_path / "out"
-    assert cfg.diet().config.prune_ratio == pytest.approx(0.6) and cfg.diet().config.anneal_fraction == 0.2
+    assert cfg.diet().strategy.prune_ratio == pytest.approx(0.6) and cfg.diet().strategy.anneal_fraction == 0.2
 
 
 def test_a_run_time_error_is_one_line_with_exit_1(tmp_path, data_root, capsys):

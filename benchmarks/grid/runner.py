@@ -21,10 +21,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from benchmarks.grid.config import GridConfig, check_compatible
 from benchmarks.grid.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, append_jsonl, latest_by_key, read_jsonl
 from datadiet.experiment import RunConfig
 from datadiet.fields import ConfigError
+from datadiet.history import ScoreHistory
 
 RUN_LOG = "runs.log"
 """What the runs print (Trainer logs, warnings), appended in the results folder."""
@@ -44,16 +47,15 @@ is about a third of forward + backward)."""
 def estimated_cost(cfg: RunConfig, num_examples: int = 1000) -> float:
     """Rough cost of a run as a fraction of the full-data run (for the ETA only), read off the run's
     diet: the examples it plans to train on (``kept_counts``; InfoBatch's are an upper bound), plus
-    one scoring pass per pruned epoch (once for static pruning) over the fraction its re-scoring
-    policy scores (``all``: every example, ``stale``: ``rescore_fraction``, ``none``: none)."""
+    the examples its strategy re-scores at each selection epoch (``ids_to_rescore``, asked of a
+    history in which every example was scored in the first epoch), each costing a forward pass."""
     diet = cfg.diet().setup(num_examples, cfg.epochs)
     kept = diet.kept_counts()
-    trained = sum(kept) / (num_examples * cfg.epochs)
-    config = diet.config
-    rescored = {"all": 1.0, "stale": config.rescore_fraction}.get(config.rescore, 0.0)
-    pruned = sum(k < num_examples for k in kept)
-    passes = min(pruned, 1) if config.method == "static" else pruned
-    return trained + passes * rescored * SCORING_COST / cfg.epochs
+    strategy, history = diet.strategy, ScoreHistory(num_examples)
+    history.update(np.arange(num_examples), np.zeros(num_examples), 0)
+    rescored = sum(len(strategy.ids_to_rescore(epoch, history, cfg.seed)) for epoch in range(cfg.epochs)
+                   if strategy.selects_at(epoch, diet.schedule))
+    return (sum(kept) + rescored * SCORING_COST) / (num_examples * cfg.epochs)
 
 
 def _format_seconds(seconds: float) -> str:

@@ -168,16 +168,8 @@ _RUN_LEVEL = ("method", "keep", "seed", "scoring_batch_size")
 
 def _diet_error(cfg: RunConfig, exc: Exception) -> str:
     """The one-line message of a diet that cannot be built from ``cfg``."""
-    import re
-
-    unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
-    if unknown:
-        from datadiet.config import DietConfig
-
-        valid = [f"diet_options.{f.name}" for f in fields(DietConfig) if f.name not in _RUN_LEVEL]
-        return unknown_key_errors([f"diet_options.{unknown.group(1)}"], valid)[0]
     where = f"{cfg.method} with keep {cfg.keep:g}" + (f" and diet_options {cfg.diet_options}" if cfg.diet_options else "")
-    return f"diet_options: the diet of {where} cannot be built: {exc}"
+    return f"diet_options: the diet of {where} cannot be built: {' '.join(str(exc).split())}"
 
 
 def environment() -> dict[str, Any]:
