@@ -7,8 +7,9 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -121,40 +122,33 @@ def score_examples(
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
-    try:
-        with torch.inference_mode(), capture_on_request(model, requested) as captured:
-            bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
-            for batch_ids in bar:
-                batch = collate_fn([dataset[int(i)] for i in batch_ids])
-                batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-                model_inputs, _ = split_diet_columns(batch)
-                forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-                if "features" in requested:
-                    forward_inputs["output_hidden_states"] = True
-                outputs = model(**forward_inputs)
-                inputs = adapter.score_inputs(outputs, batch, captured)
-                score.check_inputs(inputs)
-                out_ids.append(batch_ids)
-                out_scores.append(score(inputs).float().cpu().numpy())
-                if dynamics_ok:
-                    try:
-                        conf, correct = true_class_probability(inputs)
-                        out_conf.append(conf.float().cpu().numpy())
-                        out_correct.append(correct.cpu().numpy())
-                    except ValueError:
-                        dynamics_ok = False
-                if want_features:
-                    if inputs.features is None:
-                        raise ValueError("diversity features were asked for but the model outputs have neither "
-                                         "`pooled` nor `hidden_states`")
-                    out_feat.append(inputs.features.float().cpu().numpy())
-    finally:
-        model.train(was_training)
+    with eval_forward(model) as device, capture_on_request(model, requested) as captured:
+        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
+        for batch_ids in bar:
+            batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
+            model_inputs, _ = split_diet_columns(batch)
+            forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
+            if "features" in requested:
+                forward_inputs["output_hidden_states"] = True
+            outputs = model(**forward_inputs)
+            inputs = adapter.score_inputs(outputs, batch, captured)
+            score.check_inputs(inputs)
+            out_ids.append(batch_ids)
+            out_scores.append(score(inputs).float().cpu().numpy())
+            if dynamics_ok:
+                try:
+                    conf, correct = true_class_probability(inputs)
+                    out_conf.append(conf.float().cpu().numpy())
+                    out_correct.append(correct.cpu().numpy())
+                except ValueError:
+                    dynamics_ok = False
+            if want_features:
+                if inputs.features is None:
+                    raise ValueError("diversity features were asked for but the model outputs have neither "
+                                     "`pooled` nor `hidden_states`")
+                out_feat.append(inputs.features.float().cpu().numpy())
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     local = {"ids": cat(out_ids, np.int64), "scores": cat(out_scores, np.float64)}
     if dynamics_ok:
@@ -188,3 +182,22 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
             diet.features = np.zeros((diet.num_examples, result.features.shape[1]), np.float32)
         diet.features[result.ids] = result.features
     return result
+
+
+def batch_to_device(batch: dict, device: torch.device) -> dict:
+    """The batch with its tensors on ``device`` (other values unchanged)."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+@contextmanager
+def eval_forward(model: torch.nn.Module) -> Iterator[torch.device]:
+    """Forward-only passes of ``model``: eval mode (no dropout) under ``torch.inference_mode``; the
+    model's train/eval mode is restored after, also on an error. Yields the model's device (move
+    batches there with :func:`batch_to_device`)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model_device(model)
+    finally:
+        model.train(was_training)
