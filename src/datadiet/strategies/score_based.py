@@ -33,9 +33,9 @@ def check_keep_setting(keep: Any) -> Any:
 
 
 def check_selector(name: str, options: Mapping[str, Any]) -> dict:
-    selector = get_selector(name)
-    selector.check_options(options)
-    return dict(options)
+    if not isinstance(options, Mapping):
+        raise ValueError(f"selector_options must be a mapping of option names to values, got {options!r}")
+    return get_selector(name).check_options(options)
 
 
 def check_score_name(name: Any) -> str:
