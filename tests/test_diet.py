@@ -205,3 +205,27 @@ def test_changing_the_number_of_epochs_on_resume_says_so():
     other = DataDiet(keep=0.5, task="sequence_classification").setup(10, 6)
     with pytest.raises(ValueError, match="planned for 4 epochs but this run has 6: resume with num_train_epochs=4"):
         other.load_state_dict(saved)
+
+
+def test_nlu_data_diets_ranks_as_the_authors_code_for_each_task():
+    from datadiet.strategies import EpochContext
+
+    scores = [np.array([1.4, 0.1, 0.5, 0.5]), np.array([0.3, 0.1, 0.5, 0.5]), np.array([0.3, 0.1, 0.5, 0.5])]
+    picks = {}
+    for task in ("joint_intent_slot", "sequence_classification"):
+        diet = DataDiet.nlu_data_diets(keep=0.25, num_epochs=5, task=task).setup(4)
+        for epoch, s in enumerate(scores):
+            diet.history.update(np.arange(4), s, epoch)
+        ctx = EpochContext(3, diet.schedule, diet.history, diet.selection, seed=0, task=task)
+        picks[task] = diet.strategy.select(ctx).indices.tolist()
+    # example 0 fell from 1.4 to 0.3: the latest score ranks it below 0.5, EMA + unbiased std (0.34 + 0.37) first
+    assert picks == {"joint_intent_slot": [0], "sequence_classification": [2]}
+    assert DataDiet.nlu_data_diets(keep=0.5, smoothing="latest").strategy.smoothing == "latest"
+
+
+def test_a_method_that_rescores_everything_records_no_training_scores():
+    diet = DataDiet.nlu_data_diets(keep=0.5, num_epochs=3, task="sequence_classification", score="loss").setup(6)
+    diet.begin_epoch(0)
+    feed(diet, range(6), np.linspace(0.1, 0.6, 6))
+    diet.flush()
+    assert (diet.history.count == 0).all()  # its selections rank by eval-mode pass scores only

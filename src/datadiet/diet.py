@@ -158,7 +158,7 @@ class DataDiet(Presets):
             if "labels" in self.strategy.needs and labels is None:
                 labels = dataset_labels(dataset)
             ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features,
-                               labels, record)
+                               labels, record, None if self.adapter is None else self.adapter.task)
             start = time.perf_counter()
             selection = self.strategy.select(ctx)
             record["selection_seconds"] = time.perf_counter() - start
@@ -181,7 +181,7 @@ class DataDiet(Presets):
         """Record the scores of a training batch from its detached outputs (free: the forward pass
         made them). Buffered, then all-gathered and applied at the next ``begin_epoch``."""
         self._require_setup()
-        if self.adapter_observes_free():
+        if self.strategy.records_free_scores and self.adapter_observes_free():
             self.recorder.observe(example_ids, inputs, self.score, self.epoch)
 
     def flush(self) -> None:

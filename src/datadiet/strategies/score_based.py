@@ -47,8 +47,26 @@ def check_score_name(name: Any) -> str:
     return name
 
 
+AS_PUBLISHED = "as_published"
+"""``smoothing`` that ranks as the public code of NLU on Data Diets does for the task at hand
+(:data:`PUBLISHED_RANKING`)."""
+
+PUBLISHED_RANKING = {"joint_intent_slot": "ucb_unbiased"}
+"""The authors' code ranks joint intent+slot runs by EMA + 1 x the bias-corrected exponentially
+weighted std (its joint-NLU defaults: ``prune_avg_mode="ema"``, ``var_coef=1``) and GLUE runs by
+the latest score; tasks not listed here rank by ``latest``."""
+
+
+def check_smoothing(name: str) -> str:
+    if name != AS_PUBLISHED:
+        get_ranking(name)
+    return name
+
+
 def rank_and_select(ctx: EpochContext, keep: float, smoothing: str, selector: str, options: Mapping) -> Selection:
     """Rank by ``smoothing`` over the history, then select with the named selector."""
+    if smoothing == AS_PUBLISHED:
+        smoothing = PUBLISHED_RANKING.get(ctx.task, "latest")
     scores = get_ranking(smoothing)(ctx.history)
     request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=scores,
                                labels=ctx.labels, features=ctx.features, epoch=ctx.epoch,
@@ -71,7 +89,8 @@ class ScoreBased(Strategy):
     Args:
         keep: kept fraction of pruned epochs in (0, 1], or a ``(start, end)`` linear ramp.
         score: a registered score name, or ``auto`` (the task's EL2N).
-        smoothing: a ranking rule (``latest``, ``ema``, ``ucb``, ``forgetting``).
+        smoothing: a ranking rule (``latest``, ``ema``, ``ucb``, ``ucb_unbiased``, ``forgetting``), or
+            ``as_published`` (the rule of the NLU-on-Data-Diets code for the task).
         rescore, rescore_fraction: see :data:`datadiet.strategies.rescore.RESCORE`.
         selector, selector_options: a registered selector and its options
             (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ...).
@@ -97,7 +116,7 @@ class ScoreBased(Strategy):
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep", check_keep_setting(self.keep))
         check_score_name(self.score)
-        get_ranking(self.smoothing)
+        check_smoothing(self.smoothing)
         check_rescore(self.rescore, self.rescore_fraction)
         object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
         check_epochs("warmup_epochs", self.warmup_epochs, 0)
@@ -115,6 +134,10 @@ class ScoreBased(Strategy):
     @property
     def score_name(self) -> str:
         return self.score
+
+    @property
+    def records_free_scores(self) -> bool:
+        return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
 
     def history_options(self) -> dict:
         return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
@@ -150,7 +173,7 @@ class StaticScore(Strategy):
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep", check_keep(self.keep))
         check_score_name(self.score)
-        get_ranking(self.smoothing)
+        check_smoothing(self.smoothing)
         object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
         check_epochs("warmup_epochs", self.warmup_epochs, 0)
         check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
