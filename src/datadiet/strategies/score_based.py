@@ -79,7 +79,42 @@ def selector_needs(selector: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class ScoreBased(Strategy):
+class RankedStrategy(Strategy):
+    """What the score-based methods share: a score, a ranking rule over its history, a selector."""
+
+    keep: float | tuple[float, float] = 0.5
+    score: str = "auto"
+    smoothing: str = "ema"
+    selector: str = "epsilon_greedy"
+    selector_options: Mapping[str, Any] = field(default_factory=lambda: {"epsilon": 0.1})
+    warmup_epochs: int = 1
+    ema_alpha: float = 0.8
+    ucb_c: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep", check_keep_setting(self.keep))
+        check_score_name(self.score)
+        check_smoothing(self.smoothing)
+        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
+        check_epochs("warmup_epochs", self.warmup_epochs, 0)
+        if check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0) == 0:
+            raise ValueError("ema_alpha must be > 0 (the weight of the newest observation)")
+        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return selector_needs(self.selector)
+
+    @property
+    def score_name(self) -> str:
+        return self.score
+
+    def history_options(self) -> dict:
+        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+
+
+@dataclass(frozen=True)
+class ScoreBased(RankedStrategy):
     """Dynamic score-based pruning: after ``warmup_epochs`` on all data, every ``period`` epochs
     keep ``keep`` of the examples chosen by ``selector`` from their ``smoothing``-ranked scores.
 
@@ -93,54 +128,27 @@ class ScoreBased(Strategy):
             ``as_published`` (the rule of the NLU-on-Data-Diets code for the task).
         rescore, rescore_fraction: see :data:`datadiet.strategies.rescore.RESCORE`.
         selector, selector_options: a registered selector and its options
-            (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ...).
+            (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ``ccs``, ...).
         warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
     """
 
     method: ClassVar[str] = "dynamic"
 
-    keep: float | tuple[float, float] = 0.5
-    score: str = "auto"
-    smoothing: str = "ema"
     rescore: str = "stale"
     rescore_fraction: float = 0.1
-    selector: str = "epsilon_greedy"
-    selector_options: Mapping[str, Any] = field(default_factory=lambda: {"epsilon": 0.1})
-    warmup_epochs: int = 1
     period: int = 1
     anneal_epochs: int = 0
-    ema_alpha: float = 0.8
-    ucb_c: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "keep", check_keep_setting(self.keep))
-        check_score_name(self.score)
-        check_smoothing(self.smoothing)
+        super().__post_init__()
         check_rescore(self.rescore, self.rescore_fraction)
-        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
-        check_epochs("warmup_epochs", self.warmup_epochs, 0)
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
-        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
-        if self.ema_alpha == 0:
-            raise ValueError("ema_alpha must be > 0 (the weight of the newest observation)")
-        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
-
-    @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        return selector_needs(self.selector)
-
-    @property
-    def score_name(self) -> str:
-        return self.score
 
     @property
     def records_free_scores(self) -> bool:
         return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
-
-    def history_options(self) -> dict:
-        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return pruned_schedule(num_epochs, self.keep, self.warmup_epochs, self.period, self.anneal_epochs)
@@ -154,7 +162,7 @@ class ScoreBased(Strategy):
 
 
 @dataclass(frozen=True)
-class StaticScore(Strategy):
+class StaticScore(RankedStrategy):
     """Static score-based pruning: score every example once after ``warmup_epochs`` (a full
     forward-only pass), keep the ``keep`` fraction ``selector`` chooses for the rest of training
     (static EL2N of Paul et al. 2021 with the default score and the ``band`` selector)."""
@@ -162,33 +170,14 @@ class StaticScore(Strategy):
     method: ClassVar[str] = "static"
 
     keep: float = 0.5
-    score: str = "auto"
     smoothing: str = "latest"
     selector: str = "band"
     selector_options: Mapping[str, Any] = field(default_factory=dict)
-    warmup_epochs: int = 1
-    ema_alpha: float = 0.8
-    ucb_c: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "keep", check_keep(self.keep))
-        check_score_name(self.score)
-        check_smoothing(self.smoothing)
-        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
-        check_epochs("warmup_epochs", self.warmup_epochs, 0)
-        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
-        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
-
-    @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        return selector_needs(self.selector)
-
-    @property
-    def score_name(self) -> str:
-        return self.score
-
-    def history_options(self) -> dict:
-        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+        super().__post_init__()
+        if isinstance(self.keep, tuple):
+            raise ValueError(f"static pruning keeps one fraction, got a ramp {self.keep!r}")
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return pruned_schedule(num_epochs, self.keep, self.warmup_epochs)
