@@ -18,7 +18,7 @@ from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
 TASKS = (SEQUENCE, TOKEN, JOINT, CAUSAL_LM)
 
-DEFAULT_SCORE = {SEQUENCE: "el2n", TOKEN: "token_el2n", JOINT: "joint_el2n", CAUSAL_LM: "policy_difficulty"}
+DEFAULT_SCORE = {SEQUENCE: "el2n", TOKEN: "token_el2n", JOINT: "joint_el2n", CAUSAL_LM: "token_nll"}
 
 PROVIDES = {
     SEQUENCE: ("logits", "labels", "features"),

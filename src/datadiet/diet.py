@@ -49,7 +49,7 @@ class DataDiet:
         method: one of ``full, dynamic, static, random, random_static, infobatch, p3``.
         keep: kept fraction of pruned epochs in (0, 1], or a ``(start, end)`` ramp.
         score: a registered score name (``datadiet.scores.available_scores()``), ``forgetting``,
-            or ``auto`` (the task's EL2N: ``el2n``, ``token_el2n``, ``joint_el2n``; P3: ``policy_difficulty``).
+            or ``auto`` (the task's EL2N: ``el2n``, ``token_el2n``, ``joint_el2n``; causal LM: ``token_nll``).
         smoothing: ``latest``, ``ema`` or ``ucb`` over each example's score history.
         rescore: ``all`` | ``stale`` | ``none`` (see ``datadiet.config.RESCORE``), with
             ``rescore_fraction`` the most examples a ``stale`` pass scores, as a fraction of N.
@@ -130,7 +130,7 @@ class DataDiet:
         kwargs.setdefault("warmup_epochs", 0)
         kwargs.setdefault("rescore", "all")
         return cls(method="p3", budget=budget, p3_start=start, p3_end=end, p3_shape=shape, p3_theta=theta,
-                   trend_alpha=trend_alpha, score=kwargs.pop("score", "auto"), smoothing="latest", epsilon=0.0,
+                   trend_alpha=trend_alpha, score=kwargs.pop("score", "policy_difficulty"), smoothing="latest", epsilon=0.0,
                    keep=1.0, **kwargs)
 
     @classmethod
