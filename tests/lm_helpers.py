@@ -12,8 +12,10 @@ SPECIAL = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "<|im_start|>", "<|im_end|>"]
 WORDS = ["\n", ":", "=", ".", "+", "#", "user", "assistant", "system", "question", "answer"] + \
     "zero one two three four five six seven eight nine ten".split()
 NUMBERS = "zero one two three four five six seven eight nine ten".split()
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+CHAT_TEMPLATE = (  # ChatML, with the assistant's turns marked for TRL's assistant_only_loss
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}"
+    "{% else %}{{ m['content'] }}<|im_end|>{% endif %}\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 

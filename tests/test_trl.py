@@ -236,6 +236,21 @@ def test_sft_follows_the_plan_and_records_free_scores(tmp_path, tok, kind, diet_
         assert first["labels"][0] == -100 and first["labels"][-1] != -100
 
 
+def test_assistant_only_loss_scores_the_assistant_turns(tmp_path, tok):
+    trainer = make_trainer(tmp_path, tok, kind="messages", diet="p3", assistant_only_loss=True)
+    dataset, collator = trainer._diet_scoring_inputs()
+    batch = collator([dataset[i] for i in range(len(dataset))])
+    raw = sft_dataset("messages")
+    for i in range(len(dataset)):
+        trained = batch["input_ids"][i][batch["labels"][i] != -100].tolist()
+        answer = raw[i]["messages"][1]["content"]
+        assert tok.decode(trained).replace(" ", "") == (answer + "<|im_end|>").replace(" ", "")
+        assert int(batch["action_ids"][i].max()) + 1 == len(lines(answer))
+    trainer.train()
+    assert [r["kept"] for r in trainer.diet.log] == [8, 8, 8]
+    assert trainer.diet.history.count.sum() == trainer.diet.kept_matrix().sum() + 3 * 30
+
+
 def test_resume_from_checkpoint_gives_the_same_selections(tmp_path, tok):
     def make(out):
         return make_trainer(out, tok, kind="messages", diet=DataDiet(keep=0.5, rescore_fraction=0.2, progress=False),
