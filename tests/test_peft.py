@@ -15,7 +15,9 @@ from datadiet.history import SOURCE_PASS  # noqa: E402
 from datadiet.integrations.trainer import DIET_STATE_FILE  # noqa: E402
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs  # noqa: E402
 from datadiet.scoring_pass import score_examples  # noqa: E402
-from lm_helpers import chat_tokenizer, prompt_completion_rows, sft_args, sft_dataset, tiny_llama  # noqa: E402
+from lm_helpers import (  # noqa: E402
+    chat_tokenizer, prompt_completion_rows, require_fused_head, sft_args, sft_dataset, tiny_llama,
+)
 
 LORA = dict(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
 
@@ -132,6 +134,7 @@ def test_lora_through_sft_trains_prunes_and_resumes(tmp_path, tok, how):
 def test_fused_scores_of_a_lora_model_are_the_adapted_models(tmp_path, tok):
     """The training step's free scores (TRL's fused head on a LoRA model) equal the adapted
     model's scores from its logits, and differ from the base model's."""
+    require_fused_head()
     from datadiet.integrations.trl import DataDietSFTTrainer
     from datadiet.scores import get_score
 

@@ -11,14 +11,14 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling  # noqa: E40
 
 from datadiet import DataDiet  # noqa: E402
 from datadiet.history import SOURCE_PASS, SOURCE_TRAIN  # noqa: E402
-from datadiet.integrations.collator import DietCollator, row_offsets  # noqa: E402
+from datadiet.integrations.collator import DietCollator, check_collated_rows, row_offsets  # noqa: E402
 from datadiet.integrations.trainer import DIET_STATE_FILE  # noqa: E402
 from datadiet.integrations.trl import DataDietSFTTrainer  # noqa: E402
 from datadiet.llm.actions import lines  # noqa: E402
 from datadiet.llm.fused_head import FusedLMHeadAdapter  # noqa: E402
 from datadiet.llm.token_actions import CONTENT, NEWLINE, SPACE, SPECIAL, token_action_ids, token_classes  # noqa: E402
 from datadiet.scores import get_score  # noqa: E402
-from lm_helpers import chat_tokenizer, sft_args, sft_dataset, tiny_llama  # noqa: E402
+from lm_helpers import chat_tokenizer, require_fused_head, sft_args, sft_dataset, tiny_llama  # noqa: E402
 
 DIETS = {
     "default": lambda: DataDiet(keep=0.5, progress=False),
@@ -167,6 +167,17 @@ def test_diet_collator_pads_given_actions_on_the_collators_side():
     assert batch["action_ids"].tolist() == [[-1, 0, 0], [-1, -1, 0]]
 
 
+def test_a_collator_that_drops_example_id_is_refused(tok):
+    rows = Dataset.from_list([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "example_id": 0}])
+    trl_collator = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id)
+    with pytest.raises(ValueError, match="DietCollator"):
+        check_collated_rows(rows, trl_collator)
+    check_collated_rows(rows, DietCollator(trl_collator))
+    with pytest.raises(ValueError, match="token_classes"):
+        check_collated_rows(rows, DietCollator(trl_collator), need_actions=True)
+    check_collated_rows(rows, DietCollator(trl_collator, token_classes=token_classes(tok)), need_actions=True)
+
+
 def test_a_collator_that_merges_or_reorders_rows_is_refused():
     rows = [[1, 2, 3], [4, 5]]
     with pytest.raises(ValueError, match="padding-free"):
@@ -179,6 +190,7 @@ def test_a_collator_that_merges_or_reorders_rows_is_refused():
 def test_fused_head_scores_equal_scores_from_logits(tmp_path, tok):
     """TRL's fused head gives the gold log-probs without logits; token_nll and policy difficulty
     read from them equal the same scores read from the full logits."""
+    require_fused_head()
     trainer = make_trainer(tmp_path, tok, diet="p3")
     dataset, collator = trainer._diet_scoring_inputs()
     batch = collator([dataset[i] for i in range(8)])

@@ -19,7 +19,10 @@ import torch
 from datadiet.llm.token_actions import token_action_ids
 from datadiet.scoring_pass import DIET_COLUMNS
 
-__all__ = ["DietCollator", "row_offsets"]
+__all__ = ["DietCollator", "check_collated_rows", "row_offsets"]
+
+PROBE_ROWS = 4
+"""Rows :func:`check_collated_rows` collates."""
 
 
 def row_offsets(batch_ids: torch.Tensor, rows: Sequence[Sequence[int]]) -> list[int]:
@@ -96,3 +99,25 @@ class DietCollator:
     def __repr__(self) -> str:
         derive = ", actions from token ids" if self.token_classes is not None else ""
         return f"DietCollator({self.collator!r}{derive})"
+
+
+def check_collated_rows(dataset, collator: Callable[[list], dict], *, need_actions: bool = False,
+                        num_rows: int = PROBE_ROWS) -> None:
+    """Collate the first ``num_rows`` rows of ``dataset`` and check, before any training, what
+    the diet needs from every batch: ``example_id`` matching the rows, one row per example in order
+    (:func:`row_offsets`), ``input_ids`` and ``labels``, and ``action_ids`` if ``need_actions``.
+    Raises ``ValueError`` saying what to change."""
+    rows = [dataset[i] for i in range(min(num_rows, len(dataset)))]
+    batch = collator(rows)
+    if "example_id" not in batch:
+        raise ValueError("the collator drops `example_id`, so no training batch would say which examples it holds: "
+                         "wrap it, data_collator=datadiet.integrations.collator.DietCollator(collator)")
+    if "input_ids" not in batch or "labels" not in batch:
+        raise ValueError(f"the collator's batches have {sorted(batch)}; scoring a causal LM needs input_ids and labels")
+    row_offsets(batch["input_ids"], [r["input_ids"] for r in rows])
+    if [int(i) for i in batch["example_id"]] != [int(r["example_id"]) for r in rows]:
+        raise ValueError("the collated example_id do not match the rows: the collator reorders examples")
+    if need_actions and "action_ids" not in batch:
+        raise ValueError("the score needs action_ids, which the collated batches lack: give the rows an `action_ids` "
+                         "column, or derive them from the token ids with "
+                         "DietCollator(collator, token_classes=datadiet.llm.token_actions.token_classes(tokenizer))")

@@ -37,7 +37,7 @@ from trl import SFTTrainer
 from datadiet.adapters import CAUSAL_LM, DEFAULT_SCORE
 from datadiet.config import HISTORY_SCORES
 from datadiet.diet import DataDiet
-from datadiet.integrations.collator import DietCollator, row_offsets
+from datadiet.integrations.collator import DietCollator, check_collated_rows
 from datadiet.integrations.trainer import DataDietTrainerMixin
 from datadiet.llm.fused_head import FUSED_HEAD_SCORES, FusedLMHeadAdapter
 from datadiet.llm.token_actions import token_classes
@@ -45,10 +45,6 @@ from datadiet.scores import get_score
 from datadiet.scoring_pass import split_diet_columns
 
 __all__ = ["DataDietSFTTrainer", "number_examples", "sft_score_name"]
-
-PROBE_ROWS = 4
-"""Rows collated at construction to check that the collator keeps one row per example, in order."""
-
 
 def sft_score_name(diet: DataDiet) -> str:
     """The score a diet records in SFT (``auto`` is the causal-LM default, ``token_nll``); raises
@@ -122,15 +118,7 @@ class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
     def _check_collated_rows(self) -> None:
         """Collate the first rows as the scoring pass will and check ids, rows and actions."""
         dataset, collator = self._diet_scoring_inputs()
-        rows = [dataset[i] for i in range(min(PROBE_ROWS, len(dataset)))]
-        batch = collator(rows)
-        if "input_ids" not in batch or "labels" not in batch:
-            raise ValueError(f"the collator's batches have {sorted(batch)}; scoring a causal LM needs input_ids and labels")
-        row_offsets(batch["input_ids"], [r["input_ids"] for r in rows])
-        if [int(i) for i in batch["example_id"]] != [int(r["example_id"]) for r in rows]:
-            raise ValueError("the collated example_id do not match the rows: the collator reorders examples")
-        if "action_ids" in self.diet.score.requires and "action_ids" not in batch:
-            raise ValueError(f"score {self.diet.score.name!r} needs action_ids, which the batches lack")
+        check_collated_rows(dataset, collator, need_actions="action_ids" in self.diet.score.requires)
 
     # -- loss ------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
