@@ -178,6 +178,31 @@ def test_a_collator_that_drops_example_id_is_refused(tok):
     check_collated_rows(rows, DietCollator(trl_collator, token_classes=token_classes(tok)), need_actions=True)
 
 
+def test_datadiet_trainer_with_a_wrapped_trl_collator_runs_p3_from_token_ids(tmp_path, tok):
+    from transformers import TrainingArguments
+
+    from datadiet import DataDietTrainer
+    from datadiet.llm.tokenization import tokenize_pairs
+    from lm_helpers import prompt_completion_rows
+
+    rows = prompt_completion_rows(30)
+    tokenized = tokenize_pairs(tok, [r["prompt"] for r in rows], [r["completion"] for r in rows])
+    train = Dataset.from_list(tokenized).remove_columns(["action_ids", "num_actions"])
+    collator = DietCollator(DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id),
+                            token_classes=token_classes(tok))
+    check_collated_rows(train, collator, need_actions=True)
+    batch = collator([train[i] for i in range(30)])
+    for i, t in enumerate(tokenized):  # the same actions as the text segmentation of tokenize_pairs
+        assert batch["action_ids"][i, : len(t["action_ids"])].tolist() == t["action_ids"]
+    args = TrainingArguments(str(tmp_path), num_train_epochs=2, per_device_train_batch_size=4, report_to=[],
+                             save_strategy="no", disable_tqdm=True, use_cpu=True)
+    diet = DataDiet.p3(budget=8, progress=False)
+    trainer = DataDietTrainer(diet=diet, model=tiny_llama(tok), args=args, train_dataset=train, data_collator=collator)
+    trainer.train()
+    assert [r["kept"] for r in diet.log] == [8, 8]
+    assert diet.history.count.sum() == 2 * 30 + 2 * 8
+
+
 def test_a_collator_that_merges_or_reorders_rows_is_refused():
     rows = [[1, 2, 3], [4, 5]]
     with pytest.raises(ValueError, match="padding-free"):
@@ -285,6 +310,12 @@ def test_evaluation_is_not_observed(tmp_path, tok):
     trainer = make_trainer(tmp_path, tok)
     metrics = trainer.evaluate(eval_dataset=sft_dataset("prompt_completion", 8, seed=1))  # TRL prepares it
     assert np.isfinite(metrics["eval_loss"]) and trainer.diet.history.count.sum() == 0
+    during = DataDietSFTTrainer(model=tiny_llama(tok), args=sft_args(tmp_path, eval_strategy="epoch"),
+                                train_dataset=sft_dataset("prompt_completion"), processing_class=tok,
+                                eval_dataset=sft_dataset("prompt_completion", 8, seed=1), diet=DataDiet(keep=0.5))
+    during.train()
+    assert len([h for h in during.state.log_history if "eval_loss" in h]) == 3
+    assert during.diet.history.count.sum() == during.diet.kept_matrix().sum() + sum(r["scored"] for r in during.diet.log)
 
 
 # -- refused at construction -----------------------------------------------------------------------
