@@ -55,7 +55,8 @@ def prompt_completion_rows(n: int = 30, seed: int = 0) -> list[dict]:
 
 
 def sft_dataset(kind: str, n: int = 30, seed: int = 0) -> Dataset:
-    """``text`` (language modeling), ``prompt_completion`` or ``messages`` (conversational)."""
+    """``text`` (language modeling), ``prompt_completion``, ``messages`` (conversational) or
+    ``conversational_prompt_completion``."""
     rows = prompt_completion_rows(n, seed)
     if kind == "prompt_completion":
         return Dataset.from_list(rows)
@@ -64,6 +65,9 @@ def sft_dataset(kind: str, n: int = 30, seed: int = 0) -> Dataset:
     if kind == "messages":
         return Dataset.from_list([{"messages": [{"role": "user", "content": r["prompt"].strip()},
                                                 {"role": "assistant", "content": r["completion"]}]} for r in rows])
+    if kind == "conversational_prompt_completion":
+        return Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"].strip()}],
+                                   "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows])
     raise ValueError(kind)
 
 

@@ -241,7 +241,7 @@ def test_fused_head_scores_equal_scores_from_logits(tmp_path, tok):
 
 
 # -- the plan, with TRL's datasets -----------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["text", "prompt_completion", "messages"])
+@pytest.mark.parametrize("kind", ["text", "prompt_completion", "messages", "conversational_prompt_completion"])
 @pytest.mark.parametrize("diet_name", ["default", "p3"])
 def test_sft_follows_the_plan_and_records_free_scores(tmp_path, tok, kind, diet_name):
     trainer = make_trainer(tmp_path, tok, kind=kind, diet=diet_name)
@@ -268,7 +268,7 @@ def test_sft_follows_the_plan_and_records_free_scores(tmp_path, tok, kind, diet_
         assert diet.score.name == "policy_difficulty" and scored == [30, 30, 30]
         assert (diet.history.last_source[~last] == SOURCE_PASS).all()
         assert ((diet.history.latest >= 0) & (diet.history.latest <= 1)).all()
-    if kind == "prompt_completion":  # completion-only loss: the prompt is never trained or scored
+    if kind.endswith("prompt_completion"):  # completion-only loss: the prompt is never trained or scored
         first = trainer.train_dataset[0]
         assert first["labels"][0] == -100 and first["labels"][-1] != -100
 
