@@ -46,6 +46,7 @@ from datadiet.scoring_pass import split_diet_columns
 
 __all__ = ["DataDietSFTTrainer", "number_examples", "sft_score_name"]
 
+
 def sft_score_name(diet: DataDiet) -> str:
     """The score a diet records in SFT (``auto`` is the causal-LM default, ``token_nll``); raises
     ``ValueError`` if it needs logits, which TRL's fused LM head never builds."""
