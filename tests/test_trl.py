@@ -273,6 +273,14 @@ def test_sft_follows_the_plan_and_records_free_scores(tmp_path, tok, kind, diet_
         assert first["labels"][0] == -100 and first["labels"][-1] != -100
 
 
+def test_gradient_accumulation_follows_the_plan(tmp_path, tok):
+    trainer = make_trainer(tmp_path, tok, gradient_accumulation_steps=2)
+    trainer.train()
+    diet = trainer.diet
+    assert trainer.state.global_step == diet.planned_steps(batch_size=4, grad_accum=2, sharding="batches") == 4 + 2 + 2
+    assert diet.history.count.sum() == diet.kept_matrix().sum() + sum(r["scored"] for r in diet.log)
+
+
 def test_assistant_only_loss_scores_the_assistant_turns(tmp_path, tok):
     trainer = make_trainer(tmp_path, tok, kind="messages", diet="p3", assistant_only_loss=True)
     dataset, collator = trainer._diet_scoring_inputs()
