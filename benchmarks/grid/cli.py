@@ -116,17 +116,7 @@ def run_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None, prog: str = "python -m benchmarks.grid") -> int:
     """Parse ``argv`` and run; a bad setting prints one line each and returns 2, another error one
     line and 1 (``--debug``: the traceback instead)."""
+    from datadiet.cli.main import report_errors
+
     args = build_parser(prog).parse_args(argv)
-    try:
-        return run_bench(args)
-    except ConfigError as exc:
-        if args.debug:
-            raise
-        for line in exc.errors:
-            print(f"{prog}: {line}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 -- one line, not a traceback, unless --debug
-        if args.debug:
-            raise
-        print(f"{prog}: {type(exc).__name__}: {exc} (--debug shows the traceback)", file=sys.stderr)
-        return 1
+    return report_errors(lambda: run_bench(args), prog, args.debug)

@@ -115,23 +115,30 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
     if rest and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return report_errors(lambda: run(args, rest), f"datadiet {args.command}", args.debug)
+
+
+def report_errors(run_command, prog: str, debug: bool) -> int:
+    """Run a command the way every datadiet command line reports trouble: a bad setting prints one
+    line each (``prog: key: got ...; allowed: ...``) and returns 2, an interrupt returns 130,
+    another error prints one line and returns 1; with ``debug`` the traceback instead."""
     try:
-        return run(args, rest)
+        return run_command()
     except ConfigError as exc:
-        if args.debug:
+        if debug:
             raise
         for line in exc.errors:
-            print(f"datadiet {args.command}: {line}", file=sys.stderr)
+            print(f"{prog}: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if args.debug:
+        if debug:
             raise
-        print(f"datadiet {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 -- one line, not a traceback, unless --debug
-        if args.debug:
+        if debug:
             raise
-        print(f"datadiet {args.command}: {type(exc).__name__}: {exc} (--debug shows the traceback)", file=sys.stderr)
+        print(f"{prog}: {type(exc).__name__}: {exc} (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 
