@@ -13,7 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from contract_loop import BATCH, DIETS, EPOCHS, N, make_diet, run  # noqa: E402
+from contract_loop import BATCH, DIETS, EPOCHS, make_diet, run  # noqa: E402
 
 from datadiet import METHODS  # noqa: E402
 from datadiet.schedule import epoch_optimizer_steps  # noqa: E402

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.grid.store import OK
 from datadiet.experiment import Protocol, RunConfig
-from datadiet.fields import ConfigError, Rule, setting, unknown_key_errors
+from datadiet.fields import ConfigError, Rule, from_mapping, setting
 from datadiet.methods import METHOD_NAMES
 
 PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
@@ -83,15 +83,7 @@ class GridConfig(Protocol):
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "GridConfig":
         """A grid from a mapping of settings, every unknown key and bad value reported at once."""
-        valid = {f.name for f in fields(cls)}
-        errors = unknown_key_errors(values, valid)
-        try:
-            grid = cls(**{k: v for k, v in values.items() if k in valid})
-        except ConfigError as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigError(errors)
-        return grid
+        return from_mapping(cls, values)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "GridConfig":

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from datadiet.fields import ConfigError, Rule, allowed_text, setting, setting_errors, unknown_key_errors
+from datadiet.fields import ConfigError, Rule, allowed_text, from_mapping, setting, setting_errors
 from datadiet.methods import METHOD_NAMES, make_diet
 
 SUBSAMPLE_SEED = 20231
@@ -121,15 +121,7 @@ class RunConfig(Protocol):
     def from_dict(cls, values: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> "RunConfig":
         """A run from a mapping of settings (a YAML file), every error at once: unknown keys
         (``extra_keys`` are allowed and ignored), wrong types, bad values, a diet that cannot be built."""
-        valid = {f.name for f in fields(cls)}
-        errors = unknown_key_errors(values, valid | set(extra_keys))
-        try:
-            cfg = cls(**{k: v for k, v in values.items() if k in valid})
-        except ConfigError as exc:
-            errors += exc.errors
-        if errors:
-            raise ConfigError(errors)
-        return cfg
+        return from_mapping(cls, values, extra_keys)
 
     def diet(self):
         """A new :class:`~datadiet.DataDiet` of this run's method, keep, seed and options."""

@@ -145,3 +145,21 @@ def unknown_key_errors(keys: Iterable[str], valid: Iterable[str]) -> list[str]:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         out.append(f"{key}: unknown key{hint}; allowed keys: {', '.join(valid)}")
     return out
+
+
+def from_mapping(cls, values, extra_keys: Iterable[str] = ()):
+    """An instance of the dataclass ``cls`` from a mapping of settings, every error reported at
+    once in one :class:`ConfigError`: unknown keys (``extra_keys`` are allowed and ignored) and
+    whatever the dataclass's own checks refuse."""
+    import dataclasses
+
+    valid = {f.name for f in dataclasses.fields(cls)}
+    errors = unknown_key_errors(values, valid | set(extra_keys))
+    instance = None
+    try:
+        instance = cls(**{k: v for k, v in values.items() if k in valid})
+    except ConfigError as exc:
+        errors += exc.errors
+    if errors:
+        raise ConfigError(errors)
+    return instance

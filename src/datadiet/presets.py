@@ -6,10 +6,13 @@ sets a run setting such as ``seed``), and a keyword the method does not use is r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datadiet.settings import split_settings
 from datadiet.strategies import build_strategy
+
+if TYPE_CHECKING:
+    from datadiet.diet import DataDiet
 
 
 class Presets:

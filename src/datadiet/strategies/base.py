@@ -16,7 +16,7 @@ import numpy as np
 
 from datadiet.history import ScoreHistory
 from datadiet.rng import epoch_rng
-from datadiet.schedule import PRUNE, Schedule
+from datadiet.schedule import Schedule
 from datadiet.select.selection import Selection
 
 
