@@ -181,8 +181,12 @@ class DataDiet(Presets):
         """Record the scores of a training batch from its detached outputs (free: the forward pass
         made them). Buffered, then all-gathered and applied at the next ``begin_epoch``."""
         self._require_setup()
+        ids = as_id_array(example_ids)
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
+            raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
+                             "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
         if self.strategy.records_free_scores and self.adapter_observes_free():
-            self.recorder.observe(example_ids, inputs, self.score, self.epoch)
+            self.recorder.observe(ids, inputs, self.score, self.epoch)
 
     def flush(self) -> None:
         """Apply the buffered training-pass scores to the history (a collective across ranks)."""
