@@ -41,14 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datadiet", description="Dynamic data pruning for fine-tuning transformers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="fine-tune on SNIPS with and without pruning; print time and accuracy",
-                          description="Fine-tune the pretrained MiniLM encoder twice, on the full data and with "
-                                      "dynamic pruning, then print wall time, speed-up and accuracy of each and save a plot.")
-    _add_run_options(demo, epochs=3, layers=1, train_size=None)
-    demo.add_argument("--keep", type=float, default=0.5, help="kept fraction of pruned epochs (default: %(default)s)")
-    demo.add_argument("--method", default="default", choices=[m for m in METHOD_NAMES if m != "full"],
-                      help="pruning method compared with full data (default: %(default)s)")
-    demo.add_argument("--out", default="runs/demo", help="output folder for results.json and demo.png (default: %(default)s)")
+    from datadiet.cli.demo import add_demo_parser
+
+    add_demo_parser(sub)
 
     train = sub.add_parser("train", help="one fine-tuning run from a YAML config",
                            description="One fine-tuning run of any supported task and method from a YAML config; "
