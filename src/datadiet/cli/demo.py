@@ -102,23 +102,25 @@ def add_demo_parser(sub) -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------- the runs
 class EpochClock(TrainerCallback):
     """Records, after every epoch, the training clock (wall time since training began, minus the
-    time spent in evaluations) and the evaluation's metrics; ``on_epoch`` is called with each point."""
+    time spent in evaluations) and the evaluation's metrics; ``on_epoch`` is called with each point.
+    ``clock`` reads the time in seconds (default :func:`time.perf_counter`)."""
 
-    def __init__(self, on_epoch=None):
+    def __init__(self, on_epoch=None, clock=time.perf_counter):
         self.points: list[dict[str, Any]] = []
         self.on_epoch = on_epoch
+        self.clock = clock
         self._start = self._epoch_end = 0.0
         self._paused = 0.0
         self.seconds = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self._start, self._paused = time.perf_counter(), 0.0
+        self._start, self._paused = self.clock(), 0.0
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        self._epoch_end = time.perf_counter()
+        self._epoch_end = self.clock()
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        now = time.perf_counter()
+        now = self.clock()
         seconds = self._epoch_end - self._start - self._paused
         self._paused += now - self._epoch_end
         point = {"epoch": int(round(state.epoch)), "seconds": seconds, "eval_seconds": now - self._epoch_end,
@@ -128,7 +130,7 @@ class EpochClock(TrainerCallback):
             self.on_epoch(point)
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.seconds = time.perf_counter() - self._start - self._paused
+        self.seconds = self.clock() - self._start - self._paused
 
 
 def prepare(args, notes: list[str]):
