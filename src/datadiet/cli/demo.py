@@ -111,10 +111,11 @@ class EpochClock(TrainerCallback):
         self.clock = clock
         self._start = self._epoch_end = 0.0
         self._paused = 0.0
-        self.seconds = 0.0
+        self.seconds = self.cpu_seconds = self._cpu_start = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start, self._paused = self.clock(), 0.0
+        self._cpu_start = time.process_time()
 
     def on_epoch_end(self, args, state, control, **kwargs):
         self._epoch_end = self.clock()
@@ -131,6 +132,7 @@ class EpochClock(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.seconds = self.clock() - self._start - self._paused
+        self.cpu_seconds = time.process_time() - self._cpu_start  # evaluations included
 
 
 def prepare(args, notes: list[str]):
@@ -196,7 +198,7 @@ def train_once(args, spec, model, method: str, out: Path, console: Console) -> d
     summary = diet.summary()
     record = {
         **summary, "diet": repr(diet), "method": method, "keep": None if method == "full" else args.keep,
-        "wall_seconds": clock.seconds, "eval_seconds": sum(p["eval_seconds"] for p in clock.points),
+        "wall_seconds": clock.seconds, "cpu_seconds_with_eval": clock.cpu_seconds, "eval_seconds": sum(p["eval_seconds"] for p in clock.points),
         "curve": clock.points, "metrics": clock.points[-1]["metrics"],
         "kept_per_epoch": [r["kept"] for r in diet.log], "optimizer_steps": trainer.state.global_step,
     }
