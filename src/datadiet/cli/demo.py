@@ -285,8 +285,9 @@ def first_time_at(curve: list[dict], metric: str, target: float) -> float | None
     return None
 
 
-def plot_demo(records: list[dict], metric: str, path: Path, title: str) -> Path:
-    """Left: the main metric against training wall-clock time, one curve per run, a dot per epoch.
+def plot_demo(records: list[dict], metric: str, path: Path, title: str, seed_std: float | None = None) -> Path:
+    """Left: the main metric against training wall-clock time, one curve per run, a numbered dot per
+    epoch, the full run's final value as a dashed line (with the seed std as a band when known).
     Right: the examples each run trained on in every epoch."""
     import matplotlib
 
@@ -296,27 +297,35 @@ def plot_demo(records: list[dict], metric: str, path: Path, title: str) -> Path:
     colors = ["#4c72b0", "#dd8452"]
     fig, (ax_c, ax_e) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     for r, color in zip(records, colors):
-        xs = [0.0] + [p["seconds"] for p in r["curve"]]
-        ys = [np.nan] + [100 * p["metrics"][metric] for p in r["curve"]]
+        xs = [p["seconds"] for p in r["curve"]]
+        ys = [100 * p["metrics"][metric] for p in r["curve"]]
         ax_c.plot(xs, ys, "o-", color=color, label=f"{run_name(r)}: {ys[-1]:.1f}% in {xs[-1]:.0f} s")
-        ax_c.axvline(xs[-1], color=color, lw=0.8, ls=":")
+        for p, x, y in zip(r["curve"], xs, ys):
+            ax_c.annotate(str(p["epoch"]), (x, y), textcoords="offset points", xytext=(0, 6), ha="center",
+                          fontsize=7, color=color)
     final_full = 100 * records[0]["metrics"][metric]
     ax_c.axhline(final_full, color=colors[0], lw=0.8, ls="--")
+    if seed_std:
+        ax_c.axhspan(final_full - seed_std, final_full + seed_std, color=colors[0], alpha=0.12,
+                     label=f"full data's final ± seed std ({seed_std:.1f} points)")
     low = min(100 * p["metrics"][metric] for r in records for p in r["curve"])
     ax_c.set_ylim(max(0.0, min(low, final_full - 10) - 2), min(100.0, final_full + 5))
+    ax_c.set_xlim(left=0)
     ax_c.set_xlabel("training wall-clock seconds (evaluation excluded)")
     ax_c.set_ylabel(f"{METRIC_LABELS[metric]} (%)")
     ax_c.set_title("accuracy against time (a dot per epoch)")
-    ax_c.legend(loc="lower right")
+    ax_c.legend(loc="lower right", fontsize=8)
     ax_c.grid(alpha=0.3)
     width = 0.4
     for i, (r, color) in enumerate(zip(records, colors)):
         epochs = np.arange(1, len(r["kept_per_epoch"]) + 1)
         ax_e.bar(epochs + (i - 0.5) * width, r["kept_per_epoch"], width=width, color=color, label=run_name(r))
+    ax_e.set_xticks(np.arange(1, max(len(r["kept_per_epoch"]) for r in records) + 1))
+    ax_e.set_ylim(0, 1.25 * max(max(r["kept_per_epoch"]) for r in records))
     ax_e.set_xlabel("epoch")
     ax_e.set_ylabel("examples trained on")
-    ax_e.set_title("where the time goes")
-    ax_e.legend(loc="lower left")
+    ax_e.set_title("examples trained on, per epoch")
+    ax_e.legend(loc="upper right", fontsize=8, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -368,12 +377,12 @@ def run_demo(args) -> int:
 
     title = (f"{args.dataset}, MiniLM ({layers}), {args.epochs} epochs, {n_train:,} train / {n_eval:,} "
              f"{args.eval_split}, {threads} {device} thread(s)")
-    plot = plot_demo(records, metric, out / "demo.png", title)
+    std = SEED_STD.get((args.dataset, args.layers, args.epochs, args.keep))
+    plot = plot_demo(records, metric, out / "demo.png", title, std)
     console.print(results_table(records, title))
     console.print(curve_table(records, metric))
     full, pruned = (100 * r["metrics"][metric] for r in records)
     reached = first_time_at(records[1]["curve"], metric, records[0]["metrics"][metric])
-    std = SEED_STD.get((args.dataset, args.layers, args.epochs, args.keep))
     verdict = f"{METRIC_LABELS[metric]}: pruned {pruned:.1f}% against full data {full:.1f}% ({pruned - full:+.1f} points"
     verdict += f"; the seed std of this setting is {std:.1f} points)" if std else ")"
     console.print(verdict)
