@@ -3,10 +3,12 @@ time-to-accuracy reading and the plot."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from datadiet.cli.demo import EpochClock, estimate_seconds, first_time_at, plot_demo
-from datadiet.cli.threads import MAX_THREADS, choose_threads
+from datadiet.cli.threads import MAX_THREADS, available_cores, choose_threads, physical_cores
 
 
 @pytest.mark.parametrize("cores,load,expected", [
@@ -21,6 +23,14 @@ def test_threads_are_the_free_cores(cores, load, expected):
     assert threads == expected
     assert f"{cores} cores" in reason and f"load average {load:.1f}" in reason
     assert ("would make every step wait" in reason) == (threads < cores)
+
+
+def test_hyperthreads_of_one_core_count_once():
+    info = "".join(f"processor\t: {cpu}\nphysical id\t: 0\ncore id\t\t: {cpu % 2}\n\n" for cpu in range(4))
+    assert physical_cores({0, 1, 2, 3}, info) == 2      # cpus 0/2 and 1/3 are siblings
+    assert physical_cores({0, 2}, info) == 1
+    assert physical_cores({0, 1, 2}, "") == 3           # no topology: logical cpus
+    assert 1 <= available_cores() <= (os.cpu_count() or 1)
 
 
 def test_threads_asked_for_are_used_and_checked():

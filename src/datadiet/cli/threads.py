@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 MAX_THREADS = 8
 """More intra-op threads than this gain little for models of MiniLM's size at batch 32."""
 
 
+def physical_cores(cpus: set[int], cpuinfo: str) -> int:
+    """How many physical cores the logical ``cpus`` sit on, from the text of ``/proc/cpuinfo``
+    (two hyperthreads of one core count once); ``len(cpus)`` when the text does not say."""
+    cores, cpu, package = set(), None, None
+    for line in cpuinfo.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "processor":
+            cpu, package = int(value), None
+        elif key == "physical id":
+            package = value
+        elif key == "core id" and cpu in cpus:
+            cores.add((package, value))
+    return len(cores) if cores else len(cpus)
+
+
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. a container's share), at least 1."""
+    """Physical cores this process may run on (its CPU affinity, e.g. a container's share), at least 1."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = set(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    return max(1, physical_cores(cpus, text))
 
 
 def choose_threads(requested: int | None = None, cores: int | None = None,
@@ -41,7 +62,9 @@ def choose_threads(requested: int | None = None, cores: int | None = None,
             load = 0.0
     free = int(cores - load + 0.5)
     threads = max(1, min(cores, free, MAX_THREADS))
-    reason = f"{cores} cores, load average {load:.1f} over the last minute, so {max(free, 0)} free"
+    reason = f"{cores} cores, load average {load:.1f} over the last minute: {max(free, 0)} free"
     if threads < cores:
         reason += "; more threads than free cores would make every step wait for the busy ones"
+    if threads < cores or threads == MAX_THREADS:
+        reason += "; --threads N to choose"
     return threads, reason
