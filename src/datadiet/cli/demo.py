@@ -363,7 +363,7 @@ def run_demo(args) -> int:
     n_train, n_eval = len(spec.train_dataset), len(spec.eval_dataset)
     per_example = measure_step_seconds(spec, spec.model, args.batch_size, seed=args.seed)
     estimate = estimate_seconds(per_example, n_train, n_eval, args.epochs, args.keep)
-    layers = f"first {args.layers} layers" if args.layers else "all layers"
+    layers = "all layers" if not args.layers else "first layer" if args.layers == 1 else f"first {args.layers} layers"
     console.print(f"{args.dataset}: {n_train:,} train / {n_eval:,} {args.eval_split} examples; MiniLM ({layers}); "
                   f"{args.epochs} epochs; full data, then {args.method} pruning keeping {args.keep:g}")
     console.print(f"[bold]estimated duration: about {minutes(estimate)}[/bold] "
