@@ -92,13 +92,44 @@ class Schedule:
         ]
 
 
-def batches_per_epoch(num_examples: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
-    """Batches each data-parallel rank runs for ``num_examples`` examples (as ``DistributedSampler``
-    + ``DataLoader``: padded to a multiple of the world size, unless ``drop_last``)."""
-    per_rank = num_examples // world_size if drop_last else math.ceil(num_examples / world_size)
-    return per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
+SHARD_EXAMPLES, SHARD_BATCHES = "examples", "batches"
+SHARDINGS = (SHARD_EXAMPLES, SHARD_BATCHES)
+"""How a data-parallel run splits an epoch's examples across ranks (see :func:`epoch_optimizer_steps`)."""
 
 
-def optimizer_steps(batches: int, grad_accum: int = 1) -> int:
-    """Optimizer steps for ``batches`` micro-batches (a last partial accumulation still steps)."""
-    return math.ceil(batches / grad_accum)
+def epoch_optimizer_steps(num_examples: int, batch_size: int, *, world_size: int = 1, grad_accum: int = 1,
+                          drop_last: bool = False, sharding: str = SHARD_EXAMPLES) -> int:
+    """Optimizer steps each data-parallel rank takes in an epoch of ``num_examples`` examples.
+
+    The one formula the plan (:meth:`DataDiet.planned_steps`), the Trainer integration and the plain
+    loop share. ``sharding`` says who splits the epoch across the ``world_size`` ranks:
+
+    - ``"examples"`` (a plain loop with :class:`~datadiet.DietSampler`, like ``DistributedSampler``):
+      each rank gets ``ceil(n / W)`` examples (``floor`` with ``drop_last``), then batches of
+      ``batch_size`` (a last partial batch is dropped with ``drop_last``);
+    - ``"batches"`` (the Hugging Face Trainer, where accelerate shards the batches): one sampler
+      yields all ``n`` examples, the loader makes ``ceil(n / b)`` batches (``floor`` with
+      ``drop_last``) and deals them round-robin, ``ceil(B / W)`` per rank (accelerate's
+      ``even_batches``) or ``floor(B / W)`` with ``drop_last``.
+
+    A last partial gradient accumulation still steps: ``ceil(batches / grad_accum)``.
+
+    Example:
+        >>> epoch_optimizer_steps(48, 16, world_size=2, drop_last=True, sharding="batches")
+        1
+        >>> epoch_optimizer_steps(101, 10, world_size=2)
+        6
+    """
+    if sharding not in SHARDINGS:
+        raise ValueError(f"sharding must be one of {', '.join(SHARDINGS)}, got {sharding!r}")
+    for name, value in (("batch_size", batch_size), ("world_size", world_size), ("grad_accum", grad_accum)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    n, b, w = int(num_examples), int(batch_size), int(world_size)
+    if sharding == SHARD_EXAMPLES:
+        per_rank = n // w if drop_last else math.ceil(n / w)
+        batches = per_rank // b if drop_last else math.ceil(per_rank / b)
+    else:
+        total = n // b if drop_last else math.ceil(n / b)
+        batches = total // w if drop_last else math.ceil(total / w)
+    return math.ceil(batches / int(grad_accum))

@@ -25,6 +25,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from datadiet.diet import DataDiet
 from datadiet.sampler import DietSampler
+from datadiet.schedule import SHARD_BATCHES, epoch_optimizer_steps
 from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns
 
 DIET_STATE_FILE = "datadiet_state.pt"
@@ -82,16 +83,13 @@ class DataDietTrainerMixin:
 
     def _diet_updates_per_epoch(self) -> list[int]:
         """Optimizer steps of each epoch: the actual kept counts of epochs begun, the plan after."""
-        bs, world, gas = self._train_batch_size, max(self.args.world_size, 1), self.args.gradient_accumulation_steps
         counts = self.diet.kept_counts()
         for record in self.diet.log:
             counts[record["epoch"]] = record["kept"]
-        updates = []
-        for kept in counts:
-            batches = math.ceil(kept / bs) if not self.args.dataloader_drop_last else kept // bs
-            per_rank = math.ceil(batches / world)  # accelerate's BatchSamplerShard with even batches
-            updates.append(max(math.ceil(per_rank / gas), 1))
-        return updates
+        return [epoch_optimizer_steps(kept, self._train_batch_size, world_size=max(self.args.world_size, 1),
+                                      grad_accum=self.args.gradient_accumulation_steps,
+                                      drop_last=self.args.dataloader_drop_last, sharding=SHARD_BATCHES)
+                for kept in counts]
 
     def set_initial_training_values(self, args, dataloader):
         values = list(super().set_initial_training_values(args, dataloader))

@@ -1,10 +1,12 @@
-"""The methods a benchmark compares, by name, each a one-line DataDiet preset."""
+"""Pruning methods by name, each a one-line DataDiet preset: the ``method`` of ``datadiet train``
+configs, ``datadiet demo`` and the benchmark grids."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 from datadiet.diet import DataDiet
+from datadiet.select.validation import check_keep
 
 METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "full": lambda keep, **kw: DataDiet.full(**kw),
@@ -18,21 +20,25 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "infobatch": lambda keep, **kw: DataDiet.infobatch(prune_ratio=min(0.9, 1.0 - keep), **kw),
     "default": lambda keep, **kw: DataDiet(keep=keep, **kw),
     "default_anneal": lambda keep, **kw: DataDiet(keep=keep, anneal_epochs=1, **kw),
+    "ccs": lambda keep, **kw: DataDiet(keep=keep, selector="ccs", **kw),
+    "grand": lambda keep, **kw: DataDiet(keep=keep, score="grand", rescore="all", epsilon=0.0, **kw),
 }
 """``full``: no pruning. ``random_static`` / ``random``: one fixed / a fresh random subset.
 ``static_el2n``: EL2N once after warm-up (Paul et al. 2021). ``forgetting``: forgetting events
 (Toneva et al. 2019). ``nlu_data_diets``: the published dynamic protocol (Attendu & Corbeil 2023).
 ``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring).
 ``default_anneal``: the default with its last epoch on all the data (InfoBatch's annealing, applied
-to hard pruning)."""
+to hard pruning). ``ccs``: the default with coverage-centric selection (Zheng et al. 2023).
+``grand``: dynamic pruning by GraNd at the last layer, re-scored every epoch (Paul et al. 2021)."""
 
 METHOD_NAMES = tuple(METHOD_FACTORIES)
 
 
 def make_diet(method: str, keep: float, **kwargs) -> DataDiet:
-    """The diet of a benchmark method at kept fraction ``keep`` (ignored by ``full``)."""
+    """The diet of ``method`` at kept fraction ``keep`` (a number in (0, 1]; ignored by ``full``);
+    ``kwargs`` go to the preset (``seed``, ``scoring_batch_size``, any :class:`DataDiet` option)."""
     try:
         factory = METHOD_FACTORIES[method]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHOD_NAMES)}") from None
-    return factory(keep, **kwargs)
+    return factory(check_keep(keep), **kwargs)

@@ -1,1 +1,0 @@
-"""Benchmarks: one timed fine-tuning run (experiment), the compared methods, and the grid runner."""
