@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from datadiet.cli.demo import EpochClock, estimate_seconds, first_time_at, plot_demo
+from datadiet.cli.demo import EpochClock, estimate_seconds, first_time_at, plot_demo, seed_stats
 from datadiet.cli.threads import MAX_THREADS, available_cores, choose_threads, physical_cores
 
 
@@ -91,3 +91,12 @@ def test_plot_has_a_curve_per_run(tmp_path):
     records = [run("full", None, [(10, 0.6), (20, 0.8)], [100, 100]), run("default", 0.5, [(10, 0.6), (15, 0.79)], [100, 50])]
     path = plot_demo(records, "exact_match", tmp_path / "demo.png", "title")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_seed_statistics_are_quoted_only_for_the_setting_they_were_measured_in():
+    from datadiet.cli.main import build_parser
+
+    args = build_parser().parse_args(["demo"])
+    assert seed_stats(args)["seeds"] == "0, 1, 2"  # the defaults are the measured setting
+    for changed in (["--train-size", "500"], ["--epochs", "3"], ["--keep", "0.3"], ["--method", "random"]):
+        assert seed_stats(build_parser().parse_args(["demo", *changed])) is None
