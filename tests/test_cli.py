@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datadiet.cli.main import build_parser, demo_configs, main
+from datadiet.cli.main import DEMO_DEFAULTS, build_parser, demo_configs, main
 from datadiet.cli.train import load_run_config
 from datadiet.experiment import RunConfig
 from datadiet.fields import ConfigError
@@ -144,7 +144,8 @@ def test_demo_flags_are_the_run_config_fields(data_root):
     assert (full.method, pruned.method, pruned.keep) == ("full", "infobatch", 0.3)
     assert (pruned.learning_rate, pruned.layers, pruned.encoder) == (1e-3, None, "m")
     # the demo's own defaults; the rest are RunConfig's
-    assert (pruned.epochs, pruned.batch_size, pruned.max_length) == (3, RunConfig.batch_size, RunConfig.max_length)
+    assert (pruned.epochs, pruned.batch_size, pruned.max_length) == (DEMO_DEFAULTS["epochs"], RunConfig.batch_size,
+                                                                     RunConfig.max_length)
     assert (args.lr, args.model) == (1e-3, "m")  # the names datadiet.cli.demo reads
 
 

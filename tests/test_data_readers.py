@@ -12,6 +12,7 @@ import pytest
 from datadiet.data import (
     DATA_ENV_VAR,
     EXAMPLE_ID,
+    SplitLabelsWarning,
     UnknownLabelWarning,
     add_example_ids,
     available_datasets,
@@ -196,6 +197,57 @@ def test_local_folder_splits_share_label_ids_from_train(tmp_path):
                 f.write(json.dumps({"sentence": text, "y": label}) + "\n")
     dev = load_local_files(tmp_path, "validation", text_column="sentence", label_column="y")
     assert dev.features["label"].names == ["alpha", "mid", "zeta"] and dev["label"] == [2]
+
+
+def write_csv_splits(folder: Path, splits: dict[str, list[tuple[str, str]]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        (folder / f"{split}.csv").write_text("utterance,intent\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    return folder
+
+
+def test_one_csv_file_per_split_loaded_one_by_one_share_the_train_label_ids(tmp_path):
+    # the test file lacks "alarm" and sorts differently on its own ("Weather" < "music" < "timer"):
+    # alone it would number its labels 0, 1, 2; with the train file's names they match train's ids
+    folder = write_csv_splits(tmp_path / "intents", {
+        "train": [("wake me", "alarm"), ("play x", "music"), ("rain?", "Weather"), ("5 min", "timer")],
+        "test": [("set 5", "timer"), ("sunny?", "Weather"), ("play y", "music")],
+    })
+    columns = dict(text_column="utterance", label_column="intent")
+    train = load_dataset_by_name(str(folder / "train.csv"), **columns)
+    test = load_dataset_by_name(str(folder / "test.csv"), "test", **columns)
+    assert train.features["label"].names == ["Weather", "alarm", "music", "timer"]  # sorted as Python sorts str
+    assert test.features["label"].names == train.features["label"].names
+    names = train.features["label"].names
+    assert [names[i] for i in test["label"]] == ["timer", "Weather", "music"]
+    # the folder path and the file path agree, and the name of the file wins over the split argument
+    assert load_dataset_by_name(str(folder), "test", **columns)["label"] == test["label"]
+    assert load_dataset_by_name(str(folder / "test.csv"), **columns)["label"] == test["label"]
+
+
+def test_a_test_label_missing_from_train_is_named(tmp_path):
+    folder = write_csv_splits(tmp_path / "intents", {"train": [("a", "alarm")], "dev": [("b", "alarm"), ("c", "music")]})
+    with pytest.raises(ValueError, match=r"\['music'\] are not in label_names"):
+        load_dataset_by_name(str(folder / "dev.csv"), text_column="utterance", label_column="intent")
+    dev = load_dataset_by_name(str(folder / "dev.csv"), text_column="utterance", label_column="intent",
+                               label_names=["alarm", "music"])
+    assert dev["label"] == [0, 1]
+
+
+def test_a_lone_test_file_warns_that_its_ids_are_its_own(tmp_path):
+    folder = write_csv_splits(tmp_path / "only", {"test": [("a", "b"), ("c", "a")]})
+    with pytest.warns(SplitLabelsWarning, match="label_names=train.features"):
+        ds = load_dataset_by_name(str(folder / "test.csv"), text_column="utterance", label_column="intent")
+    assert ds.features["label"].names == ["a", "b"]
+
+
+def test_hub_style_splits_with_string_labels_share_the_train_names(tmp_path):
+    # hf:<name> goes through datasets.load_dataset, which also reads a local folder of csv files
+    folder = write_csv_splits(tmp_path / "hub", {
+        "train": [("a", "zeta"), ("b", "alpha"), ("c", "mid")], "test": [("d", "zeta"), ("e", "mid")]})
+    columns = dict(text_column="utterance", label_column="intent", cache_dir=str(tmp_path / "cache"))
+    test = load_dataset_by_name(f"hf:{folder}", "test", **columns)
+    assert test.features["label"].names == ["alpha", "mid", "zeta"] and test["label"] == [2, 1]
 
 
 def test_local_tsv_with_integer_labels_and_quotes(tmp_path):

@@ -59,14 +59,24 @@ def test_snips_slice_with_pretrained_minilm_follows_the_plan(tmp_path, snips_sli
 def test_demo_command_prints_the_table_and_writes_the_plot(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "datadiet.cli.main", "demo", "--train-size", "160", "--epochs", "2", "--layers", "1",
-         "--out", str(out)], capture_output=True, text=True, timeout=600)
+        [sys.executable, "-m", "datadiet.cli.main", "demo", "--dataset", "snips", "--train-size", "160", "--epochs", "3",
+         "--layers", "1", "--keep", "0.5", "--threads", "1", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "torch threads: 1 (as asked)" in proc.stdout and "estimated duration: about" in proc.stdout
     assert "speed-up" in proc.stdout and "slot F1" in proc.stdout and "default (keep 0.5)" in proc.stdout
+    assert "exact match after each epoch" in proc.stdout
+    assert "LOAD REPORT" not in proc.stderr and "pin_memory" not in proc.stderr
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
-    records = json.loads((out / "results.json").read_text())
-    assert [r["config"]["method"] for r in records] == ["full", "default"]
-    assert records[1]["examples_trained"] == 160 + 80
+    result = json.loads((out / "results.json").read_text())
+    assert result["threads"] == 1 and result["estimated_seconds"] > 0
+    full, pruned = result["runs"]
+    assert [full["method"], pruned["method"]] == ["full", "default"]
+    assert full["kept_per_epoch"] == [160, 160, 160] and pruned["kept_per_epoch"] == [160, 80, 80]
+    assert pruned["examples_trained"] == 160 + 80 + 80
+    for run in (full, pruned):  # one evaluation per epoch, on a clock that only moves forward
+        seconds = [p["seconds"] for p in run["curve"]]
+        assert [p["epoch"] for p in run["curve"]] == [1, 2, 3] and seconds == sorted(seconds)
+        assert seconds[-1] <= run["wall_seconds"] and "exact_match" in run["curve"][-1]["metrics"]
     assert (out / "default" / "diet" / "data_map.png").is_file()
 
 

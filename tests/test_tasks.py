@@ -28,6 +28,8 @@ from datadiet.tasks import (
     align_word_labels,
     build_task,
     class_names,
+    describe_loading,
+    dropped_layer_keys,
     load_encoder_path,
     load_pretrained,
     load_tokenizer,
@@ -93,6 +95,32 @@ def test_load_pretrained_keeps_the_first_layers_with_their_weights():
 def test_load_pretrained_rejects_zero_layers():
     with pytest.raises(ValueError, match="num_hidden_layers"):
         load_pretrained(MINILM, num_hidden_layers=0)
+
+
+def test_truncated_load_replaces_the_unexpected_layer_report_with_one_info_line(caplog):
+    # run in a subprocess: transformers writes its LOAD REPORT to its own stderr handler
+    code = ("import logging; logging.basicConfig(level=logging.INFO); "
+            "from transformers import AutoModelForSequenceClassification as A; "
+            "from datadiet.tasks import MINILM, load_pretrained; "
+            "load_pretrained(MINILM, A, num_hidden_layers=2, num_labels=3, with_tokenizer=False)")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert "LOAD REPORT" not in err and "UNEXPECTED" not in err
+    assert "kept the first 2 transformer layers; the 64 weights of the layers above were not loaded" in err
+    assert "new task head(s) start at random: classifier.bias, classifier.weight" in err
+    assert "WARNING" not in err  # nothing beyond what truncation explains
+
+
+def test_describe_loading_flags_what_truncation_does_not_explain():
+    info = {"unexpected_keys": {"encoder.layer.2.output.dense.bias", "encoder.layer.1.output.dense.bias",
+                                "pooler.dense.weight"},
+            "missing_keys": {"classifier.weight", "bert.embeddings.LayerNorm.weight"}, "mismatched_keys": set()}
+    assert dropped_layer_keys(info["unexpected_keys"], 2) == {"encoder.layer.2.output.dense.bias"}
+    expected, surprising = describe_loading(info, 2, "bert")
+    assert "the 1 weights of the layers above" in expected and "classifier.weight" in expected
+    assert "encoder.layer.1.output.dense.bias" in surprising and "pooler.dense.weight" in surprising
+    assert "bert.embeddings.LayerNorm.weight" in surprising and "encoder.layer.2" not in surprising
+    clean = {"unexpected_keys": {"h.5.mlp.c_fc.weight"}, "missing_keys": set(), "mismatched_keys": set()}
+    assert describe_loading(clean, 3, "transformer")[1] == ""
 
 
 # ---------------------------------------------------------------- sub-word alignment
@@ -292,3 +320,23 @@ def test_class_names_needs_a_classlabel(snips_test):
     assert class_names(snips_test, "intent_label")[1] == "AddToPlaylist"
     with pytest.raises(ValueError, match="ClassLabel"):
         class_names(snips_test, "intent")
+
+
+@pytest.mark.parametrize("task", ["joint_intent_slot", "sequence_classification"])
+def test_build_task_seed_fixes_the_new_heads_and_leaves_the_global_rng(tokenizer, snips_test, task):
+    raw = snips_test.select(range(4)) if task == "joint_intent_slot" else \
+        load_dataset_by_name("clinc150", "validation").select(range(4))
+
+    def heads(seed):
+        model = build_task(task, raw, tokenizer=tokenizer, num_hidden_layers=1, seed=seed).model
+        return [p.detach().clone() for n, p in model.named_parameters() if "head" in n or "classifier" in n]
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first, again, other = heads(0), heads(0), heads(1)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's RNG did not move
+    assert len(first) == (4 if task == "joint_intent_slot" else 2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], other[0])
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        build_task(task, raw, tokenizer=tokenizer, seed=-1)

@@ -214,7 +214,7 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
         per_device_eval_batch_size=256, learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler,
         weight_decay=0.01, seed=cfg.seed, logging_strategy="epoch", save_strategy="no", eval_strategy="no",
         report_to=[], disable_tqdm=not progress, label_names=spec.label_names, use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),  # no pin_memory warning on CPU
     )
     trainer = DataDietTrainer(diet=diet, model=spec.model, args=args, train_dataset=spec.train_dataset,
                               data_collator=spec.data_collator, compute_metrics=spec.compute_metrics)

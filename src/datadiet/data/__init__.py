@@ -8,7 +8,7 @@ conventions every reader follows.
 
 from datadiet.data.clinc150 import OOS, read_clinc150
 from datadiet.data.common import EXAMPLE_ID, SPLITS, UnknownLabelWarning, add_example_ids, canonical_split
-from datadiet.data.external import load_hub_dataset, load_local_files, to_classification
+from datadiet.data.external import SplitLabelsWarning, load_hub_dataset, load_local_files, to_classification
 from datadiet.data.glue import SST2_LABELS, read_glue_tsv
 from datadiet.data.joint_nlu import read_joint_nlu
 from datadiet.data.paths import DATA_ENV_VAR, resolve_data_root
@@ -20,6 +20,7 @@ __all__ = [
     "OOS",
     "SPLITS",
     "SST2_LABELS",
+    "SplitLabelsWarning",
     "UnknownLabelWarning",
     "add_example_ids",
     "available_datasets",

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -156,37 +157,63 @@ def load_local_files(
     """Read a classification split from a local file or a folder of per-split files.
 
     Args:
-        path: a ``.csv`` / ``.tsv`` / ``.json`` / ``.jsonl`` file (read whatever ``split`` says), or a
-            folder holding ``train.<suffix>``, ``dev.<suffix>`` (or ``validation``/``val``),
-            ``test.<suffix>`` (see :func:`find_split_file`).
-        split: which split to read from a folder.
+        path: a ``.csv`` / ``.tsv`` / ``.json`` / ``.jsonl`` file, or a folder holding
+            ``train.<suffix>``, ``dev.<suffix>`` (or ``validation``/``val``), ``test.<suffix>``
+            (see :func:`find_split_file`).
+        split: which split to read from a folder. For a file, the split it holds when its name
+            does not say (``test.csv`` is the test split whatever ``split`` says).
         text_column, label_column, text_pair_column, label_names: see :func:`to_classification`.
-            For a folder and string labels without ``label_names``, names come from the train file
-            so that every split shares the same ids.
+
+    Label ids are shared across splits: without ``label_names``, a validation or test split takes
+    the label names of the train file beside it (``train.<suffix>`` in the same folder), so the
+    same class has the same id in every split. A label of that split missing from the train file
+    raises, naming it; pass ``label_names`` listing every class then. With no train file beside
+    it, the split's own sorted labels are used and a :class:`SplitLabelsWarning` says so.
 
     Files are read in memory by :func:`read_records` (no ``datasets`` cache is written).
     JSON files hold one record per line (``.jsonl``) or a list of records.
     """
     path = Path(path)
     if path.is_dir():
-        file = find_split_file(path, split)
-        if label_names is None and canonical_split(split) != "train":
-            try:
-                train = find_split_file(path, "train")
-            except FileNotFoundError:
-                train = None
-            if train is not None:
-                label_names = to_classification(
-                    _read_file(train), text_column=text_column, label_column=label_column, source=str(train)
-                ).features["label"].names
+        file, role = find_split_file(path, split), canonical_split(split)
     elif path.is_file():
-        file = path
+        file, role = path, split_of_file(path) or canonical_split(split)
     else:
         raise FileNotFoundError(f"{path} does not exist")
+    if label_names is None and role != "train":
+        label_names = _train_label_names(file, text_column=text_column, label_column=label_column)
     return to_classification(
         _read_file(file), text_column=text_column, label_column=label_column,
         text_pair_column=text_pair_column, label_names=label_names, source=str(file),
     )
+
+
+class SplitLabelsWarning(UserWarning):
+    """A validation or test split got label ids from its own labels, not from a train split."""
+
+
+def split_of_file(path: str | os.PathLike) -> str | None:
+    """The split a file's name says it holds (``dev.csv`` -> ``"validation"``), or None."""
+    stem = Path(path).stem.lower()
+    for split, stems in _SPLIT_STEMS.items():
+        if stem in stems:
+            return split
+    return None
+
+
+def _train_label_names(file: Path, *, text_column: str, label_column: str) -> list[str] | None:
+    """Label names of the train file beside ``file``; None (with a warning) when there is none."""
+    try:
+        train = find_split_file(file.parent, "train")
+    except FileNotFoundError:
+        warnings.warn(
+            f"{file}: no train file beside it, so its label ids come from its own labels in sorted order and "
+            f"may differ from the train split's; pass label_names=train.features['label'].names",
+            SplitLabelsWarning, stacklevel=3,
+        )
+        return None
+    return to_classification(_read_file(train), text_column=text_column, label_column=label_column,
+                             source=str(train)).features["label"].names
 
 
 def load_hub_dataset(
@@ -203,15 +230,24 @@ def load_hub_dataset(
 
     ``split`` is passed as given (hub datasets usually call it ``"validation"``); ``load_kwargs``
     go to ``datasets.load_dataset`` (e.g. ``name="sst2"`` for ``nyu-mll/glue``). Needs network
-    access or a populated ``datasets`` cache.
+    access or a populated ``datasets`` cache. A ``ClassLabel`` column keeps its names; plain string
+    or integer labels of a split other than ``"train"`` take the train split's label names
+    (it is loaded too), so ids agree across splits, unless ``label_names`` is given.
     """
     dataset = datasets.load_dataset(repo_id, split=split, **load_kwargs)
     if not isinstance(dataset, datasets.Dataset):
         raise ValueError(f"{repo_id}: expected one split, got {type(dataset).__name__}; pass split=")
+    if (label_names is None and split != "train" and label_column in dataset.column_names
+            and not isinstance(dataset.features[label_column], datasets.ClassLabel)):
+        # plain string / integer labels: take the names of the train split so that ids agree
+        train = datasets.load_dataset(repo_id, split="train", **load_kwargs)
+        label_names = to_classification(train, text_column=text_column, label_column=label_column,
+                                        source=f"{repo_id}[train]").features["label"].names
     return to_classification(
         dataset, text_column=text_column, label_column=label_column, text_pair_column=text_pair_column,
         label_names=label_names, source=f"{repo_id}[{split}]",
     )
 
 
-__all__ = ["LOCAL_SUFFIXES", "read_records", "find_split_file", "load_hub_dataset", "load_local_files", "to_classification"]
+__all__ = ["LOCAL_SUFFIXES", "SplitLabelsWarning", "find_split_file", "load_hub_dataset", "load_local_files",
+           "read_records", "split_of_file", "to_classification"]

@@ -1,7 +1,7 @@
 """Where the offline datasets live: one function that resolves the data root, one per dataset folder.
 
-The benchmark datasets are read by path and never copied into the repository (see
-``../shared/data/README.md``). The root is, in order: the ``data_root`` argument, the
+The benchmark datasets are read by path and never copied into the repository (the README's
+"The data" section says where they go). The root is, in order: the ``data_root`` argument, the
 ``DATADIET_DATA`` environment variable, ``../shared/data`` beside the checkout that holds this
 package, or ``../shared/data`` beside the current working directory.
 """
@@ -56,6 +56,7 @@ def dataset_path(data_root: str | os.PathLike | None, *parts: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(
             f"{path} does not exist. The data root {root} was found but lacks {'/'.join(parts)}; "
-            f"pass data_root=... or set {DATA_ENV_VAR} to a folder laid out as ../shared/data/README.md describes."
+            f"pass data_root=... or set {DATA_ENV_VAR} to a folder holding snips/, atis/, clinc150/, sst2/ in their "
+            f"original layout (see the README, \"The data\")."
         )
     return path

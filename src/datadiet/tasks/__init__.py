@@ -16,6 +16,8 @@ _EXPORTS = {
     "JointIntentSlotModel": "joint",
     "JointIntentSlotOutput": "joint",
     "MINILM": "models",
+    "describe_loading": "models",
+    "dropped_layer_keys": "models",
     "load_encoder_path": "models",
     "load_pretrained": "models",
     "load_tokenizer": "models",
@@ -35,7 +37,15 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from datadiet.tasks.collate import JointNLUCollator
     from datadiet.tasks.joint import JointIntentSlotConfig, JointIntentSlotModel, JointIntentSlotOutput
-    from datadiet.tasks.models import MINILM, load_encoder_path, load_pretrained, load_tokenizer, resolve_model_path
+    from datadiet.tasks.models import (
+        MINILM,
+        describe_loading,
+        dropped_layer_keys,
+        load_encoder_path,
+        load_pretrained,
+        load_tokenizer,
+        resolve_model_path,
+    )
     from datadiet.tasks.preprocess import (
         align_word_labels,
         tokenize_joint_intent_slot,

