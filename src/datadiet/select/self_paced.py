@@ -26,6 +26,7 @@ from datadiet.select.selection import Selection
 __all__ = [
     "P3_QUALITIES",
     "PERCENTILE_SHAPES",
+    "STANDARDIZE_MODES",
     "p3_quality",
     "select_p3",
     "self_paced_eligible",
@@ -50,6 +51,10 @@ PERCENTILE_SHAPES = ("p3_code", "linear", "cosine", "sqrt", "step")
 A constant percentile (one version of the authors' code fixes 80) is ``start = end = 80`` with
 any shape.
 """
+
+STANDARDIZE_MODES = ("zscore", "center", "none")
+"""What :func:`select_p3` does to the features of the eligible examples before the cosine:
+z-score each dimension (the authors' code), only centre it, or nothing."""
 
 P3_QUALITIES = ("easiness", "difficulty", "uniform")
 """DPP quality ``q_i`` of an eligible example with difficulty ``d_i`` (see :func:`p3_quality`):
@@ -151,12 +156,15 @@ def p3_quality(difficulty, quality: str = "easiness") -> np.ndarray:
     return np.maximum(q, 0.0)
 
 
-def standardize_features(features, rows=None, *, dtype=np.float32, chunk_rows: int = 65_536) -> np.ndarray:
+def standardize_features(features, rows=None, *, scale: bool = True, dtype=np.float32,
+                         chunk_rows: int = 65_536) -> np.ndarray:
     """Each feature dimension z-scored over ``rows`` (default: all): ``(f - mean) / std``.
 
     This is the authors' code's step before the cosine similarity (mean and population standard
     deviation over the DPP's candidates, here the eligible examples). A dimension that is constant
-    over the rows (``std == 0``) becomes 0 instead of NaN. Statistics accumulate in float64 chunk
+    over the rows (``std == 0``) becomes 0 instead of NaN. ``scale=False`` only centres
+    (``f - mean``), for features already z-scored before a compression (see
+    :mod:`datadiet.select.compress`). Statistics accumulate in float64 chunk
     by chunk, so the only full-size array is the ``(len(rows), d)`` result in ``dtype``; features
     may be any numpy float dtype (float16 included) or a torch tensor (bfloat16 included).
 
@@ -173,6 +181,11 @@ def standardize_features(features, rows=None, *, dtype=np.float32, chunk_rows: i
     for s in range(0, m, chunk_rows):
         total += _rows64(F, idx[s : s + chunk_rows]).sum(axis=0)
     mean = total / m
+    if not scale:
+        out = np.empty((m, d), dtype=dtype)
+        for s in range(0, m, chunk_rows):
+            out[s : s + chunk_rows] = _rows64(F, idx[s : s + chunk_rows]) - mean
+        return out
     sq = np.zeros(d, dtype=np.float64)
     for s in range(0, m, chunk_rows):  # two-pass variance: no cancellation
         c = _rows64(F, idx[s : s + chunk_rows]) - mean
@@ -215,7 +228,7 @@ def select_p3(
     end: float = 100.0,
     shape: str = "p3_code",
     quality: str = "easiness",
-    standardize: bool = True,
+    standardize: bool | str = True,
     theta: float | None = None,
     eps: float = 1e-10,
     rng: np.random.Generator | None = None,
@@ -254,8 +267,10 @@ def select_p3(
         start, end, shape: the percentile schedule (see :func:`self_paced_percentile`).
         quality: ``"easiness"`` (authors' code), ``"difficulty"`` or ``"uniform"``, see
             :data:`P3_QUALITIES`.
-        standardize: z-score each feature dimension over the eligible examples (authors' code);
-            ``False`` takes the cosine of the raw features.
+        standardize: ``True`` (or ``"zscore"``) z-scores each feature dimension over the eligible
+            examples (authors' code); ``"center"`` only subtracts their mean (for features z-scored
+            before a compression, see :func:`~datadiet.select.compress.compress_features`);
+            ``False`` (or ``"none"``) takes the cosine of the features as they are.
         theta: quality/diversity trade-off of Chen et al. (2018): ``q = exp(theta r / (2(1 - theta)))``
             with relevance ``r`` = the quality above. ``None``: ``q`` itself.
         eps: relative rank threshold of :func:`~datadiet.select.dpp.dpp_greedy_map`.
@@ -287,6 +302,9 @@ def select_p3(
         raise ValueError(f"budget must be in [1, N] = [1, {n}], got {budget}")
     if quality not in P3_QUALITIES:
         raise ValueError(f"unknown quality {quality!r}; choose one of {', '.join(P3_QUALITIES)}")
+    mode = ("zscore" if standardize else "none") if isinstance(standardize, (bool, np.bool_)) else standardize
+    if mode not in STANDARDIZE_MODES:
+        raise ValueError(f"standardize must be True, False or one of {', '.join(STANDARDIZE_MODES)}, got {standardize!r}")
     budget = int(budget)
 
     percentile = self_paced_percentile(epoch, num_epochs, start, end, shape)
@@ -307,8 +325,9 @@ def select_p3(
         q = np.ones(len(eligible))
     if theta is not None:
         q = theta_quality(q, theta)
-    if standardize:
-        fe = standardize_features(f, eligible, dtype=np.float64 if f.dtype == np.float64 else np.float32)
+    if mode != "none":
+        fe = standardize_features(f, eligible, scale=mode == "zscore",
+                                  dtype=np.float64 if f.dtype == np.float64 else np.float32)
     else:
         fe = f[eligible]
     # A row at exactly the mean has no direction, so no cosine: it comes after the DPP's picks.
