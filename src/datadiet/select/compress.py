@@ -44,6 +44,19 @@ def _chunk64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+_MAX_ELEMENTS = 1 << 22  # float64 temporaries of at most 32 MB per step
+
+
+def _bounded(chunks):
+    """Split each chunk into row slices of at most ``_MAX_ELEMENTS`` values."""
+    for chunk in chunks:
+        if len(chunk.shape) != 2:
+            raise ValueError(f"feature chunks must be 2-d (rows, d), got shape {tuple(chunk.shape)}")
+        step = max(1, _MAX_ELEMENTS // max(1, chunk.shape[1]))
+        for s in range(0, chunk.shape[0], step):
+            yield chunk[s : s + step]
+
+
 def feature_moments(features, *, chunk_rows: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and population standard deviation, accumulated chunk by chunk.
 
@@ -61,10 +74,8 @@ def feature_moments(features, *, chunk_rows: int = 65_536) -> tuple[np.ndarray, 
     else:
         chunks = iter(features)
     count, mean, m2 = 0, None, None
-    for chunk in chunks:
-        c = _chunk64(chunk)
-        if c.ndim != 2:
-            raise ValueError(f"feature chunks must be 2-d (rows, d), got shape {c.shape}")
+    for piece in _bounded(chunks):
+        c = _chunk64(piece)
         if len(c) == 0:
             continue
         cm = c.mean(axis=0)
@@ -160,8 +171,9 @@ class FeatureProjection:
         mean, std = feature_moments(sample, chunk_rows=chunk_rows)
         w = np.divide(1.0, std, out=np.zeros_like(std), where=std > 0) if standardize else np.ones(d)
         cov = np.zeros((d, d), dtype=np.float64)
-        for s in range(0, n, chunk_rows):
-            c = (_chunk64(sample[s : s + chunk_rows]) - mean) * w
+        step = max(1, min(chunk_rows, _MAX_ELEMENTS // d))
+        for s in range(0, n, step):
+            c = (_chunk64(sample[s : s + step]) - mean) * w
             cov += c.T @ c
         vals, vecs = np.linalg.eigh(cov / n)
         top = vecs[:, ::-1][:, :out_dim]

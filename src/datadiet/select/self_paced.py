@@ -177,6 +177,7 @@ def standardize_features(features, rows=None, *, scale: bool = True, dtype=np.fl
     m, d = len(idx), F.shape[1]
     if m == 0:
         raise ValueError("standardize_features needs at least one row")
+    chunk_rows = max(1, min(int(chunk_rows), (1 << 22) // max(1, d)))  # float64 temporaries <= 32 MB
     total = np.zeros(d, dtype=np.float64)
     for s in range(0, m, chunk_rows):
         total += _rows64(F, idx[s : s + chunk_rows]).sum(axis=0)
