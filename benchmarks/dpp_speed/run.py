@@ -91,19 +91,21 @@ def worker_llm_scale(args) -> None:
     gen = LLMLikeFeatures(args.n, args.raw_d, seed=args.seed)
     t0 = time.perf_counter()
     fit_rows = min(args.fit_rows, args.n)
-    mean, std = feature_moments(gen.block(j)[: fit_rows - j * BLOCK] for j in range((fit_rows + BLOCK - 1) // BLOCK))
+    buffers: dict = {}  # the generator reuses two BLOCK x raw_d arrays instead of allocating per block
+    mean, std = feature_moments(gen.block(j, buffers)[: fit_rows - j * BLOCK]
+                                for j in range((fit_rows + BLOCK - 1) // BLOCK))
     proj = FeatureProjection.random(args.raw_d, args.d, seed=args.seed + 1, kind="gaussian", mean=mean, std=std)
     fit_seconds = time.perf_counter() - t0
     C = np.empty((args.n, args.d), dtype=np.float32)
     gen_seconds = proj_seconds = 0.0
     for j in range((args.n + BLOCK - 1) // BLOCK):
         t = time.perf_counter()
-        block = gen.block(j)
+        block = gen.block(j, buffers)
         t2 = time.perf_counter()
         C[j * BLOCK : j * BLOCK + len(block)] = proj(block)
         gen_seconds += t2 - t
         proj_seconds += time.perf_counter() - t2
-    del block
+    del block, buffers
     difficulty = np.random.default_rng(args.seed).uniform(0.0, 1.0, args.n)
     before = _rss_mb()
     peak_before_select = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3

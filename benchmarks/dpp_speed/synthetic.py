@@ -34,14 +34,28 @@ class LLMLikeFeatures:
         self.offset = (2.0 * rng.standard_normal(d)).astype(np.float32)
         self.massive = rng.choice(d, size=massive, replace=False)
 
-    def block(self, j: int) -> np.ndarray:
-        """Rows ``[j * BLOCK, min((j + 1) * BLOCK, n))`` as float32."""
+    def block(self, j: int, buffers: dict | None = None) -> np.ndarray:
+        """Rows ``[j * BLOCK, min((j + 1) * BLOCK, n))`` as float32.
+
+        ``buffers`` (a dict the caller keeps) lets consecutive calls reuse their two
+        ``BLOCK x d`` arrays instead of allocating fresh ones; the values are the same either way,
+        and the returned array is then overwritten by the next call.
+        """
         rows = min(BLOCK, self.n - j * BLOCK)
         rng = np.random.default_rng([self.seed, j])
         c = rng.integers(0, len(self.centres), rows)
         z = self.centres[c] + rng.standard_normal((rows, len(self.spectrum)), dtype=np.float32) * self.spectrum
-        x = z @ self.basis
-        x += 0.3 * rng.standard_normal((rows, self.d), dtype=np.float32)
+        if buffers is None:
+            x = z @ self.basis
+            noise = rng.standard_normal((rows, self.d), dtype=np.float32)
+        else:
+            if buffers.get("x") is None or buffers["x"].shape[0] < rows:
+                buffers["x"] = np.empty((BLOCK, self.d), dtype=np.float32)
+                buffers["noise"] = np.empty((BLOCK, self.d), dtype=np.float32)
+            x = np.matmul(z, self.basis, out=buffers["x"][:rows])
+            noise = rng.standard_normal(out=buffers["noise"][:rows], dtype=np.float32)
+        noise *= 0.3
+        x += noise
         x *= self.scale
         x += self.offset
         x[:, self.massive] = 300.0 + 100.0 * rng.standard_normal((rows, len(self.massive)), dtype=np.float32)

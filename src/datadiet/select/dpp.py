@@ -59,7 +59,8 @@ from datadiet.select.selection import Selection
 __all__ = ["dpp_greedy_map", "select_dpp", "theta_quality"]
 
 _REFRESH_ROWS = 32_768  # rows per chunk of the N x block refresh (bounds its temporary to rows x block)
-_POOL = 4096  # default items per block (a speed knob only; see benchmarks/dpp_speed)
+_POOL = 4096  # default items per block, at least (a speed knob only; see benchmarks/dpp_speed)
+_POOL_MAX = 65_536  # ... and at most: N // 16 in between
 
 
 def theta_quality(relevance: np.ndarray, theta: float) -> np.ndarray:
@@ -165,9 +166,19 @@ def _best_key(g: np.ndarray, prio: np.ndarray, mask: np.ndarray) -> tuple[float,
 def _top_pool(g: np.ndarray, prio: np.ndarray, p: int) -> tuple[np.ndarray, tuple[float, int]]:
     """The ``p`` best items by (gain desc, priority asc) among those with finite gain, and the key
     of the best item left out (``(-inf, max)`` when none is)."""
+    n_valid = int(np.count_nonzero(g > -np.inf))
+    if p >= n_valid:
+        return np.flatnonzero(g > -np.inf), (-np.inf, np.iinfo(np.int64).max)
+    # Fast path: one partition of all gains (-inf sorts first, and p < n_valid keeps them out).
+    n = len(g)
+    part = np.argpartition(g, n - p - 1)
+    top = part[n - p :]
+    kth = g[top].min()  # the p-th largest gain
+    best_out = g[part[n - p - 1]]  # the (p + 1)-th largest: the best gain left out
+    if best_out < kth:  # no tie across the pool's edge: the pool is exactly the p largest
+        return top, (float(best_out), int(prio[g == best_out].min()))
+    # Ties across the edge: the lowest priorities among them go in.
     valid = np.flatnonzero(g > -np.inf)
-    if p >= len(valid):
-        return valid, (-np.inf, np.iinfo(np.int64).max)
     gv = g[valid]
     part = np.argpartition(-gv, p - 1)[:p]
     kth = gv[part].min()  # the p-th largest gain
@@ -218,6 +229,7 @@ def dpp_greedy_map(
             dtype, else float64. float32 is about 2x faster and picked the same items in
             ``benchmarks/dpp_speed``.
         pool_size: items per exact block (a speed knob only; the picks do not depend on it).
+            Default: ``N // 16``, at least 4,096 and at most 65,536.
         device: ``None`` (default) runs the blocked greedy in numpy on the CPU. A torch device
             (``"cuda"``, ``"cuda:1"``, the model's device; ``"cpu"`` works too) runs the plain fast
             greedy of Chen et al. in torch there instead (one ``N x d`` matrix-vector product per
@@ -244,7 +256,8 @@ def dpp_greedy_map(
     prio = rng.permutation(n).astype(np.int64) if rng is not None else np.arange(n, dtype=np.int64)
     if device is not None:
         return _greedy_torch(X, inv_norm, q2, prio, budget, eps_eff, device)
-    p = int(pool_size) if pool_size is not None else _POOL
+    # Larger pools make longer blocks (fewer full refreshes) and pay O(pool d) per pick: scale with N.
+    p = int(pool_size) if pool_size is not None else max(_POOL, min(_POOL_MAX, n // 16))
     if p < 1:
         raise ValueError(f"pool_size must be >= 1, got {pool_size}")
 
@@ -300,8 +313,8 @@ def dpp_greedy_map(
             Ub = np.ascontiguousarray(U[start_k:k].T)
             for s in range(0, n, _REFRESH_ROWS):
                 e = X[s : s + _REFRESH_ROWS] @ Ub
-                e *= inv_norm[s : s + _REFRESH_ROWS, None].astype(dtype)
-                rho[s : s + _REFRESH_ROWS] -= np.einsum("ij,ij->i", e, e, dtype=np.float64)
+                # |<x/|x|, u>|^2 summed over the block's directions; the row norm enters once, squared
+                rho[s : s + _REFRESH_ROWS] -= np.einsum("ij,ij->i", e, e) * np.square(inv_norm[s : s + _REFRESH_ROWS])
 
     if len(picked) < budget:
         # Zero-quality items (or, with rounding, nothing left that adds anything): lowest priority first.
