@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import torch
 
 import datadiet.select.dpp as dpp_module
 from datadiet.select.dpp import dpp_greedy_map, select_dpp, theta_quality
@@ -148,6 +149,47 @@ def test_zero_quality_items_come_last():
     assert set(got[:3].tolist()) == {1, 3, 4}
     assert got[3:].tolist() == [0, 2]
     np.testing.assert_array_equal(got, brute_force_greedy(F, q, 5))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_torch_backend_makes_the_numpy_picks(dtype):
+    # The same instances as the brute-force test (restarts, duplicated directions, zero quality),
+    # plus larger ones where the numpy path works in blocks: identical picks, in the same order.
+    cases = list(_instances(seed=11, count=20))
+    rng = np.random.default_rng(12)
+    for _ in range(4):
+        n, d = 3000, 24
+        F = rng.standard_normal((n, d)) * rng.uniform(0.5, 2, (n, 1))
+        q = rng.uniform(0.1, 1.0, n)
+        q[rng.integers(0, n, 20)] = 0.0
+        cases.append((n, d, 200, F, q))
+    for n, d, budget, F, q in cases:
+        F = F.astype(dtype)
+        want = dpp_greedy_map(F, q, budget, pool_size=64)
+        got = dpp_greedy_map(F, q, budget, device="cpu")
+        np.testing.assert_array_equal(got, want, err_msg=f"n={n} d={d} budget={budget}")
+    # ties follow the same rng priorities
+    a = dpp_greedy_map(np.eye(6), np.ones(6), 6, rng=np.random.default_rng(7))
+    b = dpp_greedy_map(np.eye(6), np.ones(6), 6, rng=np.random.default_rng(7), device="cpu")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_half_precision_features_are_accepted():
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((500, 16)).astype(np.float16)
+    q = rng.uniform(0.2, 1.0, 500)
+    want = dpp_greedy_map(F.astype(np.float32), q, 30)  # half is storage; the greedy runs in float32
+    np.testing.assert_array_equal(dpp_greedy_map(F, q, 30), want)
+    np.testing.assert_array_equal(dpp_greedy_map(torch.from_numpy(F), q, 30, device="cpu"), want)
+    B = torch.from_numpy(F.astype(np.float32)).to(torch.bfloat16)
+    np.testing.assert_array_equal(dpp_greedy_map(B, q, 30), dpp_greedy_map(B.float().numpy(), q, 30))
+
+
+def test_zero_rows_are_allowed_with_zero_quality():
+    F = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    got = dpp_greedy_map(F, np.array([0.9, 0.0, 0.8, 0.7]), 4)
+    assert got.tolist()[:2] == [0, 2] and got.tolist()[3] == 1  # the zero row last
+    assert dpp_greedy_map(F, np.array([0.9, 0.0, 0.8, 0.7]), 4, device="cpu").tolist() == got.tolist()
 
 
 def test_memory_is_never_quadratic():

@@ -49,7 +49,7 @@ def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, 
     distinct_texts = len({tuple(x) for x in ds["input_ids"]})
     assert len(np.unique(diet.features.round(4), axis=0)) == distinct_texts > 1
     assert np.isfinite(diet.history.latest).all() and (diet.history.latest >= 0).all() and (diet.history.latest <= 1).all()
-    assert [r["p3_percentile"] for r in diet.log] == pytest.approx([self_paced_percentile(e, 3, 50, 95) for e in range(3)])
+    assert [r["p3_percentile"] for r in diet.log] == pytest.approx([self_paced_percentile(e, 3, 50, 95, "linear") for e in range(3)])
     assert all(8 <= r["p3_eligible"] <= 30 for r in diet.log)
     logged = [h for h in trainer.state.log_history if "datadiet/p3_eligible" in h]
     assert [h["datadiet/p3_eligible"] for h in logged] == [r["p3_eligible"] for r in diet.log]

@@ -133,6 +133,16 @@ def test_hand_numbers_on_fixed_logits():
     assert d[1].item() == math.inf
 
 
+def test_long_actions_do_not_underflow():
+    # One action of 400 tokens, each with p = 1/10. The product-then-root form of the authors'
+    # code underflows (1e-400 is 0 in float64) and would report pi = 0, d = 1; log space gives 0.1.
+    T, V = 400, 10
+    x = ScoreInputs(token_logits=torch.zeros(1, T, V), token_labels=torch.zeros(1, T, dtype=torch.long),
+                    action_ids=torch.zeros(1, T, dtype=torch.long))
+    assert policy_difficulty(x).item() == pytest.approx(0.9, abs=1e-6)
+    assert torch.prod(torch.full((T,), 0.1, dtype=torch.float64)).item() ** (1 / T) == 0.0
+
+
 def test_no_action_anywhere_in_the_batch():
     x = ScoreInputs(
         token_logits=torch.zeros(2, 3, 4), token_labels=torch.ones(2, 3, dtype=torch.long),

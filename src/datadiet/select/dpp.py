@@ -29,6 +29,12 @@ dropped along the way). Then all N gains are brought up to date with one matrix-
 ``X @ U_block.T`` (BLAS-3, compute-bound). The picks are the ones the plain greedy makes (up to
 floating-point rounding; ties go to the lower priority, see ``rng``): 10,000 of 100,000 items
 with 384-d features take about 12 s in float32 on 2 cores, against minutes for the plain greedy.
+The default pool is ``N // 16`` items (within [4,096, 65,536]): larger pools make longer blocks,
+so fewer full refreshes, at O(pool d) per pick.
+
+On a GPU (``device="cuda"``) the plain fast greedy runs in torch instead: one ``N x d``
+matrix-vector product per pick is memory-bound, which a GPU's bandwidth makes cheap, and it needs
+no blocking. Both paths make the same picks up to floating-point rounding.
 
 Rank exhaustion and restarts: with d-dimensional features ``rank(L) <= d``, so after at most d
 picks every remaining item lies (numerically) in the span of the picks and adds nothing. As in
@@ -59,7 +65,8 @@ from datadiet.select.selection import Selection
 __all__ = ["dpp_greedy_map", "select_dpp", "theta_quality"]
 
 _REFRESH_ROWS = 32_768  # rows per chunk of the N x block refresh (bounds its temporary to rows x block)
-_POOL = 4096  # default items per block (a speed knob only; see benchmarks/dpp_speed)
+_POOL = 4096  # default items per block, at least (a speed knob only; see benchmarks/dpp_speed)
+_POOL_MAX = 65_536  # ... and at most: N // 16 in between
 
 
 def theta_quality(relevance: np.ndarray, theta: float) -> np.ndarray:
@@ -75,13 +82,29 @@ def theta_quality(relevance: np.ndarray, theta: float) -> np.ndarray:
     return np.exp(alpha * (r - r.max())) if r.size else r
 
 
+def _as_numpy_features(features) -> np.ndarray:
+    """``features`` as a numpy array: torch tensors go to the CPU (bfloat16, which numpy lacks,
+    as float32); float16 stays float16 here and is upcast to the working dtype by the caller."""
+    if hasattr(features, "detach") and hasattr(features, "cpu"):  # a torch tensor
+        import torch
+
+        t = features.detach()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.cpu().numpy()
+    return np.asarray(features)
+
+
 def _validate(features, quality, budget, theta, eps, dtype):
-    X = np.asarray(features)
+    X = _as_numpy_features(features)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"features must be a non-empty 2-d array (N items, d dims), got shape {X.shape}")
     n, _ = X.shape
     if dtype is None:
-        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        if X.dtype in (np.float32, np.float64):
+            dtype = X.dtype
+        else:  # half precision is a storage format: compute in float32; anything else in float64
+            dtype = np.float32 if X.dtype == np.float16 else np.float64
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -123,13 +146,16 @@ def _validate(features, quality, budget, theta, eps, dtype):
             f"features have NaN/inf (or overflowing) values in {len(bad)} row(s), first at indices "
             f"{bad[:5].tolist()}"
         )
-    if np.any(sq == 0):
-        bad = np.flatnonzero(sq == 0)
+    zero = sq == 0
+    if np.any(zero & (q > 0)):
+        bad = np.flatnonzero(zero & (q > 0))
         raise ValueError(
             f"{len(bad)} feature row(s) are all zeros (first at indices {bad[:5].tolist()}): the cosine "
-            "similarity is undefined for them. Drop them from the pool or give them a feature vector."
+            "similarity is undefined for them. Drop them from the pool, give them a feature vector, or "
+            "give them quality 0 (they then come after every other pick)."
         )
-    return X, q, budget, 1.0 / np.sqrt(sq), dtype
+    inv_norm = np.divide(1.0, np.sqrt(sq), out=np.zeros_like(sq), where=~zero)
+    return X, q, budget, inv_norm, dtype
 
 
 def _best_key(g: np.ndarray, prio: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
@@ -146,9 +172,19 @@ def _best_key(g: np.ndarray, prio: np.ndarray, mask: np.ndarray) -> tuple[float,
 def _top_pool(g: np.ndarray, prio: np.ndarray, p: int) -> tuple[np.ndarray, tuple[float, int]]:
     """The ``p`` best items by (gain desc, priority asc) among those with finite gain, and the key
     of the best item left out (``(-inf, max)`` when none is)."""
+    n_valid = int(np.count_nonzero(g > -np.inf))
+    if p >= n_valid:
+        return np.flatnonzero(g > -np.inf), (-np.inf, np.iinfo(np.int64).max)
+    # Fast path: one partition of all gains (-inf sorts first, and p < n_valid keeps them out).
+    n = len(g)
+    part = np.argpartition(g, n - p - 1)
+    top = part[n - p :]
+    kth = g[top].min()  # the p-th largest gain
+    best_out = g[part[n - p - 1]]  # the (p + 1)-th largest: the best gain left out
+    if best_out < kth:  # no tie across the pool's edge: the pool is exactly the p largest
+        return top, (float(best_out), int(prio[g == best_out].min()))
+    # Ties across the edge: the lowest priorities among them go in.
     valid = np.flatnonzero(g > -np.inf)
-    if p >= len(valid):
-        return valid, (-np.inf, np.iinfo(np.int64).max)
     gv = g[valid]
     part = np.argpartition(-gv, p - 1)[:p]
     kth = gv[part].min()  # the p-th largest gain
@@ -175,6 +211,7 @@ def dpp_greedy_map(
     rng: np.random.Generator | None = None,
     dtype=None,
     pool_size: int | None = None,
+    device=None,
 ) -> np.ndarray:
     """Greedy MAP of the DPP with kernel ``L = diag(q) S diag(q)``, ``S_ij = cos(f_i, f_j)``.
 
@@ -198,6 +235,12 @@ def dpp_greedy_map(
             dtype, else float64. float32 is about 2x faster and picked the same items in
             ``benchmarks/dpp_speed``.
         pool_size: items per exact block (a speed knob only; the picks do not depend on it).
+            Default: ``N // 16``, at least 4,096 and at most 65,536.
+        device: ``None`` (default) runs the blocked greedy in numpy on the CPU. A torch device
+            (``"cuda"``, ``"cuda:1"``, the model's device; ``"cpu"`` works too) runs the plain fast
+            greedy of Chen et al. in torch there instead (one ``N x d`` matrix-vector product per
+            pick, which a GPU's bandwidth makes cheap); it makes the same picks as the numpy path
+            up to floating-point rounding (see :func:`_greedy_torch`).
 
     Returns:
         ``int64`` array of ``budget`` distinct indices in pick order.
@@ -217,7 +260,10 @@ def dpp_greedy_map(
     eps_eff = max(float(eps), 100.0 * float(np.finfo(dtype).eps))
     q2 = q * q
     prio = rng.permutation(n).astype(np.int64) if rng is not None else np.arange(n, dtype=np.int64)
-    p = int(pool_size) if pool_size is not None else _POOL
+    if device is not None:
+        return _greedy_torch(X, inv_norm, q2, prio, budget, eps_eff, device)
+    # Larger pools make longer blocks (fewer full refreshes) and pay O(pool d) per pick: scale with N.
+    p = int(pool_size) if pool_size is not None else max(_POOL, min(_POOL_MAX, n // 16))
     if p < 1:
         raise ValueError(f"pool_size must be >= 1, got {pool_size}")
 
@@ -273,12 +319,71 @@ def dpp_greedy_map(
             Ub = np.ascontiguousarray(U[start_k:k].T)
             for s in range(0, n, _REFRESH_ROWS):
                 e = X[s : s + _REFRESH_ROWS] @ Ub
-                e *= inv_norm[s : s + _REFRESH_ROWS, None].astype(dtype)
-                rho[s : s + _REFRESH_ROWS] -= np.einsum("ij,ij->i", e, e, dtype=np.float64)
+                # |<x/|x|, u>|^2 summed over the block's directions; the row norm enters once, squared
+                rho[s : s + _REFRESH_ROWS] -= np.einsum("ij,ij->i", e, e) * np.square(inv_norm[s : s + _REFRESH_ROWS])
 
     if len(picked) < budget:
         # Zero-quality items (or, with rounding, nothing left that adds anything): lowest priority first.
         rest = np.flatnonzero(alive | (q2 == 0))
+        rest = np.setdiff1d(rest, np.asarray(picked, dtype=np.int64), assume_unique=False)
+        rest = rest[np.argsort(prio[rest], kind="stable")]
+        picked.extend(rest[: budget - len(picked)].tolist())
+    return np.asarray(picked, dtype=np.int64)
+
+
+def _greedy_torch(X: np.ndarray, inv_norm: np.ndarray, q2: np.ndarray, prio: np.ndarray, budget: int,
+                  eps_eff: float, device) -> np.ndarray:
+    """The greedy of :func:`dpp_greedy_map` in torch on ``device``, pick by pick.
+
+    The same rules as the numpy path: gain ``q_i^2 rho_i`` with ``rho_i`` the squared sine of
+    item i to the span of the round's picks (kept in float64), items with ``rho_i < eps_eff`` out
+    of the round, a restart with an empty span when no item is left, exact ties to the lowest
+    priority, zero-quality items appended last by priority. Each pick updates every item with one
+    ``N x d`` matrix-vector product (the unblocked form of Chen et al. 2018): memory-bound, which
+    suits a GPU; on the CPU the blocked numpy path is faster. Memory on the device: the unit
+    feature rows (``N x d`` in the working dtype) plus O(N + d^2).
+    """
+    import torch
+
+    dev = torch.device(device)
+    tdtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    n, d = X.shape
+    Xt = torch.from_numpy(np.ascontiguousarray(X)).to(dev)
+    Xt.mul_(torch.from_numpy(inv_norm).to(dev, tdtype)[:, None])  # unit rows (zero rows stay zero)
+    q2t = torch.from_numpy(q2).to(dev)
+    priot = torch.from_numpy(prio).to(dev)
+    big = torch.iinfo(torch.int64).max
+    neg_inf = torch.tensor(-float("inf"), dtype=torch.float64, device=dev)
+    alive = q2t > 0
+    rho = torch.empty(n, dtype=torch.float64, device=dev)
+    U = torch.empty((d, d), dtype=tdtype, device=dev)
+    picked: list[int] = []
+
+    while len(picked) < budget and bool(alive.any()):
+        rho.fill_(1.0)  # a new round: empty span
+        k = 0
+        while len(picked) < budget and k < d:
+            gain = torch.where(alive & (rho >= eps_eff), q2t * rho, neg_inf)
+            top = gain.max()
+            j_t = torch.where(gain == top, priot, big).argmin()
+            top_v, j = torch.stack([top, j_t.to(torch.float64)]).tolist()  # one device sync
+            if top_v == -float("inf"):
+                break  # every remaining item lies in the span: the round is over
+            j = int(j)
+            r = Xt[j].clone()
+            for _ in range(2):  # classical Gram-Schmidt, twice, for an orthonormal basis
+                if k:
+                    r -= U[:k].T @ (U[:k] @ r)
+            U[k] = r / torch.sqrt(r @ r)
+            picked.append(j)
+            alive[j] = False
+            rho -= torch.square((Xt @ U[k]).to(torch.float64))
+            k += 1
+        if k == 0:
+            break  # nothing adds anything any more
+
+    if len(picked) < budget:
+        rest = np.flatnonzero(alive.cpu().numpy() | (q2 == 0))
         rest = np.setdiff1d(rest, np.asarray(picked, dtype=np.int64), assume_unique=False)
         rest = rest[np.argsort(prio[rest], kind="stable")]
         picked.extend(rest[: budget - len(picked)].tolist())
@@ -294,6 +399,7 @@ def select_dpp(
     eps: float = 1e-10,
     rng: np.random.Generator | None = None,
     dtype=None,
+    device=None,
 ) -> Selection:
     """:func:`dpp_greedy_map` as a :class:`~datadiet.select.selection.Selection` (weights 1).
 
@@ -303,5 +409,5 @@ def select_dpp(
         >>> sel.indices.tolist()
         [1, 2]
     """
-    picks = dpp_greedy_map(features, quality, budget, theta=theta, eps=eps, rng=rng, dtype=dtype)
+    picks = dpp_greedy_map(features, quality, budget, theta=theta, eps=eps, rng=rng, dtype=dtype, device=device)
     return Selection.of(picks)
