@@ -35,7 +35,7 @@ def pairs():
 
 def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, pairs):
     tok, ds = pairs
-    diet = DataDiet.p3(budget=8, start=50, end=95, progress=False)
+    diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", progress=False)
     args = TrainingArguments(str(tmp_path), num_train_epochs=3, per_device_train_batch_size=4, learning_rate=1e-2,
                              logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True)
     trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
@@ -64,7 +64,7 @@ def test_p3_budget_larger_than_the_pool_is_refused(pairs):
 def test_p3_first_selection_is_easy_half_and_diverse(pairs):
     tok, ds = pairs
     collate = CausalLMCollator(tok)
-    diet = DataDiet.p3(budget=8, start=50, end=95, num_epochs=3, progress=False)
+    diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", num_epochs=3, progress=False)
     model = tiny_lm(len(tok))
     diet.setup(len(ds), model=model)
     sel = diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)
@@ -101,3 +101,13 @@ def test_causal_lm_features_are_the_mean_over_attended_tokens_whatever_the_paddi
             alone = model(input_ids=torch.tensor([example["input_ids"]]), output_hidden_states=True).hidden_states[-1][0]
             torch.testing.assert_close(features[row], alone.mean(0), rtol=1e-4, atol=1e-5)
     assert len({len(e["input_ids"]) for e in examples}) > 1  # the batch really was padded
+
+
+def test_p3_preset_defaults_follow_the_authors_code():
+    strategy = DataDiet.p3(budget=8).strategy
+    assert (strategy.shape, strategy.quality, strategy.standardize) == ("p3_code", "easiness", True)
+    # 20 (e + 1) for 5 epochs, as PPP_APEX's schedule
+    assert [self_paced_percentile(e, 5, strategy.start, strategy.end, strategy.shape) for e in range(5)] == \
+        pytest.approx([20, 40, 60, 80, 100])
+    with pytest.raises(ValueError, match="unknown quality 'hard'"):
+        DataDiet.p3(budget=8, quality="hard")

@@ -13,7 +13,13 @@ from datadiet.schedule import Schedule
 from datadiet.scores.policy import difficulty_with_trend
 from datadiet.select.registry import SelectionRequest, get_selector
 from datadiet.select.selection import Selection
-from datadiet.select.self_paced import PERCENTILE_SHAPES, self_paced_eligible, self_paced_percentile
+from datadiet.select.self_paced import (
+    P3_QUALITIES,
+    PERCENTILE_SHAPES,
+    STANDARDIZE_MODES,
+    self_paced_eligible,
+    self_paced_percentile,
+)
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
 from datadiet.strategies.rescore import check_rescore, ids_to_rescore
 
@@ -30,17 +36,22 @@ def p3_budget(budget: int | float, num_examples: int) -> int:
 class P3(Strategy):
     """Every epoch: the policy-driven difficulty of the examples (1 - mean action probability under
     the current model), the eligible set (difficulty at or below a percentile that rises from
-    ``start`` to ``end``), and a DPP greedy MAP of ``budget`` examples over the model's pooled last
-    hidden states. ``trend_alpha`` adds ``alpha (d_e - d_{e-1})``. Method card: ``docs/methods/p3.md``.
+    ``start`` to ``end`` by ``shape``), and a DPP greedy MAP of ``budget`` examples over the model's
+    pooled last hidden states. Where the paper is silent the defaults follow the authors' code:
+    the schedule ``p3_code`` (20, 40, ..., 100 for 5 epochs), quality ``easiness`` (1 - d) and
+    feature dimensions z-scored over the eligible set (``standardize``). ``trend_alpha`` adds
+    ``alpha (d_e - d_{e-1})``. Method card: ``docs/methods/p3.md``.
     """
 
     method: ClassVar[str] = "p3"
     needs: ClassVar[tuple[str, ...]] = ("features",)
 
     budget: int | float = 0.5
-    start: float = 50.0
-    end: float = 95.0
-    shape: str = "linear"
+    start: float = 0.0
+    end: float = 100.0
+    shape: str = "p3_code"
+    quality: str = "easiness"
+    standardize: bool | str = True
     theta: float | None = None
     trend_alpha: float = 0.0
     score: str = "policy_difficulty"
@@ -57,6 +68,11 @@ class P3(Strategy):
         check_fraction("end", self.end, 0.0, 100.0)
         if self.shape not in PERCENTILE_SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}; choose one of {', '.join(PERCENTILE_SHAPES)}")
+        if self.quality not in P3_QUALITIES:
+            raise ValueError(f"unknown quality {self.quality!r}; choose one of {', '.join(P3_QUALITIES)}")
+        if self.standardize not in (True, False, *STANDARDIZE_MODES):
+            raise ValueError(f"standardize is True, False or one of {', '.join(STANDARDIZE_MODES)}; "
+                             f"got {self.standardize!r}")
         if self.theta is not None:
             check_fraction("theta", self.theta, 0.0, 1.0, high_open=True)
         check_fraction("trend_alpha", self.trend_alpha, 0.0, float("inf"))
@@ -87,7 +103,8 @@ class P3(Strategy):
             difficulty = difficulty_with_trend(scores, previous, self.trend_alpha)
         self._previous["difficulty"] = scores
         keep = ctx.schedule.keep_at(ctx.epoch)
-        options = {"start": self.start, "end": self.end, "shape": self.shape, "theta": self.theta}
+        options = {"start": self.start, "end": self.end, "shape": self.shape, "quality": self.quality,
+                   "standardize": self.standardize, "theta": self.theta}
         request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=difficulty,
                                    features=ctx.features, epoch=ctx.epoch, num_epochs=ctx.schedule.num_epochs,
                                    options=options)
