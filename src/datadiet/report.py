@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from datadiet._extras import require
+
 if TYPE_CHECKING:
     from datadiet.diet import DataDiet
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="report", purpose="datadiet's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
