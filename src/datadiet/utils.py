@@ -36,7 +36,7 @@ def with_example_ids(dataset):
 
         if isinstance(dataset, datasets.Dataset):
             if "example_id" in dataset.column_names:
-                check_example_ids(dataset["example_id"], len(dataset))
+                check_example_ids(example_ids_of(dataset), len(dataset))
                 return dataset
             return dataset.add_column("example_id", list(range(len(dataset))))
     except ImportError:  # pragma: no cover - datasets is a dependency
@@ -78,3 +78,21 @@ def check_example_ids(ids: Sequence[int] | np.ndarray, num_examples: int) -> Non
     raise ValueError(f"example_id is not the row position for {len(wrong)} of {num_examples} rows (row "
                      f"{int(wrong[0])} has id {int(ids[wrong[0]])}): the dataset was shuffled, filtered or "
                      f"selected after the ids were added; {FIX_IDS}")
+
+
+def example_ids_of(dataset) -> np.ndarray | None:
+    """The ``example_id`` of every row in row order (None if the rows have none), cheaply for a
+    ``datasets.Dataset`` (one Arrow column, through any shuffle/select index mapping)."""
+    names = getattr(dataset, "column_names", None)
+    if names is not None:
+        if "example_id" not in names:
+            return None
+        column = dataset.with_format("arrow")["example_id"] if hasattr(dataset, "with_format") else dataset["example_id"]
+        return np.asarray(column.to_numpy() if hasattr(column, "to_numpy") else column)
+    try:
+        first = dataset[0]
+    except Exception:  # noqa: BLE001 - any dataset without indexable dict rows
+        return None
+    if not isinstance(first, dict) or "example_id" not in first:
+        return None
+    return np.asarray([int(dataset[i]["example_id"]) for i in range(len(dataset))])
