@@ -35,6 +35,11 @@ from datadiet._extras import require
 transformers = require("transformers", extra="hf", purpose="datadiet's Trainer integration")
 from packaging.version import Version  # noqa: E402 - a dependency of transformers
 from transformers import Trainer  # noqa: E402
+
+try:  # the base class of model configs: renamed in transformers 5
+    from transformers import PreTrainedConfig  # noqa: E402
+except ImportError:  # transformers 4.57
+    from transformers import PretrainedConfig as PreTrainedConfig  # noqa: E402
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
 
 OLDEST_SUPPORTED = "4.57.1"
