@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _pyplot():
-    matplotlib = require("matplotlib", extra="report", purpose="datadiet's plots")
+    matplotlib = require("matplotlib", extra="report", purpose="datadiet.report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
