@@ -215,21 +215,21 @@ def test_torn_last_line_is_ignored_and_that_run_repeated(tmp_path):
 
 
 def test_bench_methods_are_the_library_presets_at_the_kept_fraction():
-    assert make_diet("default", 0.2).config == DataDiet(keep=0.2).config
-    assert make_diet("default_anneal", 0.2).config == DataDiet(keep=0.2, anneal_epochs=1).config
-    assert make_diet("nlu_data_diets", 0.3).config == DataDiet.nlu_data_diets(keep=0.3).config
-    assert make_diet("infobatch", 0.5).config.prune_ratio == 0.5
-    assert make_diet("infobatch", 0.05).config.prune_ratio == 0.9  # InfoBatch's ratio is capped
+    assert make_diet("default", 0.2).strategy == DataDiet(keep=0.2).strategy
+    assert make_diet("default_anneal", 0.2).strategy == DataDiet(keep=0.2, anneal_epochs=1).strategy
+    assert make_diet("nlu_data_diets", 0.3).strategy == DataDiet.nlu_data_diets(keep=0.3).strategy
+    assert make_diet("infobatch", 0.5).strategy.prune_ratio == 0.5
+    assert make_diet("infobatch", 0.05).strategy.prune_ratio == 0.9  # InfoBatch's ratio is capped
     with pytest.raises(ValueError, match="valid methods: .*default_anneal"):
         make_diet("defualt", 0.5)
 
 
 def test_one_data_map_per_dataset_and_method_and_the_report_shows_the_defaults(tmp_path):
     quiet = {"command": "datadiet bench t", "log": lambda s: None}
-    run_grid(tiny_grid(methods=["full", "random"], seeds=[1], epochs=1), tmp_path, run_fn=tiny_run, **quiet)
-    run_grid(tiny_grid(methods=["full", "default"], seeds=[2], epochs=1), tmp_path, run_fn=tiny_run, **quiet)
+    run_grid(tiny_grid(methods=["full", "random"], seeds=[1], epochs=2), tmp_path, run_fn=tiny_run, **quiet)
+    run_grid(tiny_grid(methods=["full", "default"], seeds=[2], epochs=2), tmp_path, run_fn=tiny_run, **quiet)
     # continuing with other seeds or adding methods writes no second map of the same method
-    run_grid(tiny_grid(methods=["full", "default", "random"], seeds=[0, 1], epochs=1), tmp_path, run_fn=tiny_run,
+    run_grid(tiny_grid(methods=["full", "default", "random"], seeds=[0, 1], epochs=2), tmp_path, run_fn=tiny_run,
              **quiet)
     reports = sorted(p.name for p in (tmp_path / "diet_reports").iterdir())
     assert reports == ["toy_default_0.5_2", "toy_random_0.5_1"]

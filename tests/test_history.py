@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from datadiet.ranking import get_ranking
 from datadiet.history import ScoreHistory
 
 
@@ -13,19 +14,19 @@ def test_latest_ema_ucb_by_hand():
     for epoch, x in enumerate([1.0, 0.0, 0.5]):
         h.update(np.array([0]), np.array([x]), epoch)
     # EMA: 1 -> .8*0 + .2*1 = .2 -> .8*.5 + .2*.2 = .44
-    assert h.smoothed("latest")[0] == 0.5
-    assert h.smoothed("ema")[0] == pytest.approx(0.44)
+    assert get_ranking("latest")(h)[0] == 0.5
+    assert get_ranking("ema")(h)[0] == pytest.approx(0.44)
     # EW variance: v1 = 0; v2 = .2*(0 + .8*1) = .16; v3 = .2*(.16 + .8*(.5-.2)^2) = .0464
-    assert h.smoothed("ucb")[0] == pytest.approx(0.44 + math.sqrt(0.0464))
-    assert np.isnan(h.smoothed("ema")[1])
+    assert get_ranking("ucb")(h)[0] == pytest.approx(0.44 + math.sqrt(0.0464))
+    assert np.isnan(get_ranking("ema")(h)[1])
     with pytest.raises(ValueError, match="valid: latest, ema, ucb"):
-        h.smoothed("median")
+        get_ranking("median")(h)
 
 
 def test_ucb_std_term_is_zero_after_first_scoring():
     h = ScoreHistory(1)
     h.update(np.array([0]), np.array([0.7]), 0)
-    assert h.smoothed("ucb")[0] == pytest.approx(0.7)
+    assert get_ranking("ucb")(h)[0] == pytest.approx(0.7)
 
 
 def test_forgetting_and_dynamics():
@@ -52,7 +53,7 @@ def test_nan_scores_raise_naming_ids_and_state_roundtrip():
     h.update(np.array([1]), np.array([0.4]), 1)
     other = ScoreHistory(4)
     other.load_state_dict(h.state_dict())
-    np.testing.assert_array_equal(other.smoothed("ucb"), h.smoothed("ucb"))
+    np.testing.assert_array_equal(get_ranking("ucb")(other), get_ranking("ucb")(h))
     np.testing.assert_array_equal(other.age(2), [other.age(2)[0], 1, other.age(2)[2], 2])
     with pytest.raises(ValueError, match="same dataset"):
         ScoreHistory(5).load_state_dict(h.state_dict())

@@ -102,3 +102,55 @@ def test_schedule_phases_ramp_and_errors():
         Schedule(3, warmup_epochs=3, anneal_epochs=1)
     assert epoch_optimizer_steps(101, 10, world_size=2) == 6
     assert epoch_optimizer_steps(101, 10, world_size=2, drop_last=True) == 5
+
+
+def test_ccs_stratum_quotas_by_hand():
+    from datadiet.select.ccs import stratum_quotas
+
+    # smallest first: 1 (all of it), then 5 // 2 = 2, then the remaining 3
+    assert stratum_quotas(np.array([10, 1, 4]), 6).tolist() == [3, 1, 2]
+    assert stratum_quotas(np.array([0, 5, 5]), 4).tolist() == [0, 2, 2]
+    assert stratum_quotas(np.array([2, 2]), 10).tolist() == [2, 2]
+
+
+def test_ccs_drops_the_hardest_and_covers_every_stratum():
+    from datadiet.select.ccs import coverage_centric
+
+    # 100 examples: 10 very hard ones (scores 10..19) and 90 spread evenly over [0, 0.9)
+    scores = np.concatenate([np.arange(90) / 100, 10.0 + np.arange(10)])
+    sel = coverage_centric(scores, keep=0.3, rng=np.random.default_rng(0), beta=0.1, num_strata=3)
+    assert len(sel) == 30
+    assert not np.isin(np.arange(90, 100), sel.indices).any()  # the hardest beta * N are gone
+    strata = np.minimum((scores[sel.indices] / 0.89 * 3).astype(int), 2)
+    assert np.bincount(strata, minlength=3).tolist() == [10, 10, 10]  # even across equal-width strata
+    # the band keeps the hardest 30 instead, all ten outliers among them
+    band = quantile_band(scores, 0.3)
+    assert np.isin(np.arange(90, 100), band.indices).all()
+
+
+def test_ccs_lowers_beta_to_leave_the_budget_and_validates():
+    from datadiet.select.ccs import coverage_centric
+
+    sel = coverage_centric(np.arange(10.0), keep=0.9, rng=np.random.default_rng(1), beta=0.5)
+    assert len(sel) == 9 and 9 not in sel.indices  # only one example could be dropped
+    with pytest.raises(ValueError, match="beta"):
+        coverage_centric(np.arange(10.0), 0.5, np.random.default_rng(0), beta=1.0)
+
+
+def test_ccs_through_the_diet_static_and_dynamic():
+    from datadiet import DataDiet
+    from datadiet.strategies import EpochContext
+
+    diet = DataDiet(keep=0.3, selector="ccs", beta=0.2, num_epochs=3, task="sequence_classification")
+    diet.setup(50)
+    diet.begin_epoch(0)
+    diet.history.update(np.arange(50), np.arange(50) / 10.0, 0)
+    sel = diet.begin_epoch(1)  # nothing stale yet: selected from the warm-up's free scores
+    assert len(sel) == 15 and sel.indices.max() < 40  # the hardest 20% (ids 40..49) are dropped first
+    static = DataDiet.static(keep=0.3, selector="ccs", num_epochs=3, task="sequence_classification").setup(50)
+    static.history.update(np.arange(50), np.arange(50) / 10.0, 0)
+    ctx = EpochContext(1, static.schedule, static.history, static.selection, seed=0)
+    assert len(static.strategy.select(ctx)) == 15 and static.strategy.selects_at(1, static.schedule)
+    assert not static.strategy.selects_at(2, static.schedule)
+    with pytest.raises(ValueError, match="takes no option epsilon"):
+        DataDiet(keep=0.3, selector="ccs", epsilon=0.1)

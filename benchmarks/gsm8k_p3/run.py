@@ -119,7 +119,7 @@ def run_method(method, seed, pool_examples, test_rows, args) -> dict:
     ev = evaluate(trainer.model, tokenizer, test_rows, args)
     score_s, select_s = summary["scoring_seconds"], summary["selection_seconds"]
     return {
-        "method": method, "seed": seed, "diet": diet.config.to_dict(),
+        "method": method, "seed": seed, "diet": diet.strategy.to_dict(),
         "budget_per_epoch": int(round(args.keep * len(pool_examples))) if method != "full" else len(pool_examples),
         "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
         "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,

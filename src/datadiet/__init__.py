@@ -5,16 +5,31 @@ it trains. See ``DataDiet`` (the engine and its presets) and ``DataDietTrainer``
 """
 
 from datadiet.adapters import TASKS, TaskAdapter
-from datadiet.config import METHODS, DietConfig
 from datadiet.diet import DataDiet
 from datadiet.history import ScoreHistory
 from datadiet.sampler import DietSampler
 from datadiet.schedule import Schedule
 from datadiet.select.selection import Selection
+from datadiet.settings import DietSettings
+from datadiet.strategies import (
+    FullData,
+    InfoBatch,
+    P3,
+    RandomSubset,
+    ScoreBased,
+    StaticScore,
+    Strategy,
+    available_methods,
+    build_strategy,
+)
 from datadiet.utils import with_example_ids
 
-__all__ = ["METHODS", "TASKS", "DataDiet", "DataDietTrainer", "DataDietTrainerMixin", "DietConfig", "DietSampler",
-           "Schedule", "ScoreHistory", "Selection", "TaskAdapter", "with_example_ids"]
+METHODS = available_methods()
+"""The built-in method names (``DataDiet(method=...)``)."""
+
+__all__ = ["METHODS", "P3", "TASKS", "DataDiet", "DataDietTrainer", "DataDietTrainerMixin", "DietSampler", "DietSettings",
+           "FullData", "InfoBatch", "RandomSubset", "Schedule", "ScoreBased", "ScoreHistory", "Selection",
+           "StaticScore", "Strategy", "TaskAdapter", "build_strategy", "with_example_ids"]
 __version__ = "0.1.0"
 
 

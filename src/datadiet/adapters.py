@@ -7,8 +7,9 @@ inferred from its Hugging Face architecture name.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -16,17 +17,45 @@ import torch.nn.functional as F
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 
 SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
-TASKS = (SEQUENCE, TOKEN, JOINT, CAUSAL_LM)
 
-DEFAULT_SCORE = {SEQUENCE: "el2n", TOKEN: "token_el2n", JOINT: "joint_el2n", CAUSAL_LM: "policy_difficulty"}
+ON_REQUEST = ("features", "head_inputs")
+"""``ScoreInputs`` fields a forward pass gives only when asked (hidden states cost memory; the
+head's input needs a forward hook), so a score that needs one is computed in scoring passes rather
+than free from training."""
 
-PROVIDES = {
-    SEQUENCE: ("logits", "labels", "features"),
-    TOKEN: ("token_logits", "token_labels", "features"),
-    JOINT: ("logits", "labels", "token_logits", "token_labels", "features"),
-    CAUSAL_LM: ("token_logits", "token_labels", "action_ids", "features"),
-}
-"""The ``ScoreInputs`` fields each task's adapter can fill (``action_ids`` if the batch has them)."""
+HEAD_NAMES = ("classifier", "score", "intent_head")
+"""Submodule names of a sequence-level classification head (Hugging Face models and the joint
+intent+slot model); the head's input is the input of the last ``nn.Linear`` inside it."""
+
+
+def head_linear(model: torch.nn.Module) -> torch.nn.Linear:
+    """The last linear layer of a model's sequence-level classification head."""
+    base = getattr(model, "module", model)
+    for name in HEAD_NAMES:
+        head = getattr(base, name, None)
+        if isinstance(head, torch.nn.Module):
+            linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+            if linears:
+                return linears[-1]
+    raise ValueError(f"cannot find the classification head of a {type(base).__name__}: head_inputs need a "
+                     f"submodule named one of {', '.join(HEAD_NAMES)} that holds an nn.Linear")
+
+
+@contextmanager
+def capture_on_request(model: torch.nn.Module, fields: tuple[str, ...]):
+    """Within the block, forward passes of ``model`` also record the :data:`ON_REQUEST` fields
+    that need a hook (``head_inputs``): yields the dict the caller reads them from after each
+    forward. ``features`` need no hook: pass ``output_hidden_states=True`` to the model."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    if "head_inputs" in fields:
+        handles.append(head_linear(model).register_forward_hook(
+            lambda module, inputs, output: captured.__setitem__("head_inputs", inputs[0].detach())))
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _get(outputs: Any, name: str):
@@ -78,44 +107,88 @@ def causal_lm_score_inputs(
     )
 
 
+def _token_mean_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    ce = F.cross_entropy(logits.float().transpose(1, 2), labels.long(), ignore_index=IGNORE_INDEX, reduction="none")
+    return ce.sum(-1) / (labels != IGNORE_INDEX).sum(-1).clamp(min=1)
+
+
+@dataclass(frozen=True)
+class TaskOutputs:
+    """How one task's model outputs and batch become :class:`ScoreInputs` (a registry entry).
+
+    Attributes:
+        read: ``(outputs, batch) -> ScoreInputs`` without features.
+        per_example_loss: ``(outputs, batch) -> (B,)`` differentiable training loss per example.
+        provides: the ``ScoreInputs`` fields ``read`` fills from a plain forward pass.
+        default_score: the score ``score="auto"`` means for this task.
+    """
+
+    read: Callable[[Any, Mapping[str, torch.Tensor]], ScoreInputs]
+    per_example_loss: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor]
+    provides: tuple[str, ...]
+    default_score: str
+
+
+_TASKS: dict[str, TaskOutputs] = {}
+
+
+def register_task(name: str, outputs: TaskOutputs) -> None:
+    """Add a task adapter by name (raises if the name is taken)."""
+    if name in _TASKS:
+        raise ValueError(f"a task named {name!r} is already registered")
+    _TASKS[name] = outputs
+
+
+def available_tasks() -> tuple[str, ...]:
+    return tuple(_TASKS)
+
+
 @dataclass(frozen=True)
 class TaskAdapter:
-    """Reads one task's outputs. ``task`` is one of :data:`TASKS`."""
+    """Reads one registered task's outputs (``task``: one of :func:`available_tasks`)."""
 
     task: str
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+        if self.task not in _TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(_TASKS)}")
+
+    @property
+    def _entry(self) -> TaskOutputs:
+        return _TASKS[self.task]
 
     @property
     def default_score(self) -> str:
-        return DEFAULT_SCORE[self.task]
+        return self._entry.default_score
+
+    @property
+    def provides(self) -> tuple[str, ...]:
+        """Fields every forward pass gives; :data:`ON_REQUEST` fields come when asked for."""
+        return self._entry.provides
+
+    def provides_free(self, score) -> bool:
+        """Whether a training forward pass alone gives what ``score`` needs."""
+        return set(score.requires) <= set(self.provides)
 
     def check_supports(self, score) -> None:
         """Raise at set-up if this task's outputs can never give what ``score`` needs."""
-        missing = [r for r in score.requires if r not in PROVIDES[self.task]]
+        can = set(self.provides) | set(ON_REQUEST)
+        missing = [r for r in score.requires if r not in can]
         if missing:
-            fits = sorted(name for name, s in _registered().items() if set(s.requires) <= set(PROVIDES[self.task]))
+            fits = sorted(name for name, s in _registered().items() if set(s.requires) <= can)
             raise ValueError(
                 f"score {score.name!r} needs {', '.join(missing)}, which a {self.task} model does not output; "
                 f"scores that fit this task: {', '.join(fits)}"
             )
 
-    def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> ScoreInputs:
-        """Detached score inputs of one batch."""
-        if self.task == JOINT:
-            inp = ScoreInputs(
-                logits=_get(outputs, "intent_logits"), labels=batch.get("intent_labels"),
-                token_logits=_get(outputs, "slot_logits"), token_labels=batch.get("slot_labels"),
-            )
-        elif self.task == SEQUENCE:
-            inp = ScoreInputs(logits=_get(outputs, "logits"), labels=batch.get("labels"))
-        elif self.task == TOKEN:
-            inp = ScoreInputs(token_logits=_get(outputs, "logits"), token_labels=batch.get("labels"))
-        else:
-            inp = causal_lm_score_inputs(_get(outputs, "logits"), batch.get("labels"), batch.get("action_ids"))
+    def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor],
+                     captured: Mapping[str, torch.Tensor] | None = None) -> ScoreInputs:
+        """Detached score inputs of one batch: features when the outputs carry hidden states, and
+        what :func:`capture_on_request` ``captured`` during the forward."""
+        inp = self._entry.read(outputs, batch)
         inp.features = _pooled_features(outputs, batch, self.task)
+        if captured:
+            inp.head_inputs = captured.get("head_inputs")
         return inp.detach()
 
     def per_example_loss(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -125,19 +198,32 @@ class TaskAdapter:
         0.5 mean_t CE_slot. The batch mean of these equals the model's own loss up to how tokens
         are averaged (per example here, per batch in most models).
         """
-        def token_mean_ce(logits, labels):
-            ce = F.cross_entropy(logits.float().transpose(1, 2), labels.long(), ignore_index=IGNORE_INDEX, reduction="none")
-            return ce.sum(-1) / (labels != IGNORE_INDEX).sum(-1).clamp(min=1)
+        return self._entry.per_example_loss(outputs, batch)
 
-        if self.task == JOINT:
-            intent = F.cross_entropy(_get(outputs, "intent_logits").float(), batch["intent_labels"].long(), reduction="none")
-            return 0.5 * intent + 0.5 * token_mean_ce(_get(outputs, "slot_logits"), batch["slot_labels"])
-        logits = _get(outputs, "logits")
-        if self.task == SEQUENCE:
-            return F.cross_entropy(logits.float(), batch["labels"].long(), ignore_index=IGNORE_INDEX, reduction="none")
-        if self.task == TOKEN:
-            return token_mean_ce(logits, batch["labels"])
-        return token_mean_ce(logits[:, :-1], batch["labels"][:, 1:])
+
+register_task(SEQUENCE, TaskOutputs(
+    read=lambda o, b: ScoreInputs(logits=_get(o, "logits"), labels=b.get("labels")),
+    per_example_loss=lambda o, b: F.cross_entropy(_get(o, "logits").float(), b["labels"].long(),
+                                                  ignore_index=IGNORE_INDEX, reduction="none"),
+    provides=("logits", "labels"), default_score="el2n"))
+register_task(TOKEN, TaskOutputs(
+    read=lambda o, b: ScoreInputs(token_logits=_get(o, "logits"), token_labels=b.get("labels")),
+    per_example_loss=lambda o, b: _token_mean_ce(_get(o, "logits"), b["labels"]),
+    provides=("token_logits", "token_labels"), default_score="token_el2n"))
+register_task(JOINT, TaskOutputs(
+    read=lambda o, b: ScoreInputs(logits=_get(o, "intent_logits"), labels=b.get("intent_labels"),
+                                  token_logits=_get(o, "slot_logits"), token_labels=b.get("slot_labels")),
+    per_example_loss=lambda o, b: 0.5 * F.cross_entropy(_get(o, "intent_logits").float(), b["intent_labels"].long(),
+                                                        reduction="none")
+    + 0.5 * _token_mean_ce(_get(o, "slot_logits"), b["slot_labels"]),
+    provides=("logits", "labels", "token_logits", "token_labels"), default_score="joint_el2n"))
+register_task(CAUSAL_LM, TaskOutputs(
+    read=lambda o, b: causal_lm_score_inputs(_get(o, "logits"), b.get("labels"), b.get("action_ids")),
+    per_example_loss=lambda o, b: _token_mean_ce(_get(o, "logits")[:, :-1], b["labels"][:, 1:]),
+    provides=("token_logits", "token_labels", "action_ids"), default_score="policy_difficulty"))
+
+TASKS = available_tasks()
+"""The built-in tasks (more can be added with :func:`register_task`)."""
 
 
 def _registered():
@@ -163,6 +249,6 @@ def infer_task(model: Any) -> str:
         if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
             return CAUSAL_LM
     raise ValueError(
-        f"cannot tell the task of a {type(base).__name__}; pass task= one of {', '.join(TASKS)} "
+        f"cannot tell the task of a {type(base).__name__}; pass task= one of {', '.join(available_tasks())} "
         "or give the model a `datadiet_task` attribute"
     )

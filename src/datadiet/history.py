@@ -1,15 +1,14 @@
 """Per-example record of observed scores over training: smoothing and training dynamics.
 
 One array per field, indexed by example id: O(N) memory whatever the number of epochs.
-Formulas: ``docs/METHODS.md`` ("Smoothing scores over time", "Forgetting events", "Training
-dynamics").
+Formulas: ``docs/methods.md`` ("Smoothing scores over time", "Forgetting events", "Training
+dynamics"); the ranking rules that read these arrays are in :mod:`datadiet.ranking`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SMOOTHINGS = ("latest", "ema", "ucb")
 SOURCE_NONE, SOURCE_TRAIN, SOURCE_PASS = 0, 1, 2
 
 
@@ -31,8 +30,8 @@ class ScoreHistory:
 
     Args:
         num_examples: N, the size of the training set; ids are 0..N-1.
-        alpha: EMA weight of the newest observation (METHODS.md: 0.8).
-        ucb_c: weight of the exponentially weighted std in the UCB score (METHODS.md: 1).
+        alpha: EMA weight of the newest observation (Raju et al. 2021: 0.8).
+        ucb_c: weight of the exponentially weighted std in the UCB score (Raju et al. 2021: 1).
     """
 
     def __init__(self, num_examples: int, alpha: float = 0.8, ucb_c: float = 1.0) -> None:
@@ -117,17 +116,6 @@ class ScoreHistory:
         self.prev_correct[ids] = correct.astype(np.int8)
 
     # -- reading ---------------------------------------------------------------------------
-    def smoothed(self, smoothing: str = "latest") -> np.ndarray:
-        """The score each example is ranked by: ``latest``, ``ema``, or ``ucb`` = ema + c * ew-std
-        (Raju et al. 2021; the std term is 0 until the second observation). NaN = never scored."""
-        if smoothing == "latest":
-            return self.latest.copy()
-        if smoothing == "ema":
-            return self.ema.copy()
-        if smoothing == "ucb":
-            return self.ema + self.ucb_c * np.sqrt(self.ew_var)
-        raise ValueError(f"unknown smoothing {smoothing!r}; valid: {', '.join(SMOOTHINGS)}")
-
     def forgetting_scores(self) -> np.ndarray:
         """Forgetting events per example (Toneva et al. 2019); never learned = +inf (hardest)."""
         out = self.forgetting_events.astype(np.float64)

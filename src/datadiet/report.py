@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from datadiet._extras import require
+from datadiet.history import ScoreHistory
+from datadiet.schedule import Schedule
+from datadiet.strategies.base import Strategy
 
-if TYPE_CHECKING:
-    from datadiet.diet import DataDiet
+
+class DietRecord(Protocol):
+    """What a report reads from a diet (a :class:`~datadiet.DataDiet` after :meth:`setup` is one)."""
+
+    strategy: Strategy
+    schedule: Schedule
+    num_examples: int
+    history: ScoreHistory
+    log: list[dict]
+
+    def kept_matrix(self) -> np.ndarray: ...
+
+    def summary(self) -> dict: ...
 
 
 def _pyplot():
@@ -60,16 +74,15 @@ def plot_epochs(log: list[dict], num_examples: int, path: str | Path, title: str
     return Path(path)
 
 
-def write_report(diet: "DataDiet", out_dir: str | Path) -> dict[str, Path]:
-    """Write ``diet.json`` (config, per-epoch log, totals), ``epochs.png`` and ``data_map.png``."""
+def write_report(diet: DietRecord, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``diet.json`` (settings, per-epoch log, totals), ``epochs.png`` and ``data_map.png``."""
+    kept = diet.kept_matrix()  # raises if the diet was never set up
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    diet._require_setup()
-    kept = diet.kept_matrix()
     pruned_fraction = 1.0 - kept.mean(0) if len(kept) else np.zeros(diet.num_examples)
     dyn = diet.history.dynamics()
     record = {
-        "config": diet.config.to_dict(),
+        "strategy": diet.strategy.to_dict(),
         "num_examples": diet.num_examples,
         "num_epochs": diet.schedule.num_epochs,
         "epochs": diet.log,

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, Protocol
 
 import numpy as np
 from torch.utils.data import Sampler
 
 from datadiet.distributed import world
 from datadiet.rng import epoch_rng
+from datadiet.select.selection import Selection
 
-if TYPE_CHECKING:
-    from datadiet.diet import DataDiet
+
+class SelectionSource(Protocol):
+    """What the sampler reads: the current epoch's selection, the epoch and the seed
+    (a :class:`~datadiet.DataDiet` is one)."""
+
+    selection: Selection
+    epoch: int
+    seed: int
 
 
 class DietSampler(Sampler[int]):
@@ -24,7 +31,7 @@ class DietSampler(Sampler[int]):
     the sampler always reads the current one, so it never needs rebuilding.
 
     Args:
-        diet: the :class:`~datadiet.DataDiet` whose selection to yield.
+        diet: whose selection to yield (a :class:`~datadiet.DataDiet`, or any :class:`SelectionSource`).
         num_replicas, rank: the data-parallel world; default: the default process group's, or 1 / 0.
             Pass ``num_replicas=1`` where something else shards the batches (accelerate does, inside
             the Hugging Face Trainer).
@@ -32,7 +39,7 @@ class DietSampler(Sampler[int]):
         drop_last: drop the tail instead of padding it to a multiple of ``num_replicas``.
     """
 
-    def __init__(self, diet: "DataDiet", num_replicas: int | None = None, rank: int | None = None,
+    def __init__(self, diet: SelectionSource, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, drop_last: bool = False) -> None:
         default_rank, default_size = world()
         self.diet = diet

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is installed
 
-from datadiet.adapters import TaskAdapter
+from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
@@ -41,6 +41,28 @@ def example_lengths(dataset) -> np.ndarray | None:
     except (KeyError, TypeError, IndexError, ValueError):
         return None
     return np.fromiter((len(x) for x in column), dtype=np.int64, count=len(dataset))
+
+
+LABEL_COLUMN_NAMES = ("labels", "label", "intent_labels")
+"""Columns :func:`dataset_labels` reads class ids from, in order of preference."""
+
+
+def dataset_labels(dataset) -> np.ndarray:
+    """One class id per example, from the dataset's first label column (``labels``, ``label``,
+    ``intent_labels``), for class-aware selectors."""
+    names = getattr(dataset, "column_names", None)
+    if names is None and dataset is not None and len(dataset):
+        names = list(dataset[0].keys()) if isinstance(dataset[0], dict) else []
+    for name in LABEL_COLUMN_NAMES:
+        if names and name in names:
+            column = dataset[name] if hasattr(dataset, "column_names") else [row[name] for row in dataset]
+            labels = np.asarray(column)
+            if labels.ndim != 1:
+                raise ValueError(f"the dataset's {name!r} column is not one class id per example (shape "
+                                 f"{labels.shape}): pass labels= to begin_epoch")
+            return labels
+    raise ValueError(f"a class-aware selector needs class ids: the dataset has no {' / '.join(LABEL_COLUMN_NAMES)} "
+                     "column; pass labels= (one class id per example) to begin_epoch")
 
 
 def length_buckets(ids: np.ndarray, lengths: np.ndarray | None, batch_size: int) -> list[np.ndarray]:
@@ -87,9 +109,12 @@ def score_examples(
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
-    In a distributed run each rank scores every ``world_size``-th batch and the results are
-    all-gathered, so the returned arrays are identical on every rank.
+    Model outputs the score needs but a plain forward does not give (:data:`ON_REQUEST`: hidden
+    states, the head's input) are asked for. In a distributed run each rank scores every
+    ``world_size``-th batch and the results are all-gathered, so the returned arrays are identical
+    on every rank.
     """
+    requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
@@ -99,17 +124,17 @@ def score_examples(
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), capture_on_request(model, requested) as captured:
             bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
             for batch_ids in bar:
                 batch = collate_fn([dataset[int(i)] for i in batch_ids])
                 batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
                 model_inputs, _ = split_diet_columns(batch)
                 forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-                if want_features:
+                if "features" in requested:
                     forward_inputs["output_hidden_states"] = True
                 outputs = model(**forward_inputs)
-                inputs = adapter.score_inputs(outputs, batch)
+                inputs = adapter.score_inputs(outputs, batch, captured)
                 score.check_inputs(inputs)
                 out_ids.append(batch_ids)
                 out_scores.append(score(inputs).float().cpu().numpy())

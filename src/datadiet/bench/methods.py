@@ -18,13 +18,16 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "infobatch": lambda keep, **kw: DataDiet.infobatch(prune_ratio=min(0.9, 1.0 - keep), **kw),
     "default": lambda keep, **kw: DataDiet(keep=keep, **kw),
     "default_anneal": lambda keep, **kw: DataDiet(keep=keep, anneal_epochs=1, **kw),
+    "ccs": lambda keep, **kw: DataDiet(keep=keep, selector="ccs", **kw),
+    "grand": lambda keep, **kw: DataDiet(keep=keep, score="grand", rescore="all", epsilon=0.0, **kw),
 }
 """``full``: no pruning. ``random_static`` / ``random``: one fixed / a fresh random subset.
 ``static_el2n``: EL2N once after warm-up (Paul et al. 2021). ``forgetting``: forgetting events
 (Toneva et al. 2019). ``nlu_data_diets``: the published dynamic protocol (Attendu & Corbeil 2023).
 ``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring).
 ``default_anneal``: the default with its last epoch on all the data (InfoBatch's annealing, applied
-to hard pruning)."""
+to hard pruning). ``ccs``: the default with coverage-centric selection (Zheng et al. 2023).
+``grand``: dynamic pruning by GraNd at the last layer, re-scored every epoch (Paul et al. 2021)."""
 
 METHOD_NAMES = tuple(METHOD_FACTORIES)
 

@@ -7,6 +7,7 @@ Use a score by name (``get_score("el2n")``) or add one with :func:`register_scor
 from functools import partial
 
 from datadiet.scores import classification as _cls
+from datadiet.scores.gradient import grand_last_layer as _grand_last_layer
 from datadiet.scores.policy import policy_difficulty as _policy_difficulty
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.registry import Score, available_scores, get_score, register_score
@@ -25,6 +26,8 @@ register_score(
     "joint_el2n_mean", partial(_cls.joint_el2n, reduction="mean"), ("logits", "labels", "token_logits", "token_labels"),
     "joint intent+slot EL2N, (intent error + mean token error) / 2",
 )
+register_score("grand", _grand_last_layer, ("logits", "labels", "head_inputs"),
+               "GraNd at the last layer: norm of the loss gradient w.r.t. the head (Paul et al. 2021)")
 register_score("loss", _cls.loss, (), "per-example cross-entropy (joint: 0.5 intent + 0.5 summed slot CE)")
 register_score("entropy", _cls.entropy, ("logits",), "entropy of the predicted distribution")
 register_score("margin", _cls.negative_margin, ("logits", "labels"), "minus the margin p(y) - max_{c!=y} p(c)")

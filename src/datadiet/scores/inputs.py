@@ -29,6 +29,8 @@ class ScoreInputs:
         action_ids: ``(B, T)`` causal LM only, aligned with ``token_labels``: the index (0, 1, ...)
             of the solution action (step) each token belongs to, ``-1`` for tokens in no action.
         features: ``(B, d)`` pooled hidden states, used as diversity features (DPP).
+        head_inputs: ``(B, h)`` the input of the sequence-level classification head (its last
+            linear layer), for last-layer gradient scores; given only on request.
     """
 
     logits: torch.Tensor | None = None
@@ -37,6 +39,7 @@ class ScoreInputs:
     token_labels: torch.Tensor | None = None
     action_ids: torch.Tensor | None = None
     features: torch.Tensor | None = None
+    head_inputs: torch.Tensor | None = None
 
     def available(self) -> set[str]:
         """Names of the fields that are set."""

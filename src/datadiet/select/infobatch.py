@@ -12,6 +12,11 @@ def infobatch_prune(losses: np.ndarray, prune_ratio: float, rng: np.random.Gener
     """Drop a random fraction ``r`` of the well-learned examples ``{loss < mean loss}`` and weight the
     kept well-learned ones by ``1 / (1 - r)`` so the expected gradient is unchanged.
 
+    ``round(r * W)`` of the ``W`` well-learned examples are dropped, so the weight uses the ratio
+    actually realised, ``W / (W - dropped)``: each well-learned example is kept with probability
+    ``(W - dropped) / W`` and its weight undoes exactly that (with ``1 / (1 - r)`` a small group,
+    e.g. ``W = 2`` at ``r = 0.375``, would be weighted 1.6 where 2 is unbiased).
+
     The mean is taken in float64 and the comparison is strict, so with all losses equal (e.g. the
     initial "high" value) nothing counts as well-learned (InfoBatch's code pruned half the data in
     that case through float rounding). Unscored examples (+inf) are never well-learned.
@@ -25,13 +30,13 @@ def infobatch_prune(losses: np.ndarray, prune_ratio: float, rng: np.random.Gener
         return Selection.full(n)
     mean = s[finite].mean(dtype=np.float64)
     well = np.flatnonzero(finite & (s < mean))
-    n_drop = int(round(prune_ratio * len(well)))
-    if n_drop == 0:
+    n_drop = min(int(round(prune_ratio * len(well))), len(well) - 1)  # keep one: the weights need it
+    if n_drop <= 0:
         return Selection.full(n)
     dropped = rng.choice(well, size=n_drop, replace=False)
     keep_mask = np.ones(n, dtype=bool)
     keep_mask[dropped] = False
     kept = np.flatnonzero(keep_mask)
     weights = np.ones(n, dtype=np.float32)
-    weights[well] = 1.0 / (1.0 - prune_ratio)
+    weights[well] = len(well) / (len(well) - n_drop)
     return Selection.of(kept, weights[kept])

@@ -1,0 +1,51 @@
+"""Ranking rules: how an example's score history becomes the one number it is ranked by.
+
+One signature, ``ScoreHistory -> (N,) scores`` (NaN = never scored); adding a rule is one function
+plus one :func:`register_ranking` call. Formulas: ``docs/methods.md`` ("Smoothing scores over
+time", "Forgetting events").
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from datadiet.history import ScoreHistory
+
+RankingFn = Callable[[ScoreHistory], np.ndarray]
+
+_RANKINGS: dict[str, tuple[RankingFn, str]] = {}
+
+
+def register_ranking(name: str, fn: RankingFn, description: str = "") -> None:
+    """Add a ranking rule (raises if the name is taken)."""
+    if name in _RANKINGS:
+        raise ValueError(f"a ranking rule named {name!r} is already registered")
+    _RANKINGS[name] = (fn, description)
+
+
+def get_ranking(name: str) -> RankingFn:
+    """The rule registered as ``name``; an unknown name raises ``ValueError`` listing the valid ones."""
+    try:
+        return _RANKINGS[name][0]
+    except KeyError:
+        raise ValueError(f"unknown smoothing {name!r}; valid: {', '.join(_RANKINGS)}") from None
+
+
+def available_rankings() -> dict[str, str]:
+    """Every registered rule and its one-line description."""
+    return {name: description for name, (_, description) in _RANKINGS.items()}
+
+
+def ucb(history: ScoreHistory) -> np.ndarray:
+    """EMA + c * exponentially weighted std (Raju et al. 2021, "Accelerating Deep Learning with
+    Dynamic Data Pruning"; the std term is 0 until an example's second observation)."""
+    return history.ema + history.ucb_c * np.sqrt(history.ew_var)
+
+
+register_ranking("latest", lambda h: h.latest.copy(), "the latest observed score")
+register_ranking("ema", lambda h: h.ema.copy(), "exponential moving average of the scores (alpha = 0.8)")
+register_ranking("ucb", ucb, "EMA + c x exponentially weighted std: explores uncertain examples (Raju et al. 2021)")
+register_ranking("forgetting", lambda h: h.forgetting_scores(),
+                 "forgetting events, never learned = hardest (Toneva et al. 2019); any observed score works")

@@ -1,0 +1,147 @@
+"""The interface of a pruning method: a frozen dataclass that plans its epochs, says which examples
+need fresh scores and what it needs from the model, and selects.
+
+A strategy validates only its own fields at construction; it holds no training state except what
+its :meth:`Strategy.state_dict` returns. :class:`~datadiet.DataDiet` composes a strategy with the
+score history, the recorder of free scores and the run log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from datadiet.history import ScoreHistory
+from datadiet.rng import epoch_rng
+from datadiet.schedule import PRUNE, Schedule
+from datadiet.select.selection import Selection
+
+
+@dataclass(frozen=True)
+class EpochContext:
+    """What a strategy sees when it selects one epoch's examples.
+
+    Attributes:
+        epoch: the epoch being selected (0-based).
+        schedule: the run's :class:`~datadiet.schedule.Schedule`.
+        history: every example's score history (after this epoch's scoring pass).
+        previous: the selection of the epoch before.
+        seed: the diet's seed; ``rng(purpose)`` derives a generator from ``(seed, epoch, purpose)``.
+        features: ``(N, d)`` diversity features, if the strategy asked for them.
+        labels: ``(N,)`` class ids, if the strategy asked for them.
+        record: this epoch's log record; a strategy may add its own fields.
+    """
+
+    epoch: int
+    schedule: Schedule
+    history: ScoreHistory
+    previous: Selection
+    seed: int
+    features: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    record: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_examples(self) -> int:
+        return self.history.num_examples
+
+    def rng(self, purpose: str) -> np.random.Generator:
+        return epoch_rng(self.seed, self.epoch, purpose)
+
+
+def check_epochs(name: str, value: Any, minimum: int) -> int:
+    """An epoch count must be an ``int`` (not ``1.5``, not ``"2"``) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a whole number of epochs >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_fraction(name: str, value: Any, low: float, high: float, *, high_open: bool = False) -> float:
+    """A number in ``[low, high]`` (``[low, high)`` with ``high_open``), else a message naming it."""
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if ok:
+        ok = low <= float(value) < high if high_open else low <= float(value) <= high
+    if not ok:
+        interval = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def pruned_schedule(num_epochs: int, keep, warmup_epochs: int, period: int = 1, anneal_epochs: int = 0) -> Schedule:
+    """The plan of a pruning method: ``warmup_epochs`` on all data, then pruned epochs (a new
+    selection every ``period``), then ``anneal_epochs`` on all data. At least one epoch must be
+    pruned, else the method would silently train on everything."""
+    if warmup_epochs + anneal_epochs >= num_epochs:
+        raise ValueError(
+            f"warm-up ({warmup_epochs}) + annealing ({anneal_epochs}) epochs leave none of the {num_epochs} "
+            f"training epochs pruned: lower warmup_epochs / anneal_epochs or train for more epochs"
+        )
+    return Schedule(num_epochs, keep=keep, warmup_epochs=warmup_epochs, period=period, anneal_epochs=anneal_epochs)
+
+
+class Strategy:
+    """Base class of the pruning methods (subclasses are frozen dataclasses).
+
+    Class attributes:
+        method: the method's name (``full``, ``dynamic``, ``static``, ...).
+        needs: what the strategy needs besides per-example scores: ``"features"`` (diversity
+            features from the model's hidden states) and/or ``"labels"`` (class ids).
+    """
+
+    method: ClassVar[str] = ""
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    # -- the plan --------------------------------------------------------------------------
+    def plan(self, num_examples: int, num_epochs: int) -> Schedule:
+        """The epoch plan: warm-up, pruned and annealing epochs and each one's kept fraction."""
+        raise NotImplementedError
+
+    def selects_at(self, epoch: int, schedule: Schedule) -> bool:
+        """Whether ``epoch`` makes a new selection (else it keeps the previous one, or trains on
+        everything outside the pruned phase)."""
+        return schedule.is_selection_epoch(epoch)
+
+    def phase_name(self, epoch: int, schedule: Schedule) -> str:
+        """The phase the run log shows for ``epoch``."""
+        return schedule.phase(epoch)
+
+    # -- scores ----------------------------------------------------------------------------
+    @property
+    def score_name(self) -> str:
+        """The score observed per example from the training forward pass (``"auto"``: the task's
+        default, which methods that rank nothing record only for the report's data map)."""
+        return "auto"
+
+    def history_options(self) -> dict:
+        """Keyword arguments of the :class:`~datadiet.history.ScoreHistory` the diet keeps."""
+        return {}
+
+    def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        """Example ids whose score a forward-only pass must refresh before :meth:`select`."""
+        return np.zeros(0, dtype=np.int64)
+
+    # -- selection -------------------------------------------------------------------------
+    def select(self, ctx: EpochContext) -> Selection:
+        """The examples (and loss weights) of ``ctx.epoch``."""
+        raise NotImplementedError
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """The strategy's own training state (most have none)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            raise ValueError(f"the {self.method} strategy keeps no state, got {sorted(state)}")
+
+    def to_dict(self) -> dict:
+        """The method and its settings (for logs, reports and checkpoints)."""
+        out = {"method": self.method}
+        for f in dataclasses.fields(self):
+            if f.init:
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out

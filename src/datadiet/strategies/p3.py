@@ -1,0 +1,113 @@
+"""P3 (Yang et al. 2024, arXiv 2408.05541): policy-driven difficulty, a self-paced eligible set that
+widens from easy to hard, and a DPP that keeps each epoch's subset diverse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from datadiet.history import ScoreHistory
+from datadiet.schedule import Schedule
+from datadiet.scores.policy import difficulty_with_trend
+from datadiet.select.registry import SelectionRequest, get_selector
+from datadiet.select.selection import Selection
+from datadiet.select.self_paced import PERCENTILE_SHAPES, self_paced_eligible, self_paced_percentile
+from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
+from datadiet.strategies.rescore import check_rescore, ids_to_rescore
+
+
+def p3_budget(budget: int | float, num_examples: int) -> int:
+    """Examples per epoch: an ``int`` count, or a ``float`` fraction of N (at least 1)."""
+    count = budget if isinstance(budget, int) else max(1, int(round(budget * num_examples)))
+    if count > num_examples:
+        raise ValueError(f"P3 budget {count} is larger than the training set ({num_examples} examples)")
+    return count
+
+
+@dataclass(frozen=True)
+class P3(Strategy):
+    """Every epoch: the policy-driven difficulty of the examples (1 - mean action probability under
+    the current model), the eligible set (difficulty at or below a percentile that rises from
+    ``start`` to ``end``), and a DPP greedy MAP of ``budget`` examples over the model's pooled last
+    hidden states. ``trend_alpha`` adds ``alpha (d_e - d_{e-1})``. Method card: ``docs/methods/p3.md``.
+    """
+
+    method: ClassVar[str] = "p3"
+    needs: ClassVar[tuple[str, ...]] = ("features",)
+
+    budget: int | float = 0.5
+    start: float = 50.0
+    end: float = 95.0
+    shape: str = "linear"
+    theta: float | None = None
+    trend_alpha: float = 0.0
+    score: str = "policy_difficulty"
+    rescore: str = "all"
+    rescore_fraction: float = 0.1
+    warmup_epochs: int = 0
+    _previous: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        b = self.budget
+        if isinstance(b, bool) or not ((isinstance(b, int) and b >= 1) or (isinstance(b, float) and 0 < b <= 1)):
+            raise ValueError(f"budget is an example count >= 1 or a fraction in (0, 1], got {b!r}")
+        check_fraction("start", self.start, 0.0, 100.0)
+        check_fraction("end", self.end, 0.0, 100.0)
+        if self.shape not in PERCENTILE_SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}; choose one of {', '.join(PERCENTILE_SHAPES)}")
+        if self.theta is not None:
+            check_fraction("theta", self.theta, 0.0, 1.0, high_open=True)
+        check_fraction("trend_alpha", self.trend_alpha, 0.0, float("inf"))
+        check_rescore(self.rescore, self.rescore_fraction)
+        check_epochs("warmup_epochs", self.warmup_epochs, 0)
+
+    @property
+    def score_name(self) -> str:
+        return self.score
+
+    def plan(self, num_examples: int, num_epochs: int) -> Schedule:
+        keep = p3_budget(self.budget, num_examples) / num_examples
+        return pruned_schedule(num_epochs, keep, self.warmup_epochs)
+
+    def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
+
+    def select(self, ctx: EpochContext) -> Selection:
+        scores = ctx.history.latest.copy()
+        difficulty = scores
+        previous = self._previous.get("difficulty")
+        if self.trend_alpha and previous is not None:
+            difficulty = difficulty_with_trend(scores, previous, self.trend_alpha)
+        self._previous["difficulty"] = scores
+        keep = ctx.schedule.keep_at(ctx.epoch)
+        options = {"start": self.start, "end": self.end, "shape": self.shape, "theta": self.theta}
+        request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=difficulty,
+                                   features=ctx.features, epoch=ctx.epoch, num_epochs=ctx.schedule.num_epochs,
+                                   options=options)
+        selection = get_selector("p3")(request)
+        ctx.record.update(self.epoch_stats(ctx.epoch, ctx.schedule.num_epochs, difficulty, selection))
+        return selection
+
+    def epoch_stats(self, epoch: int, num_epochs: int, d: np.ndarray, selection: Selection) -> dict:
+        """What P3 did this epoch, for the log: the percentile, how many examples it made eligible,
+        the mean finite difficulty of the pool and of the selection, and how many examples had no
+        action to score (``d = inf``)."""
+        percentile = self_paced_percentile(epoch, num_epochs, self.start, self.end, self.shape)
+        finite = np.isfinite(d)
+        picked = d[selection.indices]
+        return {"p3_percentile": percentile, "p3_eligible": int(len(self_paced_eligible(d, percentile))),
+                "difficulty_mean": float(d[finite].mean()) if finite.any() else float("inf"),
+                "selected_difficulty_mean": float(picked[np.isfinite(picked)].mean())
+                if np.isfinite(picked).any() else float("inf"),
+                "unscorable": int((~finite).sum())}
+
+    def state_dict(self) -> dict:
+        previous = self._previous.get("difficulty")
+        return {} if previous is None else {"previous_difficulty": previous.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._previous.clear()
+        if state.get("previous_difficulty") is not None:
+            self._previous["difficulty"] = np.asarray(state["previous_difficulty"], dtype=np.float64).copy()

@@ -1,0 +1,39 @@
+"""Which examples a selection epoch re-scores with a forward-only pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from datadiet.history import ScoreHistory
+from datadiet.rng import epoch_rng
+
+RESCORE = ("all", "stale", "none")
+"""``all``: every example (the paper's protocol). ``stale``: those not seen in training in the last
+epoch, oldest first (random among equals), at most ``fraction * N``; never-scored examples always.
+``none``: only never-scored examples."""
+
+
+def check_rescore(policy: str, fraction: float) -> None:
+    if policy not in RESCORE:
+        raise ValueError(f"unknown rescore policy {policy!r}; valid: {', '.join(RESCORE)}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"rescore_fraction must be a number in [0, 1], got {fraction!r}")
+
+
+def ids_to_rescore(policy: str, fraction: float, history: ScoreHistory, epoch: int, seed: int) -> np.ndarray:
+    """The example ids to re-score at ``epoch`` under ``policy`` (see :data:`RESCORE`)."""
+    n = history.num_examples
+    if policy == "all":
+        return np.arange(n, dtype=np.int64)
+    never = np.flatnonzero(history.count == 0)
+    if policy == "none":
+        return never
+    budget = int(round(fraction * n))
+    age = history.age(epoch)
+    candidates = np.flatnonzero((age > 1) & (history.count > 0))
+    if budget and len(candidates):
+        tiebreak = epoch_rng(seed, epoch, "rescore").random(len(candidates))
+        candidates = candidates[np.lexsort((tiebreak, -age[candidates]))][:budget]
+    else:
+        candidates = candidates[:0]
+    return np.union1d(never, candidates)

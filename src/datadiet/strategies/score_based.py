@@ -1,0 +1,180 @@
+"""Score-based pruning: dynamic (re-select every ``period`` epochs) and static (select once).
+
+Dynamic is the method of "NLU on Data Diets" (Attendu & Corbeil 2023) and the library's default;
+static is static EL2N (Paul et al. 2021, "Deep Learning on a Data Diet"). Both rank examples by a
+smoothed score (:mod:`datadiet.ranking`) and hand the ranking to a registered selector
+(:mod:`datadiet.select.registry`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from datadiet.history import ScoreHistory
+from datadiet.ranking import get_ranking
+from datadiet.schedule import Schedule
+from datadiet.select.registry import SelectionRequest, get_selector
+from datadiet.select.selection import Selection
+from datadiet.select.validation import check_keep
+from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
+from datadiet.strategies.rescore import check_rescore, ids_to_rescore
+
+
+def check_keep_setting(keep: Any) -> Any:
+    """A kept fraction in (0, 1], or a ``(start, end)`` ramp of two."""
+    if isinstance(keep, (tuple, list)):
+        if len(keep) != 2:
+            raise ValueError(f"a keep ramp is (start, end), got {keep!r}")
+        return tuple(check_keep(k) for k in keep)
+    return check_keep(keep)
+
+
+def check_selector(name: str, options: Mapping[str, Any]) -> dict:
+    selector = get_selector(name)
+    selector.check_options(options)
+    return dict(options)
+
+
+def check_score_name(name: Any) -> str:
+    from datadiet.scores import available_scores
+
+    valid = set(available_scores()) | {"auto"}
+    if name not in valid:
+        raise ValueError(f"unknown score {name!r}; valid scores: {', '.join(sorted(valid))}")
+    return name
+
+
+def rank_and_select(ctx: EpochContext, keep: float, smoothing: str, selector: str, options: Mapping) -> Selection:
+    """Rank by ``smoothing`` over the history, then select with the named selector."""
+    scores = get_ranking(smoothing)(ctx.history)
+    request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=scores,
+                               labels=ctx.labels, features=ctx.features, epoch=ctx.epoch,
+                               num_epochs=ctx.schedule.num_epochs, options=options)
+    return get_selector(selector)(request)
+
+
+def selector_needs(selector: str) -> tuple[str, ...]:
+    return tuple(n for n in get_selector(selector).needs if n != "scores")
+
+
+@dataclass(frozen=True)
+class ScoreBased(Strategy):
+    """Dynamic score-based pruning: after ``warmup_epochs`` on all data, every ``period`` epochs
+    keep ``keep`` of the examples chosen by ``selector`` from their ``smoothing``-ranked scores.
+
+    Scores of kept examples come free from the training forward pass; ``rescore`` says which others
+    a forward-only pass refreshes (``stale``: at most ``rescore_fraction * N`` of the oldest).
+
+    Args:
+        keep: kept fraction of pruned epochs in (0, 1], or a ``(start, end)`` linear ramp.
+        score: a registered score name, or ``auto`` (the task's EL2N).
+        smoothing: a ranking rule (``latest``, ``ema``, ``ucb``, ``forgetting``).
+        rescore, rescore_fraction: see :data:`datadiet.strategies.rescore.RESCORE`.
+        selector, selector_options: a registered selector and its options
+            (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ...).
+        warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
+        ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
+    """
+
+    method: ClassVar[str] = "dynamic"
+
+    keep: float | tuple[float, float] = 0.5
+    score: str = "auto"
+    smoothing: str = "ema"
+    rescore: str = "stale"
+    rescore_fraction: float = 0.1
+    selector: str = "epsilon_greedy"
+    selector_options: Mapping[str, Any] = field(default_factory=lambda: {"epsilon": 0.1})
+    warmup_epochs: int = 1
+    period: int = 1
+    anneal_epochs: int = 0
+    ema_alpha: float = 0.8
+    ucb_c: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep", check_keep_setting(self.keep))
+        check_score_name(self.score)
+        get_ranking(self.smoothing)
+        check_rescore(self.rescore, self.rescore_fraction)
+        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
+        check_epochs("warmup_epochs", self.warmup_epochs, 0)
+        check_epochs("period", self.period, 1)
+        check_epochs("anneal_epochs", self.anneal_epochs, 0)
+        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
+        if self.ema_alpha == 0:
+            raise ValueError("ema_alpha must be > 0 (the weight of the newest observation)")
+        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return selector_needs(self.selector)
+
+    @property
+    def score_name(self) -> str:
+        return self.score
+
+    def history_options(self) -> dict:
+        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+
+    def plan(self, num_examples: int, num_epochs: int) -> Schedule:
+        return pruned_schedule(num_epochs, self.keep, self.warmup_epochs, self.period, self.anneal_epochs)
+
+    def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
+
+    def select(self, ctx: EpochContext) -> Selection:
+        return rank_and_select(ctx, ctx.schedule.keep_at(ctx.epoch), self.smoothing, self.selector,
+                               self.selector_options)
+
+
+@dataclass(frozen=True)
+class StaticScore(Strategy):
+    """Static score-based pruning: score every example once after ``warmup_epochs`` (a full
+    forward-only pass), keep the ``keep`` fraction ``selector`` chooses for the rest of training
+    (static EL2N of Paul et al. 2021 with the default score and the ``band`` selector)."""
+
+    method: ClassVar[str] = "static"
+
+    keep: float = 0.5
+    score: str = "auto"
+    smoothing: str = "latest"
+    selector: str = "band"
+    selector_options: Mapping[str, Any] = field(default_factory=dict)
+    warmup_epochs: int = 1
+    ema_alpha: float = 0.8
+    ucb_c: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep", check_keep(self.keep))
+        check_score_name(self.score)
+        get_ranking(self.smoothing)
+        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
+        check_epochs("warmup_epochs", self.warmup_epochs, 0)
+        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
+        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return selector_needs(self.selector)
+
+    @property
+    def score_name(self) -> str:
+        return self.score
+
+    def history_options(self) -> dict:
+        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+
+    def plan(self, num_examples: int, num_epochs: int) -> Schedule:
+        return pruned_schedule(num_epochs, self.keep, self.warmup_epochs)
+
+    def selects_at(self, epoch: int, schedule: Schedule) -> bool:
+        return epoch == self.warmup_epochs
+
+    def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        return np.arange(history.num_examples, dtype=np.int64)
+
+    def select(self, ctx: EpochContext) -> Selection:
+        return rank_and_select(ctx, self.keep, self.smoothing, self.selector, self.selector_options)
