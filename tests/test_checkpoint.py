@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from transformers import TrainerCallback
 
 from datadiet.checkpoint import DIET_STATE_FILE, DietStateError, has_diet_state, load_diet_state, save_diet_state
 from resume_setups import make_trainer
@@ -37,24 +38,49 @@ def assert_identical(a, b, where="state"):
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+class CaptureStates(TrainerCallback):
+    """The diet state after every epoch end (the next epoch already begun: its selection and weights)."""
+
+    def __init__(self, trainer):
+        self.trainer, self.states = trainer, []
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.states.append(self.trainer.diet.state_dict())
+
+
 @pytest.fixture(scope="module", params=["infobatch", "p3", "nlu_data_diets"])
-def trained_state(request, tmp_path_factory):
+def trained_states(request, tmp_path_factory):
     trainer = make_trainer(request.param, tmp_path_factory.mktemp(request.param), save_strategy="no")
+    capture = CaptureStates(trainer)
+    trainer.add_callback(capture)
     trainer.train()
-    return request.param, trainer.diet.state_dict()
+    return request.param, capture.states + [trainer.diet.state_dict()]
 
 
-def test_real_diet_states_round_trip_exactly(trained_state, tmp_path):
-    preset, state = trained_state
-    assert len(state["log"]) == 4 and len(state["kept_masks"]) == 4
-    if preset == "infobatch":  # up-weighted examples (1 / (1 - r) = 2) are in the state
-        assert state["selection_weights"].dtype == np.float32 and 2.0 in state["selection_weights"]
-    if preset == "p3":  # the P3 fields: last difficulties, the self-paced percentile per epoch
-        assert state["previous_difficulty"].dtype == np.float64 and "p3_percentile" in state["log"][-1]
-    path = save_diet_state(state, tmp_path)
-    assert path == tmp_path / DIET_STATE_FILE and has_diet_state(tmp_path)
-    assert_identical(load_diet_state(tmp_path), state)
-    assert [p.name for p in tmp_path.iterdir()] == [DIET_STATE_FILE]  # no temporary file left behind
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _arrays(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _arrays(v)
+
+
+def test_real_diet_states_round_trip_exactly(trained_states, tmp_path):
+    preset, states = trained_states
+    assert len(states) == 5  # after epochs 0-3, and the final one
+    if preset == "infobatch":  # up-weighted examples (1 / (1 - realised drop) > 1) are in some state
+        assert any((s["selection_weights"] > 1).any() for s in states)
+    if preset == "p3":  # the DPP's features: a float (N, hidden) matrix
+        assert any(a.ndim == 2 and a.shape[0] == 32 and a.dtype.kind == "f" for a in _arrays(states[-1]))
+    for i, state in enumerate(states):
+        folder = tmp_path / str(i)
+        path = save_diet_state(state, folder)
+        assert path == folder / DIET_STATE_FILE and has_diet_state(folder)
+        assert_identical(load_diet_state(folder), state)
+        assert [p.name for p in folder.iterdir()] == [DIET_STATE_FILE]  # no temporary file left behind
 
 
 def test_every_supported_kind_of_value_round_trips(tmp_path):
