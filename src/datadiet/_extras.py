@@ -26,7 +26,7 @@ EXTRA_OF = {
     "rich": "report",
     "peft": "llm",
     "gguf": "llm",
-    "trl": "test",
+    "trl": "trl",
 }
 """The extra that installs each optional top-level module."""
 
