@@ -14,27 +14,15 @@ import pytest
 import torch
 from transformers import TrainingArguments
 
-from datadiet.bench.aggregate import (
-    MET,
-    NOT_MET,
-    UNDETERMINED,
-    Row,
-    Stat,
-    accuracy_goal,
-    cpu_time,
-    goals,
-    interpolate_at,
-    keep_goal,
-    summarize,
-    time_goal,
-    time_ratios,
-)
-from datadiet.bench.cli import QUICK, add_bench_parser, grid_from_args, run_bench
-from datadiet.bench.experiment import RunConfig, environment
-from datadiet.bench.grid import GridConfig, run_grid
-from datadiet.bench.methods import make_diet
-from datadiet.bench.render import data_map_record, write_report
-from datadiet.bench.store import ERROR, OK, latest_by_key, read_jsonl
+from benchmarks.grid.aggregate import Row, Stat, cpu_time, summarize, time_ratios
+from benchmarks.grid.cli import QUICK, build_parser, grid_from_args, main, run_bench
+from benchmarks.grid.config import GridConfig
+from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, goals, interpolate_at, keep_goal, time_goal
+from benchmarks.grid.render import data_map_record, write_report
+from benchmarks.grid.runner import estimated_cost, run_grid
+from benchmarks.grid.store import ERROR, OK, latest_by_key, read_jsonl
+from datadiet.experiment import RunConfig, environment
+from datadiet.methods import make_diet
 from datadiet.diet import DataDiet
 from datadiet.integrations.trainer import DataDietTrainer
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
@@ -296,19 +284,78 @@ def test_quick_yaml_is_the_builtin_quick_grid():
 
 
 def test_cli_flags_override_the_config_and_report_only_reaggregates(grid_folder, capsys):
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="datadiet")
-    add_bench_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", "--quick", "--datasets", "atis", "--seeds", "0,1", "--layers", "all",
-                              "--keeps", "0.5", "0.2"])
+    parser = build_parser()
+    args = parser.parse_args(["--quick", "--datasets", "atis", "--seeds", "0,1", "--layers", "all",
+                              "--keeps", "0.5", "0.2", "--lr", "1e-3"])
     grid = grid_from_args(args)
     assert (grid.name, grid.datasets, grid.seeds, grid.layers) == ("quick-atis", ["atis"], [0, 1], None)
-    assert grid.keeps == [0.5, 0.2]
+    assert grid.keeps == [0.5, 0.2] and grid.learning_rate == 1e-3
     assert grid.train_size == QUICK.train_size and grid.epochs == QUICK.epochs
-    with pytest.raises(ValueError, match="unknown method"):
-        grid_from_args(parser.parse_args(["bench", "--methods", "nope"]))
+    with pytest.raises(ValueError, match="methods: got \\['nope'\\]; allowed: methods among"):
+        grid_from_args(parser.parse_args(["--methods", "nope"]))
     out, _, _ = grid_folder
     (out / "results.md").unlink()
-    assert run_bench(parser.parse_args(["bench", "--report-only", "--out", str(out)])) == 0
+    assert run_bench(parser.parse_args(["--report-only", "--out", str(out)])) == 0
     assert re.search(r"^\| default \| 0\.5 \|", (out / "results.md").read_text(), re.M)
+
+
+def test_every_protocol_field_is_a_flag_of_the_grid_command():
+    """The flags are generated from the dataclass fields: a new protocol setting is a new flag."""
+    from dataclasses import fields
+
+    from datadiet.experiment import Protocol
+
+    help_text = build_parser().format_help()
+    for f in fields(Protocol):
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        assert flag in help_text and f.metadata["help"].split()[0] in help_text
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--keeps", "0.5", "1.5"], "keeps: got [0.5, 1.5]; allowed: kept fractions in (0, 1)"),
+    (["--methods", "defualt"], "methods: got ['defualt']; allowed: methods among full"),
+    (["--epochs", "0"], "epochs: got 0; allowed: an integer >= 1"),
+    (["--datasets", "snipz"], "datasets: got 'snipz'; allowed: built-in datasets (atis"),
+])
+def test_bad_grid_settings_print_one_line_each_and_exit_2(argv, line, tmp_path, capsys):
+    assert main([*argv, "--out", str(tmp_path / "out"), "--max-runs", "0", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m benchmarks.grid: " + line), err
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_bad_grid_yaml_lists_every_error(tmp_path, capsys):
+    config = tmp_path / "g.yaml"
+    config.write_text("epochs: '2'\nkeeps: [half]\nseed: [0]\n")
+    assert main(["--config", str(config), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"python -m benchmarks.grid: {config}: seed: unknown key (did you mean 'seeds'?); allowed keys: "
+        "batch_size, data_map, data_root, datasets, encoder, epochs, eval_split, keeps, layers, learning_rate, "
+        "lr_scheduler, max_length, methods, name, scoring_batch_size, seeds, threads, train_size",
+        f"python -m benchmarks.grid: {config}: epochs: got '2' (a string: write it without quotes); "
+        "allowed: an integer >= 1",
+        f"python -m benchmarks.grid: {config}: keeps: got ['half']; allowed: kept fractions in (0, 1), "
+        "no duplicates, at least one for pruning methods (full data is the 'full' method)",
+    ]
+
+
+def test_estimated_cost_reads_the_plan_of_the_diet():
+    """Examples trained (kept counts) plus a third of an example per re-scored one, over 10 x 1000
+    examples. Every example counts as scored in epoch 0, so stale re-scoring starts at epoch 2."""
+    grid = tiny_grid(epochs=10)
+    cost = {c.method: estimated_cost(c) for c in grid.replace(methods=[
+        "full", "random", "default", "default_anneal", "nlu_data_diets", "static_el2n"]).runs()[:6]}
+    assert cost["full"] == 1.0
+    assert cost["random"] == pytest.approx(0.1 + 0.9 * 0.5)  # warm-up epoch + 9 at half, no scoring
+    assert cost["default"] == pytest.approx(0.1 + 0.9 * 0.5 + 8 * 0.1 / 3 / 10)  # stale: 10% of N, epochs 2..9
+    assert cost["default_anneal"] == pytest.approx(0.2 + 0.8 * 0.5 + 7 * 0.1 / 3 / 10)
+    assert cost["nlu_data_diets"] == pytest.approx(0.1 + 0.9 * 0.5 + 9 * 1.0 / 3 / 10)  # scores everything
+    assert cost["static_el2n"] == pytest.approx(0.1 + 0.9 * 0.5 + 1 / 3 / 10)  # scores once
+
+
+def test_a_missing_data_folder_is_refused_before_any_run(tmp_path, capsys):
+    assert main(["--quick", "--data-root", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m benchmarks.grid: data_root: no dataset folder found"), err
+    assert not (tmp_path / "out").exists()

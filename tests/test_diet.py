@@ -169,3 +169,63 @@ def test_length_buckets_sort_longest_first_and_refuse_empty_batches():
     assert [b.tolist() for b in batches] == [[1, 4], [3, 0], [2]]  # ties by id
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         length_buckets(np.arange(5), lengths, batch_size=0)
+
+
+def test_selector_options_are_checked_at_construction():
+    for kwargs, message in [(dict(epsilon=2.0), r"epsilon must be a number in \[0, 1\]"),
+                            (dict(selector="ccs", num_strata=2.5), "num_strata must be an integer"),
+                            (dict(offset=-0.1), r"offset must be a number in \[0, 1\)"),
+                            (dict(selector="band", epsilon=0.1), "takes no option epsilon"),
+                            (dict(selector_options=[0.1]), "selector_options must be a mapping")]:
+        with pytest.raises(ValueError, match=message):
+            DataDiet(keep=0.5, **kwargs)
+    with pytest.raises(ValueError, match="unknown selector 'bnad'; valid selectors: .*band"):
+        DataDiet(keep=0.5, selector="bnad")
+
+
+def test_settings_that_do_not_apply_are_refused_and_presets_take_overrides():
+    with pytest.raises(ValueError, match="method 'full' does not use keep"):
+        DataDiet.full(keep=0.2)
+    with pytest.raises(ValueError, match="method 'infobatch' does not use keep"):
+        DataDiet(method="infobatch", keep=0.5)
+    with pytest.raises(ValueError, match="warmup_epochs must be a whole number"):
+        DataDiet(keep=0.5, warmup_epochs=1.5)
+    with pytest.raises(ValueError, match="num_epochs must be a whole number"):
+        DataDiet(keep=0.5, num_epochs="2")
+    with pytest.raises(ValueError, match="leave none of the 3 training epochs pruned"):
+        DataDiet(keep=0.5, warmup_epochs=3, num_epochs=3)
+    diet = DataDiet.nlu_data_diets(keep=0.3, smoothing="ucb", rescore="stale", seed=4)  # overrides, no clash
+    assert (diet.strategy.smoothing, diet.strategy.rescore, diet.seed) == ("ucb", "stale", 4)
+    assert "infobatch: prune_ratio=0.5" in repr(DataDiet.infobatch())
+    assert "dynamic: keep=0.5" in repr(DataDiet(keep=0.5))
+
+
+def test_changing_the_number_of_epochs_on_resume_says_so():
+    saved = DataDiet(keep=0.5, task="sequence_classification").setup(10, 4).state_dict()
+    other = DataDiet(keep=0.5, task="sequence_classification").setup(10, 6)
+    with pytest.raises(ValueError, match="planned for 4 epochs but this run has 6: resume with num_train_epochs=4"):
+        other.load_state_dict(saved)
+
+
+def test_nlu_data_diets_ranks_as_the_authors_code_for_each_task():
+    from datadiet.strategies import EpochContext
+
+    scores = [np.array([1.4, 0.1, 0.5, 0.5]), np.array([0.3, 0.1, 0.5, 0.5]), np.array([0.3, 0.1, 0.5, 0.5])]
+    picks = {}
+    for task in ("joint_intent_slot", "sequence_classification"):
+        diet = DataDiet.nlu_data_diets(keep=0.25, num_epochs=5, task=task).setup(4)
+        for epoch, s in enumerate(scores):
+            diet.history.update(np.arange(4), s, epoch)
+        ctx = EpochContext(3, diet.schedule, diet.history, diet.selection, seed=0, task=task)
+        picks[task] = diet.strategy.select(ctx).indices.tolist()
+    # example 0 fell from 1.4 to 0.3: the latest score ranks it below 0.5, EMA + unbiased std (0.34 + 0.37) first
+    assert picks == {"joint_intent_slot": [0], "sequence_classification": [2]}
+    assert DataDiet.nlu_data_diets(keep=0.5, smoothing="latest").strategy.smoothing == "latest"
+
+
+def test_a_method_that_rescores_everything_records_no_training_scores():
+    diet = DataDiet.nlu_data_diets(keep=0.5, num_epochs=3, task="sequence_classification", score="loss").setup(6)
+    diet.begin_epoch(0)
+    feed(diet, range(6), np.linspace(0.1, 0.6, 6))
+    diet.flush()
+    assert (diet.history.count == 0).all()  # its selections rank by eval-mode pass scores only

@@ -57,3 +57,27 @@ def test_nan_scores_raise_naming_ids_and_state_roundtrip():
     np.testing.assert_array_equal(other.age(2), [other.age(2)[0], 1, other.age(2)[2], 2])
     with pytest.raises(ValueError, match="same dataset"):
         ScoreHistory(5).load_state_dict(h.state_dict())
+
+
+def test_ucb_unbiased_matches_pandas_ewm_as_the_authors_code_computes_it():
+    import pandas as pd
+
+    from datadiet.ranking import get_ranking
+
+    rng = np.random.default_rng(0)
+    series = rng.uniform(0, 1.4, size=(5, 3))  # 5 observations of 3 examples
+    h = ScoreHistory(3, alpha=0.8, ucb_c=1.0)
+    for epoch, row in enumerate(series):
+        h.update(np.arange(3), row, epoch)
+        frame = pd.DataFrame(series[: epoch + 1])
+        expected = frame.ewm(alpha=0.8, adjust=False).mean().iloc[-1].to_numpy()
+        if epoch >= 1:
+            expected = expected + frame.ewm(alpha=0.8, adjust=False).std().iloc[-1].to_numpy()
+        np.testing.assert_allclose(get_ranking("ucb_unbiased")(h), expected, rtol=1e-10)
+    # after two observations the bias correction multiplies the variance by 1 / (1 - 0.2^2 - 0.8^2) = 3.125
+    two = ScoreHistory(1)
+    two.update(np.array([0]), np.array([1.0]), 0)
+    two.update(np.array([0]), np.array([0.0]), 1)
+    biased = get_ranking("ucb")(two)[0] - two.ema[0]
+    unbiased = get_ranking("ucb_unbiased")(two)[0] - two.ema[0]
+    assert unbiased == pytest.approx(biased * np.sqrt(3.125))

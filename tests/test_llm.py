@@ -36,6 +36,7 @@ from datadiet.llm import (
 )
 from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.policy import policy_difficulty
+from datadiet.scoring_pass import batch_to_device, eval_forward
 
 WORDS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "\n", "Q", ":", "add", "a", "=", "1", "b", "2", "#", "3",
          "the", "cat", "sat", ".", "!", "It", "x", "4", "5", "6", "7"]
@@ -241,6 +242,34 @@ def test_greedy_generation_batched_equals_one_by_one(tok, tiny_lm):
     batched = generate_greedy(tiny_lm, tok, prompts, max_new_tokens=6, batch_size=3, stop_at_answer=False)
     single = [generate_greedy(tiny_lm, tok, [p], max_new_tokens=6, stop_at_answer=False)[0] for p in prompts]
     assert batched == single
+
+
+def test_eval_forward_turns_dropout_and_autograd_off_and_restores_the_mode():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.9)).train()
+    x = torch.ones(4, 3)
+    with eval_forward(model) as device:
+        assert device == torch.device("cpu") and not model.training and torch.is_inference_mode_enabled()
+        assert torch.equal(model(x), model(x)) and not model(x).requires_grad  # no dropout, no graph
+    assert model.training
+    with pytest.raises(RuntimeError, match="boom"), eval_forward(model):
+        raise RuntimeError("boom")
+    assert model.training and not torch.is_inference_mode_enabled()
+    batch = batch_to_device({"ids": torch.ones(2), "name": "x"}, torch.device("cpu"))
+    assert batch["name"] == "x" and torch.equal(batch["ids"], torch.ones(2))
+
+
+def test_llm_passes_leave_a_training_model_training(tok, tiny_lm):
+    ex = tokenize_pairs(tok, ["Q: add\n"], ["a = 1\nb = 2"])
+    tiny_lm.train()
+    try:
+        mean_token_nll(tiny_lm, ex, CausalLMCollator(tok))
+        assert tiny_lm.training
+        generate_greedy(tiny_lm, tok, ["Q:\n"], max_new_tokens=2)
+        assert tiny_lm.training
+        score_policy(tiny_lm, ex, CausalLMCollator(tok))
+        assert tiny_lm.training
+    finally:
+        tiny_lm.eval()
 
 
 # ---------------------------------------------------------------- GSM8K

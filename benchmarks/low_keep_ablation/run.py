@@ -23,13 +23,13 @@ import argparse
 import json
 import shlex
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
+import yaml
 
-from datadiet.bench.experiment import RunConfig, environment, run_experiment
-from datadiet.bench.grid import GridConfig
+from datadiet.experiment import Protocol, RunConfig, environment, run_experiment
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,6 +42,12 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def protocol_of(config: str) -> Protocol:
+    """The training protocol of a grid config (its other keys, datasets, methods..., are not used)."""
+    values = yaml.safe_load(Path(config).read_text())
+    return Protocol(**{f.name: values[f.name] for f in fields(Protocol) if f.name in values})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="atis")
@@ -52,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(HERE))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    grid = GridConfig.from_yaml(args.config)
+    grid = protocol_of(args.config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0])), *sys.argv[1:]])

@@ -220,7 +220,7 @@ register_task(JOINT, TaskOutputs(
 register_task(CAUSAL_LM, TaskOutputs(
     read=lambda o, b: causal_lm_score_inputs(_get(o, "logits"), b.get("labels"), b.get("action_ids")),
     per_example_loss=lambda o, b: _token_mean_ce(_get(o, "logits")[:, :-1], b["labels"][:, 1:]),
-    provides=("token_logits", "token_labels", "action_ids"), default_score="policy_difficulty"))
+    provides=("token_logits", "token_labels", "action_ids"), default_score="token_nll"))
 
 TASKS = available_tasks()
 """The built-in tasks (more can be added with :func:`register_task`)."""

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from datadiet.adapters import TaskAdapter, infer_task
-from datadiet.history import SOURCE_PASS, ScoreHistory
+from datadiet.history import ScoreHistory
 from datadiet.presets import Presets
 from datadiet.recorder import FreeScoreRecorder, as_id_array
 from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
 from datadiet.scores import get_score
-from datadiet.scoring_pass import dataset_labels, example_lengths, score_examples
+from datadiet.scoring_pass import dataset_labels, example_lengths, refresh_scores
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
@@ -150,11 +150,15 @@ class DataDiet(Presets):
             if not self.adapter_observes_free() and self.strategy.score_name:
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
             if len(ids):
-                self._scoring_pass(epoch, ids, model, dataset, collate_fn, record)
+                if self._lengths is None and dataset is not None:
+                    self._lengths = example_lengths(dataset)
+                result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths)
+                record["scored"] += len(result.ids)
+                record["scoring_seconds"] += result.seconds
             if "labels" in self.strategy.needs and labels is None:
                 labels = dataset_labels(dataset)
             ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features,
-                               labels, record)
+                               labels, record, None if self.adapter is None else self.adapter.task)
             start = time.perf_counter()
             selection = self.strategy.select(ctx)
             record["selection_seconds"] = time.perf_counter() - start
@@ -172,32 +176,12 @@ class DataDiet(Presets):
         """Whether the training forward pass gives the score (else scoring passes refresh it)."""
         return self.adapter is None or self.adapter.provides_free(self.score)
 
-    def _scoring_pass(self, epoch, ids, model, dataset, collate_fn, record) -> None:
-        if model is None or dataset is None or collate_fn is None:
-            raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({self.strategy.method}): "
-                             "pass model=, dataset= and collate_fn= to begin_epoch")
-        if len(dataset) != self.num_examples:
-            raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {self.num_examples}")
-        if self._lengths is None:
-            self._lengths = example_lengths(dataset)
-        want_features = "features" in self.strategy.needs
-        result = score_examples(model, dataset, ids, collate_fn, self.adapter, self.score,
-                                batch_size=self.settings.scoring_batch_size, lengths=self._lengths,
-                                want_features=want_features, progress=self.settings.progress)
-        self.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
-        if want_features:
-            if self.features is None:
-                self.features = np.zeros((self.num_examples, result.features.shape[1]), np.float32)
-            self.features[result.ids] = result.features
-        record["scored"] += len(result.ids)
-        record["scoring_seconds"] += result.seconds
-
     # ---------------------------------------------------------------- free scores and weights
     def observe(self, example_ids, inputs) -> None:
         """Record the scores of a training batch from its detached outputs (free: the forward pass
         made them). Buffered, then all-gathered and applied at the next ``begin_epoch``."""
         self._require_setup()
-        if self.adapter_observes_free():
+        if self.strategy.records_free_scores and self.adapter_observes_free():
             self.recorder.observe(example_ids, inputs, self.score, self.epoch)
 
     def flush(self) -> None:

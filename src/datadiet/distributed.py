@@ -23,7 +23,8 @@ def all_gather_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return arrays
     gathered: list = [None] * size
     dist.all_gather_object(gathered, arrays)
-    return {k: np.concatenate([g[k] for g in gathered]) for k in arrays}
+    # a rank with nothing to contribute may not know the trailing shape (e.g. (0, 0) features)
+    return {k: np.concatenate([g[k] for g in gathered if len(g[k])] or [gathered[0][k]]) for k in arrays}
 
 
 def broadcast_object(obj):

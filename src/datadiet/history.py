@@ -46,6 +46,7 @@ class ScoreHistory:
         self.latest = np.full(n, np.nan)
         self.ema = np.full(n, np.nan)
         self.ew_var = np.zeros(n)
+        self.ew_weight_sq = np.zeros(n)  # sum of the squared EMA weights, for the bias correction
         self.count = np.zeros(n, dtype=np.int64)
         self.last_epoch = np.full(n, -1, dtype=np.int64)
         self.last_source = np.zeros(n, dtype=np.int8)
@@ -99,6 +100,8 @@ class ScoreHistory:
         new_var = np.where(np.isfinite(new_var), new_var, 0.0)
         self.ema[ids] = new_mean
         self.ew_var[ids] = new_var
+        a = self.alpha
+        self.ew_weight_sq[ids] = np.where(seen, (1.0 - a) ** 2 * self.ew_weight_sq[ids] + a * a, 1.0)
         self.latest[ids] = scores
         self.count[ids] += 1
         self.last_epoch[ids] = epoch
@@ -141,7 +144,7 @@ class ScoreHistory:
         return np.where(self.last_epoch >= 0, epoch - self.last_epoch, np.iinfo(np.int64).max // 2)
 
     # -- checkpointing ---------------------------------------------------------------------
-    _ARRAYS = ("latest", "ema", "ew_var", "count", "last_epoch", "last_source", "dyn_count", "conf_sum",
+    _ARRAYS = ("latest", "ema", "ew_var", "ew_weight_sq", "count", "last_epoch", "last_source", "dyn_count", "conf_sum",
                "conf_sqsum", "correct_count", "prev_correct", "forgetting_events")
 
     def state_dict(self) -> dict:

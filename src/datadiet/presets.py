@@ -6,10 +6,13 @@ sets a run setting such as ``seed``), and a keyword the method does not use is r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datadiet.settings import split_settings
 from datadiet.strategies import build_strategy
+
+if TYPE_CHECKING:
+    from datadiet.diet import DataDiet
 
 
 class Presets:
@@ -20,8 +23,10 @@ class Presets:
                        **kwargs: Any) -> "DataDiet":
         """Attendu & Corbeil 2023 ("NLU on Data Diets"): warm up on all data, then every ``period``
         epochs re-score the *whole* train set in eval mode and keep the quantile band (offset 0 =
-        the hardest ``keep``), ranked by the latest score, no exploration."""
-        return cls._preset("dynamic", dict(keep=keep, warmup_epochs=warmup_epochs, period=period, smoothing="latest",
+        the hardest ``keep``), no exploration. Ranked as the authors' code ranks each task
+        (``smoothing="as_published"``): EMA + the bias-corrected EW std for joint intent+slot, the
+        latest score otherwise; ``smoothing="latest"`` overrides."""
+        return cls._preset("dynamic", dict(keep=keep, warmup_epochs=warmup_epochs, period=period, smoothing="as_published",
                                            rescore="all", selector="band", selector_options={"offset": offset}), kwargs)
 
     @classmethod

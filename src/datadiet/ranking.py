@@ -44,8 +44,20 @@ def ucb(history: ScoreHistory) -> np.ndarray:
     return history.ema + history.ucb_c * np.sqrt(history.ew_var)
 
 
+def ucb_unbiased(history: ScoreHistory) -> np.ndarray:
+    """EMA + c * the bias-corrected exponentially weighted std, as the public code of NLU on Data
+    Diets (Attendu & Corbeil 2023) ranks joint-NLU examples (pandas ``ewm(alpha, adjust=False)``
+    mean and ``std()``): with EMA weights ``w`` (summing to 1), the unbiased variance is the biased
+    one divided by ``1 - sum(w^2)``. The std term is 0 until an example's second observation."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(history.count >= 2, history.ew_var / (1.0 - history.ew_weight_sq), 0.0)
+    return history.ema + history.ucb_c * np.sqrt(np.maximum(var, 0.0))
+
+
 register_ranking("latest", lambda h: h.latest.copy(), "the latest observed score")
 register_ranking("ema", lambda h: h.ema.copy(), "exponential moving average of the scores (alpha = 0.8)")
 register_ranking("ucb", ucb, "EMA + c x exponentially weighted std: explores uncertain examples (Raju et al. 2021)")
+register_ranking("ucb_unbiased", ucb_unbiased,
+                 "EMA + c x bias-corrected exponentially weighted std (NLU on Data Diets' code for joint NLU)")
 register_ranking("forgetting", lambda h: h.forgetting_scores(),
                  "forgetting events, never learned = hardest (Toneva et al. 2019); any observed score works")

@@ -7,8 +7,9 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is i
 
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
+from datadiet.history import SOURCE_PASS
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
 
@@ -115,43 +117,38 @@ def score_examples(
     on every rank.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
+    # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
+    model = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
-    try:
-        with torch.inference_mode(), capture_on_request(model, requested) as captured:
-            bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
-            for batch_ids in bar:
-                batch = collate_fn([dataset[int(i)] for i in batch_ids])
-                batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-                model_inputs, _ = split_diet_columns(batch)
-                forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-                if "features" in requested:
-                    forward_inputs["output_hidden_states"] = True
-                outputs = model(**forward_inputs)
-                inputs = adapter.score_inputs(outputs, batch, captured)
-                score.check_inputs(inputs)
-                out_ids.append(batch_ids)
-                out_scores.append(score(inputs).float().cpu().numpy())
-                if dynamics_ok:
-                    try:
-                        conf, correct = true_class_probability(inputs)
-                        out_conf.append(conf.float().cpu().numpy())
-                        out_correct.append(correct.cpu().numpy())
-                    except ValueError:
-                        dynamics_ok = False
-                if want_features:
-                    if inputs.features is None:
-                        raise ValueError("diversity features were asked for but the model outputs have neither "
-                                         "`pooled` nor `hidden_states`")
-                    out_feat.append(inputs.features.float().cpu().numpy())
-    finally:
-        model.train(was_training)
+    with eval_forward(model) as device, capture_on_request(model, requested) as captured:
+        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
+        for batch_ids in bar:
+            batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
+            model_inputs, _ = split_diet_columns(batch)
+            forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
+            if "features" in requested:
+                forward_inputs["output_hidden_states"] = True
+            outputs = model(**forward_inputs)
+            inputs = adapter.score_inputs(outputs, batch, captured)
+            score.check_inputs(inputs)
+            out_ids.append(batch_ids)
+            out_scores.append(score(inputs).float().cpu().numpy())
+            if dynamics_ok:
+                try:
+                    conf, correct = true_class_probability(inputs)
+                    out_conf.append(conf.float().cpu().numpy())
+                    out_correct.append(correct.cpu().numpy())
+                except ValueError:
+                    dynamics_ok = False
+            if want_features:
+                if inputs.features is None:
+                    raise ValueError("diversity features were asked for but the model outputs have neither "
+                                     "`pooled` nor `hidden_states`")
+                out_feat.append(inputs.features.float().cpu().numpy())
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     local = {"ids": cat(out_ids, np.int64), "scores": cat(out_scores, np.float64)}
     if dynamics_ok:
@@ -164,3 +161,43 @@ def score_examples(
         ids=merged["ids"], scores=merged["scores"], confidence=merged.get("confidence"),
         correct=merged.get("correct"), features=merged.get("features"), seconds=time.perf_counter() - start,
     )
+
+
+def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,
+                   lengths: np.ndarray | None = None) -> PassResult:
+    """Re-score ``ids`` for a :class:`~datadiet.DataDiet` at ``epoch``: run the pass (with the
+    features its strategy needs), record the scores in its history and keep its features."""
+    if model is None or dataset is None or collate_fn is None:
+        raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({diet.strategy.method}): "
+                         "pass model=, dataset= and collate_fn= to begin_epoch")
+    if len(dataset) != diet.num_examples:
+        raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {diet.num_examples}")
+    want_features = "features" in diet.strategy.needs
+    result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
+                            batch_size=diet.settings.scoring_batch_size, lengths=lengths,
+                            want_features=want_features, progress=diet.settings.progress)
+    diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
+    if want_features:
+        if diet.features is None:
+            diet.features = np.zeros((diet.num_examples, result.features.shape[1]), np.float32)
+        diet.features[result.ids] = result.features
+    return result
+
+
+def batch_to_device(batch: dict, device: torch.device) -> dict:
+    """The batch with its tensors on ``device`` (other values unchanged)."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+@contextmanager
+def eval_forward(model: torch.nn.Module) -> Iterator[torch.device]:
+    """Forward-only passes of ``model``: eval mode (no dropout) under ``torch.inference_mode``; the
+    model's train/eval mode is restored after, also on an error. Yields the model's device (move
+    batches there with :func:`batch_to_device`)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model_device(model)
+    finally:
+        model.train(was_training)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from datadiet.bench.experiment import RunConfig, run_experiment
+from datadiet.experiment import RunConfig, run_experiment
 
 METRIC_LABELS = {"intent_accuracy": "intent acc", "slot_f1": "slot F1", "exact_match": "exact match",
                  "accuracy": "accuracy"}

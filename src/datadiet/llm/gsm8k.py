@@ -1,4 +1,5 @@
-"""GSM8K (Cobbe et al. 2021, MIT licence): reader, prompt, action segmentation and evaluation.
+"""GSM8K (Cobbe et al. 2021, MIT licence): reader, prompt, action segmentation and answer matching
+(the test metrics that need the model are :func:`datadiet.llm.evaluation.evaluate_gsm8k`).
 
 Data: ``<root>/gsm8k/grade_school_math/data/{train,test}.jsonl`` (7,473 / 1,319 rows), with
 ``root`` the ``root`` argument, else ``$DATADIET_DATA``, else the project's ``../shared/data``.
@@ -29,18 +30,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import torch
-
 from datadiet.llm.actions import lines
-from datadiet.llm.scoring import mean_token_nll
-from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
+from datadiet.llm.tokenization import tokenize_pairs
 
 __all__ = [
     "GSM8K_PROMPT",
     "answers_match",
-    "evaluate_gsm8k",
     "extract_final_number",
-    "generate_greedy",
     "gsm8k_data_root",
     "gsm8k_prompt",
     "gsm8k_segmenter",
@@ -173,93 +169,3 @@ def answers_match(predicted: str | None, gold: str) -> bool:
     if a is None or b is None:
         return predicted.strip() == gold.strip()
     return a == b
-
-
-@torch.inference_mode()
-def generate_greedy(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    stop_at_answer: bool = True,
-) -> list[str]:
-    """Greedy continuations of ``prompts`` (batched, left-padded), decoded without special tokens.
-
-    Generation stops at the EOS token or after ``max_new_tokens``; with ``stop_at_answer`` the
-    text is cut after the first line that starts with ``####``.
-    """
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        raise ValueError("the tokenizer has neither a pad nor an EOS token; set tokenizer.pad_token")
-    was_training = model.training
-    model.eval()
-    encoded = [list(tokenizer(p, add_special_tokens=True)["input_ids"]) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-    texts: list[str] = [""] * len(prompts)
-    try:
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            width = max(len(encoded[i]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for r, i in enumerate(idx):  # left padding: every prompt ends at the same column
-                ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
-                mask[r, width - len(encoded[i]) :] = 1
-            out = model.generate(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=pad,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-            for r, i in enumerate(idx):
-                text = tokenizer.decode(out[r, width:], skip_special_tokens=True)
-                if stop_at_answer:
-                    m = re.search(r"^####[^\n]*", text, flags=re.MULTILINE)
-                    if m:
-                        text = text[: m.end()]
-                texts[i] = text
-    finally:
-        model.train(was_training)
-    return texts
-
-
-def evaluate_gsm8k(
-    model,
-    tokenizer,
-    rows: Sequence[dict[str, Any]],
-    *,
-    max_length: int | None = None,
-    batch_size: int = 8,
-    max_new_tokens: int = 256,
-    exact_match: bool = True,
-    template: str = GSM8K_PROMPT,
-) -> dict[str, Any]:
-    """Test metrics on ``rows``: (a) solution NLL, (b) greedy exact match of the final number.
-
-    Returns ``{"nll": mean NLL per solution token (teacher-forced, EOS included), "nll_tokens",
-    "exact_match": fraction correct (None if not asked), "predictions": [{example_id, predicted,
-    gold, correct, text}], "n": len(rows)}``.
-    """
-    examples = tokenize_gsm8k(tokenizer, rows, max_length=max_length, template=template)
-    nll = mean_token_nll(model, examples, CausalLMCollator(tokenizer), batch_size=batch_size)
-    result: dict[str, Any] = {"n": len(rows), "nll": nll["nll"], "nll_tokens": nll["tokens"], "exact_match": None}
-    if exact_match:
-        texts = generate_greedy(
-            model, tokenizer, [gsm8k_prompt(r["question"], template) for r in rows],
-            max_new_tokens=max_new_tokens, batch_size=batch_size,
-        )
-        preds = []
-        for r, text in zip(rows, texts):
-            p = extract_final_number(text)
-            preds.append(
-                {"example_id": r["example_id"], "predicted": p, "gold": r["final_answer"],
-                 "correct": answers_match(p, r["final_answer"]), "text": text}
-            )
-        result["predictions"] = preds
-        result["exact_match"] = sum(p["correct"] for p in preds) / max(len(preds), 1)
-    return result

@@ -1,8 +1,5 @@
-"""Forward-only passes over tokenized (prompt, solution) examples: P3 scoring and test NLL.
-
-Both run the model in eval mode under ``torch.inference_mode`` with batches bucketed by length
-(examples sorted by token count, so little compute goes to padding), and return results in the
-input order.
+"""P3's scoring pass over a plain list of tokenized (prompt, solution) examples: policy-driven
+difficulty and pooled features, in the input order (the library's scoring pass, bucketed by length).
 """
 
 from __future__ import annotations
@@ -11,16 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 
 from datadiet.adapters import CAUSAL_LM, TaskAdapter
-from datadiet.llm.tokenization import CausalLMCollator
-from datadiet.scores.inputs import IGNORE_INDEX
+from datadiet.llm.tokenization import CausalLMCollator, token_lengths
 from datadiet.scores.registry import get_score
-from datadiet.scores.tokens import gold_token_logprobs
-from datadiet.scoring_pass import length_buckets, model_device, score_examples
+from datadiet.scoring_pass import score_examples
 
-__all__ = ["PolicyScores", "mean_token_nll", "score_policy"]
+__all__ = ["PolicyScores", "score_policy"]
 
 
 @dataclass
@@ -64,53 +58,10 @@ def score_policy(
     n = len(examples)
     result = score_examples(
         model, examples, np.arange(n), collator, TaskAdapter(CAUSAL_LM), get_score("policy_difficulty"),
-        batch_size=batch_size, lengths=_lengths(examples), want_features=True, progress=progress,
+        batch_size=batch_size, lengths=token_lengths(examples), want_features=True, progress=progress,
     )
     order = np.argsort(result.ids, kind="stable")  # back to input order
     ids = np.array([int(e.get("example_id", i)) for i, e in enumerate(examples)], dtype=np.int64)
     return PolicyScores(result.scores[order], result.features[order], ids, result.seconds)
 
 
-def _lengths(examples: Sequence[dict[str, Any]]) -> np.ndarray:
-    return np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))
-
-
-@torch.inference_mode()
-def mean_token_nll(
-    model,
-    examples: Sequence[dict[str, Any]],
-    collator: Callable | None = None,
-    *,
-    tokenizer=None,
-    batch_size: int = 8,
-) -> dict[str, Any]:
-    """Negative log-likelihood of the labelled tokens (the solutions), teacher-forced.
-
-    Returns ``{"nll": token-weighted mean over all labelled tokens, "tokens": their count,
-    "per_example": (N,) mean NLL of each example (NaN if it has no labelled token)}``.
-    """
-    if collator is None:
-        collator = CausalLMCollator(tokenizer)
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    per_example = np.full(len(examples), np.nan)
-    try:
-        for idx in length_buckets(np.arange(len(examples)), _lengths(examples), batch_size):
-            batch = collator([examples[i] for i in idx])
-            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
-            labels = batch["labels"].to(device)[:, 1:]
-            valid = labels != IGNORE_INDEX
-            rows, _, logp = gold_token_logprobs(logits[:, :-1], labels, valid)
-            sums = torch.zeros(labels.shape[0], dtype=torch.float64, device=device)
-            sums.index_add_(0, rows, -logp.double())
-            sums = sums.cpu().numpy()
-            counts = valid.sum(1).cpu().numpy()
-            total += float(sums.sum())
-            count += int(counts.sum())
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_example[idx] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    finally:
-        model.train(was_training)
-    return {"nll": total / max(count, 1), "tokens": count, "per_example": per_example}

@@ -29,6 +29,7 @@ __all__ = [
     "MODEL_INPUT_KEYS",
     "causal_lm_score_inputs",
     "model_inputs",
+    "token_lengths",
     "tokenize_pair",
     "tokenize_pairs",
 ]
@@ -223,3 +224,8 @@ class CausalLMCollator:
 def model_inputs(batch: dict[str, torch.Tensor], keys: Sequence[str] = MODEL_INPUT_KEYS) -> dict[str, torch.Tensor]:
     """The part of a collated batch that goes into ``model(**...)``."""
     return {k: batch[k] for k in keys if k in batch}
+
+
+def token_lengths(examples: Sequence[dict[str, Any]]) -> np.ndarray:
+    """Token count of every :func:`tokenize_pair` output (its ``input_ids``): what batches are bucketed by."""
+    return np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))

@@ -8,6 +8,8 @@ from functools import partial
 
 from datadiet.scores import classification as _cls
 from datadiet.scores.gradient import grand_last_layer as _grand_last_layer
+from datadiet.scores.lm import token_nll as _token_nll
+from datadiet.scores.policy import POLICY_REQUIRES as _POLICY_REQUIRES
 from datadiet.scores.policy import policy_difficulty as _policy_difficulty
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.registry import Score, available_scores, get_score, register_score
@@ -32,8 +34,9 @@ register_score("loss", _cls.loss, (), "per-example cross-entropy (joint: 0.5 int
 register_score("entropy", _cls.entropy, ("logits",), "entropy of the predicted distribution")
 register_score("margin", _cls.negative_margin, ("logits", "labels"), "minus the margin p(y) - max_{c!=y} p(c)")
 register_score(
-    "policy_difficulty", _policy_difficulty, ("token_logits", "token_labels", "action_ids"),
+    "policy_difficulty", _policy_difficulty, _POLICY_REQUIRES,
     "P3 policy-driven difficulty of a causal LM: 1 - mean action probability (Yang et al. 2024)",
 )
+register_score("token_nll", _token_nll, ("token_labels",), "causal LM: mean NLL of the labelled (completion) tokens")
 
 __all__ = ["IGNORE_INDEX", "Score", "ScoreInputs", "available_scores", "get_score", "register_score"]

@@ -31,6 +31,9 @@ class ScoreInputs:
         features: ``(B, d)`` pooled hidden states, used as diversity features (DPP).
         head_inputs: ``(B, h)`` the input of the sequence-level classification head (its last
             linear layer), for last-layer gradient scores; given only on request.
+        token_logprobs: ``(B, T)`` causal LM only, aligned with ``token_labels``: the log-probability
+            of each gold token (0 where ignored), from a model whose fused LM head returns these
+            instead of ``token_logits`` (TRL's ``SFTTrainer``).
     """
 
     logits: torch.Tensor | None = None
@@ -40,6 +43,7 @@ class ScoreInputs:
     action_ids: torch.Tensor | None = None
     features: torch.Tensor | None = None
     head_inputs: torch.Tensor | None = None
+    token_logprobs: torch.Tensor | None = None
 
     def available(self) -> set[str]:
         """Names of the fields that are set."""

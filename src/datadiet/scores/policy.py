@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.lm import labelled_token_logprobs
 from datadiet.scores.tokens import gold_token_logprobs
 
 __all__ = [
@@ -27,8 +28,9 @@ __all__ = [
     "policy_difficulty",
 ]
 
-POLICY_REQUIRES = ("token_logits", "token_labels", "action_ids")
-"""The :class:`~datadiet.scores.inputs.ScoreInputs` fields :func:`policy_difficulty` reads."""
+POLICY_REQUIRES = ("token_labels", "action_ids")
+"""The :class:`~datadiet.scores.inputs.ScoreInputs` fields :func:`policy_difficulty` reads, with
+``token_logits`` or ``token_logprobs``."""
 
 def action_probabilities(inputs: ScoreInputs) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-action probability ``pi(a_j) = exp(mean log p)`` for every example and action id.
@@ -39,21 +41,22 @@ def action_probabilities(inputs: ScoreInputs) -> tuple[torch.Tensor, torch.Tenso
         with ``token_labels == -100`` or ``action_ids < 0`` belong to no action.
     """
     labels, actions = inputs.token_labels, inputs.action_ids
-    if inputs.token_logits is None or labels is None or actions is None:
-        raise ValueError("policy difficulty needs token_logits, token_labels and action_ids")
-    if actions.shape != labels.shape or inputs.token_logits.shape[:2] != labels.shape:
+    per_token = inputs.token_logprobs if inputs.token_logprobs is not None else inputs.token_logits
+    if per_token is None or labels is None or actions is None:
+        raise ValueError("policy difficulty needs token_logits (or token_logprobs), token_labels and action_ids")
+    if actions.shape != labels.shape or per_token.shape[:2] != labels.shape:
         raise ValueError(
-            f"token_logits {tuple(inputs.token_logits.shape)}, token_labels {tuple(labels.shape)} and "
+            f"token_logits / token_logprobs {tuple(per_token.shape)}, token_labels {tuple(labels.shape)} and "
             f"action_ids {tuple(actions.shape)} must agree on (batch, time)"
         )
     batch = labels.shape[0]
     mask = (labels != IGNORE_INDEX) & (actions >= 0)
     num_actions = int(actions.max().item()) + 1 if actions.numel() and bool(mask.any()) else 0
-    device = inputs.token_logits.device
+    device = per_token.device
     if num_actions == 0:
         empty = torch.zeros(batch, 0, dtype=torch.float64, device=device)
         return empty, empty.bool()
-    rows, cols, logp = gold_token_logprobs(inputs.token_logits, labels, mask)
+    rows, cols, logp = labelled_token_logprobs(inputs, mask)
     key = rows * num_actions + actions[rows, cols].long()  # segment id (example, action)
     sums = torch.zeros(batch * num_actions, dtype=torch.float64, device=device)
     sums.index_add_(0, key, logp.double())

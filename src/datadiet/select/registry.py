@@ -55,14 +55,15 @@ class Selector:
         fn: ``SelectionRequest -> Selection``.
         needs: the request fields it reads besides ``keep`` and ``rng`` (``scores``, ``labels``,
             ``features``): the diet provides them or refuses the combination at construction.
-        options: the option names it understands (anything else is refused at construction).
+        options: the options it understands, each with a check that raises ``ValueError`` on a bad
+            value and returns the value to use (anything else is refused at construction).
         description: one line for help texts and error messages.
     """
 
     name: str
     fn: SelectorFn
     needs: tuple[str, ...] = ("scores",)
-    options: tuple[str, ...] = ()
+    options: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     description: str = ""
 
     def __call__(self, request: SelectionRequest) -> Selection:
@@ -71,22 +72,24 @@ class Selector:
             raise ValueError(f"selector {self.name!r} needs {', '.join(missing)} in its request")
         return self.fn(request)
 
-    def check_options(self, options: Mapping[str, Any]) -> None:
+    def check_options(self, options: Mapping[str, Any]) -> dict:
+        """The options, each checked (and normalised) by the selector's own check."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"selector {self.name!r} takes no option {', '.join(unknown)}; its options: "
                              f"{', '.join(self.options) or 'none'}")
+        return {name: self.options[name](value) for name, value in options.items()}
 
 
 _SELECTORS: dict[str, Selector] = {}
 
 
-def register_selector(name: str, fn: SelectorFn, needs: tuple[str, ...] = ("scores",), options: tuple[str, ...] = (),
-                      description: str = "") -> Selector:
+def register_selector(name: str, fn: SelectorFn, needs: tuple[str, ...] = ("scores",),
+                      options: Mapping[str, Callable[[Any], Any]] | None = None, description: str = "") -> Selector:
     """Add a selector to the registry (raises if the name is taken) and return it."""
     if name in _SELECTORS:
         raise ValueError(f"a selector named {name!r} is already registered")
-    selector = Selector(name, fn, tuple(needs), tuple(options), description)
+    selector = Selector(name, fn, tuple(needs), dict(options or {}), description)
     _SELECTORS[name] = selector
     return selector
 
@@ -102,3 +105,21 @@ def get_selector(name: str) -> Selector:
 def available_selectors() -> dict[str, str]:
     """Mapping of every registered selector name to its one-line description."""
     return {name: s.description for name, s in sorted(_SELECTORS.items())}
+
+
+def number_in(name: str, low: float, high: float, *, high_open: bool = False, integer: bool = False):
+    """An option check: a number (an int with ``integer``) in ``[low, high]`` (``[low, high)``)."""
+    def check(value: Any):
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        ok = ok and (not integer or float(value).is_integer())
+        ok = ok and (low <= value < high if high_open else low <= value <= high)
+        if not ok:
+            kind = "an integer" if integer else "a number"
+            raise ValueError(f"{name} must be {kind} in [{low}, {high}{')' if high_open else ']'}, got {value!r}")
+        return int(value) if integer else float(value)
+    return check
+
+
+def any_value(value: Any) -> Any:
+    """An option check that accepts anything (the selector validates it itself)."""
+    return value

@@ -16,7 +16,7 @@ import numpy as np
 
 from datadiet.history import ScoreHistory
 from datadiet.rng import epoch_rng
-from datadiet.schedule import PRUNE, Schedule
+from datadiet.schedule import Schedule
 from datadiet.select.selection import Selection
 
 
@@ -33,6 +33,7 @@ class EpochContext:
         features: ``(N, d)`` diversity features, if the strategy asked for them.
         labels: ``(N,)`` class ids, if the strategy asked for them.
         record: this epoch's log record; a strategy may add its own fields.
+        task: the task adapter's task (``joint_intent_slot``, ...), when known.
     """
 
     epoch: int
@@ -43,6 +44,7 @@ class EpochContext:
     features: np.ndarray | None = None
     labels: np.ndarray | None = None
     record: dict = dataclasses.field(default_factory=dict)
+    task: str | None = None
 
     @property
     def num_examples(self) -> int:
@@ -114,6 +116,12 @@ class Strategy:
         """The score observed per example from the training forward pass (``"auto"``: the task's
         default, which methods that rank nothing record only for the report's data map)."""
         return "auto"
+
+    @property
+    def records_free_scores(self) -> bool:
+        """Whether scores from training forward passes enter the history (a method that re-scores
+        every example before each selection ranks by pass scores alone)."""
+        return True
 
     def history_options(self) -> dict:
         """Keyword arguments of the :class:`~datadiet.history.ScoreHistory` the diet keeps."""

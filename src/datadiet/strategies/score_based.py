@@ -33,9 +33,9 @@ def check_keep_setting(keep: Any) -> Any:
 
 
 def check_selector(name: str, options: Mapping[str, Any]) -> dict:
-    selector = get_selector(name)
-    selector.check_options(options)
-    return dict(options)
+    if not isinstance(options, Mapping):
+        raise ValueError(f"selector_options must be a mapping of option names to values, got {options!r}")
+    return get_selector(name).check_options(options)
 
 
 def check_score_name(name: Any) -> str:
@@ -47,8 +47,26 @@ def check_score_name(name: Any) -> str:
     return name
 
 
+AS_PUBLISHED = "as_published"
+"""``smoothing`` that ranks as the public code of NLU on Data Diets does for the task at hand
+(:data:`PUBLISHED_RANKING`)."""
+
+PUBLISHED_RANKING = {"joint_intent_slot": "ucb_unbiased"}
+"""The authors' code ranks joint intent+slot runs by EMA + 1 x the bias-corrected exponentially
+weighted std (its joint-NLU defaults: ``prune_avg_mode="ema"``, ``var_coef=1``) and GLUE runs by
+the latest score; tasks not listed here rank by ``latest``."""
+
+
+def check_smoothing(name: str) -> str:
+    if name != AS_PUBLISHED:
+        get_ranking(name)
+    return name
+
+
 def rank_and_select(ctx: EpochContext, keep: float, smoothing: str, selector: str, options: Mapping) -> Selection:
     """Rank by ``smoothing`` over the history, then select with the named selector."""
+    if smoothing == AS_PUBLISHED:
+        smoothing = PUBLISHED_RANKING.get(ctx.task, "latest")
     scores = get_ranking(smoothing)(ctx.history)
     request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=scores,
                                labels=ctx.labels, features=ctx.features, epoch=ctx.epoch,
@@ -61,50 +79,25 @@ def selector_needs(selector: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class ScoreBased(Strategy):
-    """Dynamic score-based pruning: after ``warmup_epochs`` on all data, every ``period`` epochs
-    keep ``keep`` of the examples chosen by ``selector`` from their ``smoothing``-ranked scores.
-
-    Scores of kept examples come free from the training forward pass; ``rescore`` says which others
-    a forward-only pass refreshes (``stale``: at most ``rescore_fraction * N`` of the oldest).
-
-    Args:
-        keep: kept fraction of pruned epochs in (0, 1], or a ``(start, end)`` linear ramp.
-        score: a registered score name, or ``auto`` (the task's EL2N).
-        smoothing: a ranking rule (``latest``, ``ema``, ``ucb``, ``forgetting``).
-        rescore, rescore_fraction: see :data:`datadiet.strategies.rescore.RESCORE`.
-        selector, selector_options: a registered selector and its options
-            (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ...).
-        warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
-        ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
-    """
-
-    method: ClassVar[str] = "dynamic"
+class RankedStrategy(Strategy):
+    """What the score-based methods share: a score, a ranking rule over its history, a selector."""
 
     keep: float | tuple[float, float] = 0.5
     score: str = "auto"
     smoothing: str = "ema"
-    rescore: str = "stale"
-    rescore_fraction: float = 0.1
     selector: str = "epsilon_greedy"
     selector_options: Mapping[str, Any] = field(default_factory=lambda: {"epsilon": 0.1})
     warmup_epochs: int = 1
-    period: int = 1
-    anneal_epochs: int = 0
     ema_alpha: float = 0.8
     ucb_c: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep", check_keep_setting(self.keep))
         check_score_name(self.score)
-        get_ranking(self.smoothing)
-        check_rescore(self.rescore, self.rescore_fraction)
+        check_smoothing(self.smoothing)
         object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
         check_epochs("warmup_epochs", self.warmup_epochs, 0)
-        check_epochs("period", self.period, 1)
-        check_epochs("anneal_epochs", self.anneal_epochs, 0)
-        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
-        if self.ema_alpha == 0:
+        if check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0) == 0:
             raise ValueError("ema_alpha must be > 0 (the weight of the newest observation)")
         check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
 
@@ -119,6 +112,44 @@ class ScoreBased(Strategy):
     def history_options(self) -> dict:
         return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
 
+
+@dataclass(frozen=True)
+class ScoreBased(RankedStrategy):
+    """Dynamic score-based pruning: after ``warmup_epochs`` on all data, every ``period`` epochs
+    keep ``keep`` of the examples chosen by ``selector`` from their ``smoothing``-ranked scores.
+
+    Scores of kept examples come free from the training forward pass; ``rescore`` says which others
+    a forward-only pass refreshes (``stale``: at most ``rescore_fraction * N`` of the oldest).
+
+    Args:
+        keep: kept fraction of pruned epochs in (0, 1], or a ``(start, end)`` linear ramp.
+        score: a registered score name, or ``auto`` (the task's EL2N).
+        smoothing: a ranking rule (``latest``, ``ema``, ``ucb``, ``ucb_unbiased``, ``forgetting``), or
+            ``as_published`` (the rule of the NLU-on-Data-Diets code for the task).
+        rescore, rescore_fraction: see :data:`datadiet.strategies.rescore.RESCORE`.
+        selector, selector_options: a registered selector and its options
+            (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ``ccs``, ...).
+        warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
+        ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
+    """
+
+    method: ClassVar[str] = "dynamic"
+
+    rescore: str = "stale"
+    rescore_fraction: float = 0.1
+    period: int = 1
+    anneal_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_rescore(self.rescore, self.rescore_fraction)
+        check_epochs("period", self.period, 1)
+        check_epochs("anneal_epochs", self.anneal_epochs, 0)
+
+    @property
+    def records_free_scores(self) -> bool:
+        return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
+
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return pruned_schedule(num_epochs, self.keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
@@ -131,7 +162,7 @@ class ScoreBased(Strategy):
 
 
 @dataclass(frozen=True)
-class StaticScore(Strategy):
+class StaticScore(RankedStrategy):
     """Static score-based pruning: score every example once after ``warmup_epochs`` (a full
     forward-only pass), keep the ``keep`` fraction ``selector`` chooses for the rest of training
     (static EL2N of Paul et al. 2021 with the default score and the ``band`` selector)."""
@@ -139,33 +170,14 @@ class StaticScore(Strategy):
     method: ClassVar[str] = "static"
 
     keep: float = 0.5
-    score: str = "auto"
     smoothing: str = "latest"
     selector: str = "band"
     selector_options: Mapping[str, Any] = field(default_factory=dict)
-    warmup_epochs: int = 1
-    ema_alpha: float = 0.8
-    ucb_c: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "keep", check_keep(self.keep))
-        check_score_name(self.score)
-        get_ranking(self.smoothing)
-        object.__setattr__(self, "selector_options", check_selector(self.selector, self.selector_options))
-        check_epochs("warmup_epochs", self.warmup_epochs, 0)
-        check_fraction("ema_alpha", self.ema_alpha, 0.0, 1.0)
-        check_fraction("ucb_c", self.ucb_c, 0.0, float("inf"))
-
-    @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        return selector_needs(self.selector)
-
-    @property
-    def score_name(self) -> str:
-        return self.score
-
-    def history_options(self) -> dict:
-        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+        super().__post_init__()
+        if isinstance(self.keep, tuple):
+            raise ValueError(f"static pruning keeps one fraction, got a ramp {self.keep!r}")
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return pruned_schedule(num_epochs, self.keep, self.warmup_epochs)

@@ -1,150 +1,17 @@
-"""Numbers of a benchmark grid from its run records: time ratios, mean and std over seeds per
-(dataset, method, keep), and the issue's goals checked against them.
+"""The goals of issue 5 on one dataset, checked against the rows of :func:`benchmarks.grid.aggregate.summarize`.
 
-Definitions (METHODS.md section 6):
-
-- run time = ``training_seconds + scoring_seconds + selection_seconds``: the wall time of
-  ``trainer.train()`` (training steps, scoring passes, selection, data loading); evaluation is timed
-  apart and excluded;
-- time ratio of a run = its run time / the run time of the full-data run of the **same dataset
-  and seed in the same results folder**; a run without that full-data run has no ratio;
-- mean and std over seeds: arithmetic mean and sample standard deviation (ddof=1; undefined for a
-  single seed); a difference smaller than the seed std is a tie.
+Each goal is *met*, *not met*, *undetermined* (it hinges on a seed std that one seed cannot give,
+or on a time outside the other method's measured range) or *not run*; a difference smaller than
+the seed std is a tie.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
-import numpy as np
+from benchmarks.grid.aggregate import Row, Stat, main_metric
 
-from datadiet.bench.methods import METHOD_NAMES
-from datadiet.bench.store import OK, latest_by_key
-
-METRICS = ("intent_accuracy", "slot_f1", "exact_match", "accuracy")
-"""Task metrics reported, in this order, where a run has them."""
-
-METRIC_LABELS = {"intent_accuracy": "intent acc", "slot_f1": "slot F1", "exact_match": "exact match",
-                 "accuracy": "accuracy"}
-
-
-def main_metric(metrics: Iterable[str]) -> str:
-    """The metric goals and frontier plots use: sentence-level exact match (semantic frame accuracy:
-    intent and every slot right) for joint NLU, accuracy for classification."""
-    metrics = list(metrics)
-    for name in ("exact_match", "accuracy", "intent_accuracy"):
-        if name in metrics:
-            return name
-    raise ValueError(f"no known task metric among {metrics}")
-
-
-def run_time(record: dict[str, Any]) -> float:
-    """Seconds that count for the time ratio: training + scoring + selection (evaluation excluded)."""
-    return float(record["training_seconds"] + record["scoring_seconds"] + record["selection_seconds"])
-
-
-def full_key(record: dict[str, Any]) -> str:
-    """Key of the full-data run a record's time ratio divides by (same dataset and seed)."""
-    c = record["config"]
-    return f"{c['dataset']}|full|1.0|{c['seed']}"
-
-
-def cpu_time(record: dict[str, Any]) -> float | None:
-    """Process CPU seconds of training (``cpu_seconds``; None in records without it). With one
-    torch thread it is what the wall time would be on an idle machine, so its ratio is a check on
-    the wall-time ratio when other jobs share the cores."""
-    value = record.get("cpu_seconds")
-    return None if value is None else float(value)
-
-
-def time_ratios(records: Sequence[dict[str, Any]], seconds=run_time) -> dict[str, float]:
-    """Ratio ``seconds(run) / seconds(full-data run of the same dataset and seed)`` of every
-    successful run whose full-data run succeeded (wall time by default; ``seconds=cpu_time`` for CPU time)."""
-    ok = latest_by_key(records, OK)
-    out = {}
-    for key, r in ok.items():
-        full = ok.get(full_key(r))
-        if full is None:
-            continue
-        num, den = seconds(r), seconds(full)
-        if num is not None and den:
-            out[key] = num / den
-    return out
-
-
-@dataclass
-class Stat:
-    """Mean and sample std (None below 2 values) of n values."""
-
-    mean: float | None
-    std: float | None
-    n: int
-
-    @classmethod
-    def of(cls, values: Iterable[float | None]) -> "Stat":
-        v = np.array([x for x in values if x is not None and not math.isnan(x)], dtype=float)
-        if len(v) == 0:
-            return cls(None, None, 0)
-        return cls(float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else None, len(v))
-
-
-@dataclass
-class Row:
-    """One (method, keep) of a dataset, over its seeds."""
-
-    dataset: str
-    method: str
-    keep: float
-    seeds: list[int]
-    metrics: dict[str, Stat]
-    time_ratio: Stat
-    cpu_ratio: Stat
-    run_seconds: Stat
-    scoring_share: Stat
-    trained_fraction: Stat
-    keys: list[str] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.seeds)
-
-
-def _method_order(method: str) -> int:
-    return METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES)
-
-
-def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
-    """Per dataset, one :class:`Row` per (method, keep): full data first, then methods in the
-    order of :data:`~datadiet.bench.methods.METHOD_NAMES`, keeps from high to low."""
-    ok = latest_by_key(records, OK)
-    ratios, cpu_ratios = time_ratios(records), time_ratios(records, cpu_time)
-    groups: dict[tuple[str, str, float], list[dict]] = {}
-    for r in ok.values():
-        c = r["config"]
-        keep = 1.0 if c["method"] == "full" else float(c["keep"])
-        groups.setdefault((c["dataset"], c["method"], keep), []).append(r)
-    out: dict[str, list[Row]] = {}
-    order = sorted(groups, key=lambda g: (g[0], _method_order(g[1]), -g[2]))
-    for (dataset, method, keep), runs in ((g, groups[g]) for g in order):
-        runs = sorted(runs, key=lambda r: r["config"]["seed"])
-        names = [m for m in METRICS if all(m in r["metrics"] for r in runs)]
-        out.setdefault(dataset, []).append(Row(
-            dataset=dataset, method=method, keep=keep, seeds=[r["config"]["seed"] for r in runs],
-            metrics={m: Stat.of(r["metrics"][m] for r in runs) for m in names},
-            time_ratio=Stat.of(ratios.get(r["key"]) for r in runs),
-            cpu_ratio=Stat.of(cpu_ratios.get(r["key"]) for r in runs),
-            run_seconds=Stat.of(run_time(r) for r in runs),
-            scoring_share=Stat.of(r["scoring_seconds"] / run_time(r) if run_time(r) > 0 else None for r in runs),
-            trained_fraction=Stat.of(r["examples_trained"] / r["examples_full"] if r["examples_full"] else None
-                                     for r in runs),
-            keys=[r["key"] for r in runs],
-        ))
-    return out
-
-
-# ------------------------------------------------------------------------------------------ goals
 MET, NOT_MET, UNDETERMINED, NOT_RUN = "met", "not met", "undetermined", "not run"
 
 

@@ -11,16 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from datadiet.bench.aggregate import (
-    METRIC_LABELS,
-    Goal,
-    Row,
-    Stat,
-    goals,
-    main_metric,
-    summarize,
-)
-from datadiet.bench.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, latest_by_key, read_jsonl
+from benchmarks.grid.aggregate import METRIC_LABELS, Row, Stat, main_metric, summarize
+from benchmarks.grid.goals import Goal, goals
+from benchmarks.grid.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, latest_by_key, read_jsonl
 
 GOAL_MARKS = {"met": "MET", "not met": "NOT MET", "undetermined": "UNDETERMINED", "not run": "NOT RUN"}
 
@@ -156,7 +149,7 @@ def _protocol_lines(records: Sequence[dict], dataset: str) -> list[str]:
 
 
 def _planned_keys(invocations: Sequence[dict]) -> set[str]:
-    from datadiet.bench.grid import GridConfig
+    from benchmarks.grid.config import GridConfig
 
     keys: set[str] = set()
     for inv in invocations:
@@ -231,8 +224,6 @@ def plot_frontier(rows: Sequence[Row], path: Path, title: str) -> Path | None:
     metric_rows = [r for r in rows if r.metrics and r.time_ratio.mean is not None]
     if not metric_rows:
         return None
-    from datadiet.report import _pyplot
-
     plt = _pyplot()
     metric = main_metric(metric_rows[0].metrics)
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -300,6 +291,15 @@ def copy_data_map(records: Sequence[dict], dataset: str, out: Path) -> Path | No
         shutil.copyfile(source, target)
         return target
     return None
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _resolve(path: str, out: Path) -> Path:

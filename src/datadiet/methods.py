@@ -1,10 +1,12 @@
-"""The methods a benchmark compares, by name, each a one-line DataDiet preset."""
+"""Pruning methods by name, each a one-line DataDiet preset: the ``method`` of ``datadiet train``
+configs, ``datadiet demo`` and the benchmark grids."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 from datadiet.diet import DataDiet
+from datadiet.select.validation import check_keep
 
 METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "full": lambda keep, **kw: DataDiet.full(**kw),
@@ -33,9 +35,10 @@ METHOD_NAMES = tuple(METHOD_FACTORIES)
 
 
 def make_diet(method: str, keep: float, **kwargs) -> DataDiet:
-    """The diet of a benchmark method at kept fraction ``keep`` (ignored by ``full``)."""
+    """The diet of ``method`` at kept fraction ``keep`` (a number in (0, 1]; ignored by ``full``);
+    ``kwargs`` go to the preset (``seed``, ``scoring_batch_size``, any :class:`DataDiet` option)."""
     try:
         factory = METHOD_FACTORIES[method]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHOD_NAMES)}") from None
-    return factory(keep, **kwargs)
+    return factory(check_keep(keep), **kwargs)

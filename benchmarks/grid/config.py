@@ -1,0 +1,185 @@
+"""The settings of a benchmark grid: the training protocol every run shares
+(:class:`datadiet.experiment.Protocol`) plus the datasets, methods, kept fractions and seeds.
+
+Order of the runs: per dataset and seed, the full-data run first (every time ratio divides by it),
+then every (method, keep) pair in an order rotated by the seed's position, so that slow drift of
+the machine (thermal, other jobs) does not always hit the same method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.grid.store import OK
+from datadiet.experiment import Protocol, RunConfig
+from datadiet.fields import ConfigError, Rule, from_mapping, setting
+from datadiet.methods import METHOD_NAMES
+
+PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
+"""The methods of issue 5: full data, both random baselines, static EL2N, the published dynamic
+protocol, InfoBatch and the library's default."""
+
+
+def _unique(values: list) -> bool:
+    return len(set(values)) == len(values)
+
+
+@dataclass
+class GridConfig(Protocol):
+    """A benchmark grid. Every run shares the :class:`~datadiet.experiment.Protocol` fields;
+    ``full`` always runs once per dataset and seed at keep 1.0, whether or not it is listed in
+    ``methods``. A wrong setting raises :class:`~datadiet.fields.ConfigError`, one line each."""
+
+    name: str = setting("grid", help="grid name (default folder: benchmarks/results/<name>)")
+    datasets: list[str] = setting(default_factory=lambda: ["snips"], help="datasets, space or comma separated")
+    methods: list[str] = setting(default_factory=lambda: list(PAPER_METHODS),
+                                 help="methods ('full' always runs, as the reference)")
+    keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
+    seeds: list[int] = setting(default_factory=lambda: [0, 1, 2], help="seeds")
+    threads: int | None = setting(1, none="all", help="torch CPU threads for the whole grid ('all': torch's "
+                                  "default; on shared cores more threads than free cores is much slower)")
+    data_map: bool = setting(True, help="the first seed's run of the default method (keep nearest 0.5) also "
+                                        "writes the diet report with its data map")
+
+    def __post_init__(self) -> None:
+        for name, kind in (("datasets", str), ("methods", str), ("keeps", float), ("seeds", int)):
+            setattr(self, name, _as_list(getattr(self, name), kind))
+        super().__post_init__()
+
+    def rules(self) -> list[Rule]:
+        pruning = [m for m in self.methods if m != "full"] if isinstance(self.methods, list) else []
+        return super().rules() + [
+            ("datasets", lambda v: len(v) > 0 and _unique(v), "one or more dataset names, no duplicates"),
+            ("methods", lambda v: all(m in METHOD_NAMES for m in v) and _unique(v),
+             "methods among " + ", ".join(METHOD_NAMES) + ", no duplicates"),
+            ("keeps", lambda v: all(0.0 < k < 1.0 for k in v) and _unique(v) and (len(v) > 0 or not pruning),
+             "kept fractions in (0, 1), no duplicates, at least one for pruning methods "
+             "(full data is the 'full' method)"),
+            ("seeds", lambda v: len(v) > 0 and _unique(v), "one or more integer seeds, no duplicates"),
+            ("threads", lambda v: v >= 1, "an integer >= 1, or null for torch's default"),
+        ]
+
+    def dataset_errors(self) -> list[str]:
+        """One line per dataset the benchmark cannot load (it needs a built-in dataset), and one if
+        the data folder is missing."""
+        from datadiet.data import available_datasets, dataset_task, resolve_data_root
+
+        errors = []
+        for name in self.datasets:
+            try:
+                dataset_task(name)
+            except ValueError:
+                errors.append(f"datasets: got {name!r}; allowed: built-in datasets ({', '.join(available_datasets())})")
+        try:
+            resolve_data_root(self.data_root)
+        except FileNotFoundError as exc:
+            errors.append(f"data_root: {exc}")
+        return errors
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "GridConfig":
+        """A grid from a mapping of settings, every unknown key and bad value reported at once."""
+        return from_mapping(cls, values)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "GridConfig":
+        """A grid from a YAML mapping of the fields above; ``name`` defaults to the file's stem."""
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError([f"{path}: the grid config file does not exist"])
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{path}: not valid YAML: {' '.join(str(exc).split())}"]) from None
+        if not isinstance(values, dict):
+            raise ConfigError([f"{path}: a grid config is a YAML mapping of settings, got {type(values).__name__}"])
+        values.setdefault("name", path.stem)
+        try:
+            return cls.from_dict(values)
+        except ConfigError as exc:
+            raise ConfigError([f"{path}: {line}" for line in exc.errors]) from None
+
+    def replace(self, **changes: Any) -> "GridConfig":
+        """A copy with the given settings changed (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def run_config(self, dataset: str, method: str, keep: float, seed: int) -> RunConfig:
+        return RunConfig(dataset=dataset, method=method, keep=1.0 if method == "full" else keep, seed=seed,
+                         diet_options={"progress": False}, **self.protocol_fields())
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of the grid, in the order it runs (see the module docstring)."""
+        pairs = [(m, k) for k in self.keeps for m in self.methods if m != "full"]
+        out = []
+        for dataset in self.datasets:
+            for i, seed in enumerate(self.seeds):
+                shift = (i * len(pairs)) // len(self.seeds) if pairs else 0
+                rotated = pairs[shift:] + pairs[:shift]
+                out.append(self.run_config(dataset, "full", 1.0, seed))
+                out.extend(self.run_config(dataset, m, k, seed) for m, k in rotated)
+        return out
+
+    def data_map_run(self, dataset: str) -> RunConfig | None:
+        """The run that writes the diet report: the default method (else the first pruning method)
+        at the keep nearest 0.5, first seed."""
+        if not self.data_map:
+            return None
+        pruning = [m for m in self.methods if m != "full"]
+        if not pruning:
+            return None
+        method = "default" if "default" in pruning else pruning[0]
+        keep = min(self.keeps, key=lambda k: (abs(k - 0.5), -k))
+        return self.run_config(dataset, method, keep, self.seeds[0])
+
+    def data_map_key(self, dataset: str) -> str | None:
+        """The key of :meth:`data_map_run`."""
+        run = self.data_map_run(dataset)
+        return None if run is None else run.key()
+
+
+def _as_list(value: Any, kind: type) -> Any:
+    """A list from a list, a single value, or a comma-separated string (the value unchanged if its
+    items are not of ``kind``: the type check then names it)."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split() if v]
+    elif value is not None and not isinstance(value, (list, tuple)):
+        value = [value]
+    if value is None:
+        return value
+    try:
+        return [kind(v) if isinstance(v, str) or kind is float and isinstance(v, int) and not isinstance(v, bool)
+                else v for v in value]
+    except (TypeError, ValueError):
+        return list(value)
+
+
+PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "seed", "data_root")
+
+
+def protocol(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings every run of one dataset in a results folder must share (so that time ratios
+    and seed statistics compare like with like): the run config without dataset/method/keep/seed."""
+    return {k: v for k, v in config.items() if k not in PROTOCOL_EXCLUDED}
+
+
+def check_compatible(grid: GridConfig, records: list[dict]) -> None:
+    """Raise :class:`~datadiet.fields.ConfigError` if the folder already holds successful runs of a
+    grid dataset under another protocol."""
+    for dataset in grid.datasets:
+        want = protocol(asdict(grid.run_config(dataset, "full", 1.0, grid.seeds[0])))
+        for r in records:
+            if r.get("status", OK) != OK or r["config"]["dataset"] != dataset:
+                continue
+            have = protocol(r["config"])
+            diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want) if have.get(k) != want.get(k)}
+            if diff:
+                text = ", ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in
+                                 sorted((k, *v) for k, v in diff.items()))
+                raise ConfigError([f"the results folder already holds {dataset} runs under another protocol "
+                                   f"({text}); use another --out folder, or the same settings to continue that grid"])
