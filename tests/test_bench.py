@@ -161,8 +161,12 @@ def test_markdown_table_holds_mean_and_std_over_seeds(grid_folder):
         assert cells[3] == f"{statistics.mean(ratio):.3f} ± {statistics.stdev(ratio):.3f}"
         cpu = [r["cpu_seconds"] / f["cpu_seconds"] for r, f in zip(runs, fulls)]
         assert cells[4] == f"{statistics.mean(cpu):.3f} ± {statistics.stdev(cpu):.3f}"
-        assert cells[5] == f"{statistics.mean(share):.1f} ± {statistics.stdev(share):.1f}"
-        assert cells[6].split(" ± ")[0] == f"{statistics.mean(trained):.3f}"
+        # predicted before training by the diet's plan: 1 warm-up epoch of 2 on all 48, then half
+        # (random scores nothing; the default re-scores at most 10% of 48 = 5 at 0.18 each)
+        predicted = (1 + 0.5 + (0.18 * 5 / 48 if method == "default" else 0)) / 2
+        assert cells[5] == f"{predicted:.3f}"
+        assert cells[6] == f"{statistics.mean(share):.1f} ± {statistics.stdev(share):.1f}"
+        assert cells[7].split(" ± ")[0] == f"{statistics.mean(trained):.3f}"
         assert cells[-1] == "2"
     # random prunes half the data after the one warm-up epoch: (48 + 24) / 96
     random_row = next(r for r in summarize(records)["toy"] if r.method == "random")
@@ -244,7 +248,8 @@ def test_invocations_merge_and_protocol_changes_are_refused(tmp_path):
 
 def _row(method, keep, acc, ratio):
     return Row("d", method, keep, seeds=list(range(len(acc))), metrics={"accuracy": Stat.of(acc)},
-               time_ratio=Stat.of(ratio), cpu_ratio=Stat.of(ratio), run_seconds=Stat.of(ratio),
+               time_ratio=Stat.of(ratio), cpu_ratio=Stat.of(ratio), predicted_ratio=Stat.of(ratio),
+               run_seconds=Stat.of(ratio),
                scoring_share=Stat.of([0.0] * len(acc)),
                trained_fraction=Stat.of([keep] * len(acc)))
 

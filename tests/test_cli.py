@@ -172,3 +172,16 @@ def test_bench_runs_the_grid_package_of_the_checkout(monkeypatch, tmp_path, caps
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--quick"]) == 2
     assert "run `datadiet bench` from the root of a checkout" in capsys.readouterr().err
+
+
+def test_plan_prints_the_per_epoch_plan_without_a_model(tmp_path, data_root, capsys):
+    cfg = tmp_path / "plan.yaml"  # the real SNIPS training set (its size only is read)
+    cfg.write_text("dataset: snips\nmethod: nlu_data_diets\nkeep: 0.5\nepochs: 4\ntrain_size: 100\n")
+    assert main(["plan", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "100 examples x 4 epochs" in out
+    assert "    1  prune          50   0.50       100" in out  # the paper protocol re-scores all 100
+    ratio = (1 + 3 * (0.5 + 0.18)) / 4
+    assert f"predicted time ratio {ratio:.2f}" in out
+    bad = write_config(tmp_path, "dataset: snips\nkeep: 3\n", data_root)
+    assert main(["plan", str(bad)]) == 2

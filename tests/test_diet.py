@@ -229,3 +229,10 @@ def test_a_method_that_rescores_everything_records_no_training_scores():
     feed(diet, range(6), np.linspace(0.1, 0.6, 6))
     diet.flush()
     assert (diet.history.count == 0).all()  # its selections rank by eval-mode pass scores only
+
+
+def test_out_of_range_example_ids_fail_at_the_batch_that_has_them():
+    diet = DataDiet(keep=0.5, num_epochs=2, task="sequence_classification", score="loss").setup(48)
+    diet.begin_epoch(0)
+    with pytest.raises(IndexError, match=r"example ids 1000..1047 are outside the training set's 0..47"):
+        feed(diet, range(1000, 1048), np.ones(48))

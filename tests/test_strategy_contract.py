@@ -13,7 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from contract_loop import BATCH, DIETS, EPOCHS, make_diet, run  # noqa: E402
+from contract_loop import BATCH, DIETS, EPOCHS, N, make_diet, run  # noqa: E402
 
 from datadiet import METHODS  # noqa: E402
 from datadiet.schedule import epoch_optimizer_steps  # noqa: E402
@@ -36,6 +36,11 @@ def test_planned_steps_equal_the_steps_run_and_resume_is_exact(name):
         assert whole["total"] <= diet.planned_steps(BATCH)
     else:
         assert whole["total"] == diet.planned_steps(BATCH)
+    plan = make_diet(name).plan(N, EPOCHS)  # the plan bounds what ran: examples trained and scored
+    for record, planned in zip(diet.log, plan.epochs):
+        assert record["scored"] <= planned.scored and record["kept"] <= planned.trained
+        if diet.strategy.method != "infobatch":
+            assert record["kept"] == planned.trained
     params = [p.detach().clone() for p in whole["model"].parameters()]
     boundary = sum(whole["steps"][e] for e in range(2))
     for stop in (boundary, boundary + 2):  # at an epoch boundary, and mid-epoch

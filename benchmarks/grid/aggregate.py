@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from benchmarks.grid.store import OK, latest_by_key
-from datadiet.methods import METHOD_NAMES
+from datadiet.methods import METHOD_NAMES, make_diet
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match", "accuracy")
 """Task metrics reported, in this order, where a run has them."""
@@ -101,6 +101,7 @@ class Row:
     metrics: dict[str, Stat]
     time_ratio: Stat
     cpu_ratio: Stat
+    predicted_ratio: Stat
     run_seconds: Stat
     scoring_share: Stat
     trained_fraction: Stat
@@ -113,6 +114,16 @@ class Row:
 
 def _method_order(method: str) -> int:
     return METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES)
+
+
+def predicted_time_ratio(record: dict[str, Any]) -> float | None:
+    """The time ratio the run's diet predicted before training (``DataDiet.plan``), from its config
+    and training-set size; None for a record without them."""
+    c = record.get("config", {})
+    if "num_train" not in record or "method" not in c:
+        return None
+    diet = make_diet(c["method"], c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
+    return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
@@ -135,6 +146,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
             metrics={m: Stat.of(r["metrics"][m] for r in runs) for m in names},
             time_ratio=Stat.of(ratios.get(r["key"]) for r in runs),
             cpu_ratio=Stat.of(cpu_ratios.get(r["key"]) for r in runs),
+            predicted_ratio=Stat.of(predicted_time_ratio(r) for r in runs),
             run_seconds=Stat.of(run_time(r) for r in runs),
             scoring_share=Stat.of(r["scoring_seconds"] / run_time(r) if run_time(r) > 0 else None for r in runs),
             trained_fraction=Stat.of(r["examples_trained"] / r["examples_full"] if r["examples_full"] else None

@@ -15,8 +15,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from datadiet.adapters import TaskAdapter, infer_task
+from datadiet.adapters import ON_REQUEST, TaskAdapter, infer_task
 from datadiet.history import ScoreHistory
+from datadiet.planning import Plan, plan_run
 from datadiet.presets import Presets
 from datadiet.recorder import FreeScoreRecorder, as_id_array
 from datadiet.runlog import RunLog
@@ -127,6 +128,12 @@ class DataDiet(Presets):
         return sum(epoch_optimizer_steps(k, batch_size, world_size=world_size, grad_accum=grad_accum,
                                          drop_last=drop_last, sharding=sharding) for k in self.kept_counts())
 
+    def plan(self, num_examples: int, num_epochs: int | None = None) -> Plan:
+        """The run's plan before it starts: per epoch the examples trained and scored, and the
+        predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
+        self.setup(num_examples, num_epochs)
+        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.adapter_observes_free())
+
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
                     collate_fn: Callable[[list], dict] | None = None, labels: np.ndarray | None = None) -> Selection:
@@ -147,7 +154,7 @@ class DataDiet(Presets):
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
             ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
-            if not self.adapter_observes_free() and self.strategy.score_name:
+            if not self.adapter_observes_free():
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
             if len(ids):
                 if self._lengths is None and dataset is not None:
@@ -174,15 +181,22 @@ class DataDiet(Presets):
 
     def adapter_observes_free(self) -> bool:
         """Whether the training forward pass gives the score (else scoring passes refresh it)."""
-        return self.adapter is None or self.adapter.provides_free(self.score)
+        if self.adapter is not None:
+            return self.adapter.provides_free(self.score)
+        name = self.strategy.score_name  # task unknown yet: only an on-request field rules it out
+        return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
 
     # ---------------------------------------------------------------- free scores and weights
     def observe(self, example_ids, inputs) -> None:
         """Record the scores of a training batch from its detached outputs (free: the forward pass
         made them). Buffered, then all-gathered and applied at the next ``begin_epoch``."""
         self._require_setup()
+        ids = as_id_array(example_ids)
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
+            raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
+                             "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
         if self.strategy.records_free_scores and self.adapter_observes_free():
-            self.recorder.observe(example_ids, inputs, self.score, self.epoch)
+            self.recorder.observe(ids, inputs, self.score, self.epoch)
 
     def flush(self) -> None:
         """Apply the buffered training-pass scores to the history (a collective across ranks)."""

@@ -1,4 +1,5 @@
-"""``datadiet``: the command line. ``datadiet demo``, ``datadiet train CONFIG.yaml``, ``datadiet bench``.
+"""``datadiet``: the command line. ``datadiet demo``, ``datadiet train CONFIG.yaml``, ``datadiet plan
+CONFIG.yaml``, ``datadiet bench``.
 
 Every setting is checked before any data or model is loaded: each bad one prints one line (the key,
 the value, what is allowed) and the command exits with status 2. Any other error prints one line
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "writes the model, the metrics and the per-example score history.")
     train.add_argument("config", help="YAML file; keys: " + ", ".join(_train_keys()))
 
+    plan = sub.add_parser("plan", parents=[debug], help="print a run config's per-epoch plan and predicted time ratio",
+                          description="The per-epoch plan of a `datadiet train` config (examples trained and scored "
+                                      "each epoch) and its predicted time ratio against full-data training, "
+                                      "without loading a model.")
+    plan.add_argument("config", help="YAML file, as for `datadiet train`")
+
     sub.add_parser("bench", add_help=False,
                    help="run a benchmark grid, from the root of a checkout of the repository (the same as "
                         "`python -m benchmarks.grid`; `datadiet bench --help` lists its options)")
@@ -103,9 +110,11 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
         from datadiet.cli.demo import run_demo
 
         return run_demo(args)
-    from datadiet.cli.train import load_run_config, run_train
+    from datadiet.cli.train import load_run_config, run_plan, run_train
 
     load_run_config(args.config)
+    if args.command == "plan":
+        return run_plan(args.config)
     _quiet_libraries()
     return run_train(args.config)
 

@@ -51,3 +51,14 @@ def run_train(config_path: str) -> int:
     print(json.dumps({"output_dir": str(out), "metrics": record["metrics"], "wall_seconds": round(record["wall_seconds"], 1),
                       "examples_trained": record["examples_trained"]}, indent=2))
     return 0
+
+
+def run_plan(config_path: str) -> int:
+    """Print the config's plan: reads the training set's size (no model is loaded)."""
+    cfg, _ = load_run_config(config_path)
+    from datadiet.data import load_dataset_by_name
+
+    n = len(load_dataset_by_name(cfg.dataset, "train", cfg.data_root))
+    n = min(n, cfg.train_size) if cfg.train_size is not None else n
+    print(cfg.diet().plan(n, cfg.epochs))
+    return 0

@@ -123,6 +123,10 @@ class Strategy:
         every example before each selection ranks by pass scores alone)."""
         return True
 
+    def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
+        """Examples the plan expects a forward-only pass to score at ``epoch`` (an upper bound)."""
+        return 0
+
     def history_options(self) -> dict:
         """Keyword arguments of the :class:`~datadiet.history.ScoreHistory` the diet keeps."""
         return {}

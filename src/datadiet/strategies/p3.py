@@ -74,6 +74,11 @@ class P3(Strategy):
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
+    def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
+        if not self.selects_at(epoch, schedule):
+            return 0
+        return num_examples if self.rescore == "all" or epoch == 0 else int(round(self.rescore_fraction * num_examples))
+
     def select(self, ctx: EpochContext) -> Selection:
         scores = ctx.history.latest.copy()
         difficulty = scores

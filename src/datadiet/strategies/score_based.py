@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from datadiet.history import ScoreHistory
+from datadiet.planning import keep_for_budget
 from datadiet.ranking import get_ranking
 from datadiet.schedule import Schedule
 from datadiet.select.registry import SelectionRequest, get_selector
@@ -130,6 +131,8 @@ class ScoreBased(RankedStrategy):
         selector, selector_options: a registered selector and its options
             (``epsilon_greedy`` with ``epsilon``/``offset``, ``band``, ``class_balanced``, ``ccs``, ...).
         warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
+        time_budget: instead of ``keep``, the fraction of full-data training time to spend; the
+            kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
     """
 
@@ -139,19 +142,37 @@ class ScoreBased(RankedStrategy):
     rescore_fraction: float = 0.1
     period: int = 1
     anneal_epochs: int = 0
+    time_budget: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_rescore(self.rescore, self.rescore_fraction)
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
+        if self.time_budget is not None:
+            check_fraction("time_budget", self.time_budget, 0.0, 1.0)
+            if self.time_budget == 0 or self.period != 1 or isinstance(self.keep, tuple):
+                raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
+                                 "fraction itself: it needs period=1 and no keep ramp")
+
+    def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
+        if not self.selects_at(epoch, schedule):
+            return 0
+        if self.rescore == "all" or epoch == 0:  # epoch 0 without warm-up: nothing scored yet
+            return num_examples
+        return int(round(self.rescore_fraction * num_examples)) if self.rescore == "stale" else 0
 
     @property
     def records_free_scores(self) -> bool:
         return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
-        return pruned_schedule(num_epochs, self.keep, self.warmup_epochs, self.period, self.anneal_epochs)
+        keep = self.keep
+        if self.time_budget is not None:
+            pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
+            scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
+            keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
+        return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
@@ -184,6 +205,9 @@ class StaticScore(RankedStrategy):
 
     def selects_at(self, epoch: int, schedule: Schedule) -> bool:
         return epoch == self.warmup_epochs
+
+    def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
+        return num_examples if self.selects_at(epoch, schedule) else 0
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return np.arange(history.num_examples, dtype=np.int64)

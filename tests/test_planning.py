@@ -1,0 +1,41 @@
+"""The plan before training: per-epoch counts, the predicted time ratio, and keep from a time budget."""
+
+import pytest
+
+from datadiet import DataDiet
+from datadiet.planning import PASS_COST, keep_for_budget
+
+
+def test_plan_by_hand_for_the_default_and_the_paper_protocol():
+    plan = DataDiet(keep=0.5).plan(1000, 10)
+    assert [e.trained for e in plan.epochs] == [1000] + [500] * 9
+    assert [e.scored for e in plan.epochs] == [0] + [100] * 9  # stale re-scoring: at most 10% of N
+    assert plan.predicted_time_ratio == pytest.approx((1 + 9 * (0.5 + PASS_COST * 0.1)) / 10)
+    paper = DataDiet.nlu_data_diets(keep=0.5).plan(1000, 10)
+    assert [e.scored for e in paper.epochs] == [0] + [1000] * 9
+    assert "predicted time ratio 0.71" in str(paper)
+    static = DataDiet.static(keep=0.3).plan(1000, 4)
+    assert [e.scored for e in static.epochs] == [0, 1000, 0, 0]
+    assert DataDiet.full().plan(10, 3).predicted_time_ratio == 1.0
+
+
+@pytest.mark.parametrize("budget", [0.3, 0.45, 0.6])
+@pytest.mark.parametrize("rescore", ["stale", "all", "none"])
+def test_a_time_budget_plans_the_keep_that_costs_the_budget(budget, rescore):
+    diet = DataDiet(time_budget=budget, rescore=rescore, warmup_epochs=1)
+    plan = diet.plan(2000, 10)
+    assert plan.predicted_time_ratio == pytest.approx(budget, abs=2e-3)  # up to rounding to whole examples
+
+
+def test_time_budget_checks_and_inverse():
+    keep = keep_for_budget(0.5, 10, 1, 0, 0.1)
+    assert keep == pytest.approx((5 - 1) / 9 - PASS_COST * 0.1)
+    assert keep_for_budget(1.0, 10, 1, 0, 0.0) == 1.0
+    with pytest.raises(ValueError, match="time_budget must be a number in"):
+        DataDiet(time_budget=1.5)
+    with pytest.raises(ValueError, match="needs period=1 and no keep ramp"):
+        DataDiet(time_budget=0.4, period=2)
+    with pytest.raises(ValueError, match="cannot pay for 2 warm-up"):
+        DataDiet(time_budget=0.2, warmup_epochs=2, num_epochs=10)
+    with pytest.raises(ValueError, match=r"cannot pay for 1 warm-up .* \(they and the scoring alone cost 0.26\)"):
+        DataDiet(time_budget=0.25, rescore="all", num_epochs=10)  # 0.1 + 0.9 x 0.18 = 0.262
