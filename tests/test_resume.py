@@ -46,6 +46,12 @@ def test_resume_is_bit_identical_for_every_preset(reference, where, tmp_path):
     assert_same_outcome(outcome(resumed), expected)
 
 
+def test_linear_lr_reaches_zero_at_the_last_step_for_every_preset(reference):
+    preset, _, expected, steps = reference
+    assert expected["global_step"] == sum(steps)  # the steps run are the kept counts' batches
+    assert expected["lr"] == 0.0, preset
+
+
 def test_lr_schedule_ends_at_its_final_value_for_infobatch(tmp_path):
     trainer = make_trainer("infobatch", tmp_path, save_strategy="no")
     trainer.train()
