@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from datadiet._extras import require
+
 IGNORE_INDEX = -100
 NON_TAGS = frozenset({"PAD", "UNK", "[PAD]", "[UNK]", "<pad>", "<unk>"})
 """Vocabulary entries that are not BIO tags; seqeval reads them as ``O`` (outside any span)."""
@@ -84,6 +86,7 @@ def slot_scores(predicted_tags: list[list[str]], gold_tags: list[list[str]]) -> 
     A span counts as correct only if its type and both boundaries match. Non-tags such as
     ``PAD``/``UNK`` (:data:`NON_TAGS`) are read as ``O``, so a gold span tagged UNK is not counted.
     """
+    require("seqeval", extra="nlu", purpose="slot F1 (datadiet.metrics.slot_scores)")
     from seqeval.metrics import f1_score, precision_score, recall_score
 
     if len(predicted_tags) != len(gold_tags):

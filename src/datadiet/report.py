@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from datadiet._extras import require
 from datadiet.history import ScoreHistory
 from datadiet.schedule import Schedule
 from datadiet.strategies.base import Strategy
@@ -28,8 +29,7 @@ class DietRecord(Protocol):
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="report", purpose="datadiet.report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is installed
 
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world

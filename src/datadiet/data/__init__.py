@@ -6,6 +6,10 @@ so ``dataset.features["label"].names`` gives the class names. See :mod:`datadiet
 conventions every reader follows.
 """
 
+from datadiet._extras import require_installed
+
+require_installed("datasets", extra="hf", purpose="datadiet.data")
+
 from datadiet.data.clinc150 import OOS, read_clinc150
 from datadiet.data.common import EXAMPLE_ID, SPLITS, UnknownLabelWarning, add_example_ids, canonical_split
 from datadiet.data.external import SplitLabelsWarning, load_hub_dataset, load_local_files, to_classification

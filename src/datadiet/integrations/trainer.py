@@ -4,44 +4,88 @@ Built as a mixin (:class:`DataDietTrainerMixin`) so it composes with other Train
 (e.g. ``class MySFTTrainer(DataDietTrainerMixin, SFTTrainer)``). What it changes:
 
 - the train sampler yields the diet's selection of each epoch (accelerate shards it across ranks);
-- the number of steps of every epoch, and so the LR schedule, follows the diet's plan;
+- each diet epoch begins (scoring pass, selection) before the Trainer reads that epoch's length, so
+  the number of steps of every epoch follows the diet;
+- the LR schedule ends exactly at the last step, for every method (see :meth:`create_scheduler`);
 - ``example_id`` (and ``action_ids``) survive ``remove_unused_columns`` and never reach the model;
 - ``compute_loss`` records free scores from the training forward pass and applies loss weights;
 - the kept count, scoring and selection seconds go to the Trainer's logs;
-- the diet's state is saved in every checkpoint and ``resume_from_checkpoint`` restores it.
+- the diet's state is written (atomically, no pickle) into every checkpoint before transformers writes
+  its own files, and ``resume_from_checkpoint`` restores it; ``resume_from_checkpoint=True`` picks the
+  latest *complete* checkpoint, so a run killed at any moment resumes.
 
-Written against the training loop of transformers 5.23 (pinned in ``pyproject.toml``).
+Supports transformers ``>=4.57.1,<6``; every use of the Trainer's internals is in
+:mod:`datadiet.integrations.compat`.
 """
 
 from __future__ import annotations
 
-import math
+import json
+import logging
 import os
+import re
+from pathlib import Path
 from typing import Any
 
-import torch
-from transformers import Trainer
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+from datadiet._extras import require
 
-from datadiet.diet import DataDiet
-from datadiet.sampler import DietSampler
-from datadiet.schedule import SHARD_BATCHES, epoch_optimizer_steps
-from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns
+require("transformers", extra="hf", purpose="DataDietTrainer")
+require("accelerate", extra="hf", purpose="DataDietTrainer")
 
-DIET_STATE_FILE = "datadiet_state.pt"
+import torch  # noqa: E402
+from transformers import Trainer, TrainerCallback, get_scheduler  # noqa: E402
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
 
+from datadiet.checkpoint import DIET_STATE_FILE, DietStateError, load_diet_state, save_diet_state  # noqa: E402
+from datadiet.diet import DataDiet  # noqa: E402
+from datadiet.integrations import compat  # noqa: E402
+from datadiet.sampler import DietSampler  # noqa: E402
+from datadiet.schedule import SHARD_BATCHES, epoch_optimizer_steps  # noqa: E402
+from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns  # noqa: E402
+from datadiet.utils import check_example_ids, example_ids_of  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+TRAINER_STATE_NAME = "trainer_state.json"
 
 P3_LOGGED = ("p3_percentile", "p3_eligible", "difficulty_mean", "selected_difficulty_mean")
 """Per-epoch fields of a P3 diet's log that the Trainer logs too (``datadiet/<field>``)."""
 
+LOGGED = ("kept", "kept_fraction", "scored", "scoring_seconds", "selection_seconds", *P3_LOGGED)
 
-class DataDietTrainerMixin:
+
+class _DietEpochs(TrainerCallback):
+    """Begins each diet epoch at the one moment every transformers version allows: before the loop
+    reads the epoch's length (``on_train_begin`` for the first epoch run, ``on_epoch_end`` of the
+    previous epoch for the others). The model is the same as at the next epoch's first step."""
+
+    def __init__(self, trainer: "DataDietTrainerMixin") -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        compat.restore_true_global_step(self.trainer)
+        epoch, _ = self.trainer._diet_position(state.global_step)
+        if epoch < self.trainer.diet.schedule.num_epochs:
+            self.trainer._diet_begin_epoch(epoch)
+        state.max_steps = self.trainer._diet_total_steps()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        following = self.trainer.diet.epoch + 1
+        if following < self.trainer.diet.schedule.num_epochs and not control.should_training_stop:
+            self.trainer._diet_begin_epoch(following)
+            state.max_steps = self.trainer._diet_total_steps()
+
+
+class DataDietTrainerMixin(compat.TrainerInternals):
     """Adds dynamic data pruning to a ``transformers.Trainer`` subclass. Pass ``diet=DataDiet(...)``."""
 
+    _diet_columns = DIET_COLUMNS
+
     def __init__(self, *args: Any, diet: DataDiet, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        compat.check_transformers_version()
         if not isinstance(diet, DataDiet):
             raise TypeError(f"diet must be a datadiet.DataDiet, got {type(diet).__name__}")
+        super().__init__(*args, **kwargs)
         if self.args.max_steps is not None and self.args.max_steps > 0:
             raise ValueError("DataDietTrainer plans its steps from num_train_epochs: leave max_steps unset (-1)")
         epochs = self.args.num_train_epochs
@@ -49,82 +93,104 @@ class DataDietTrainerMixin:
             raise ValueError(f"num_train_epochs must be a whole number with a diet, got {epochs}")
         if self.train_dataset is None:
             raise ValueError("DataDietTrainer needs a train_dataset")
+        ids = example_ids_of(self.train_dataset)
+        if ids is None:
+            raise ValueError(
+                "the train dataset has no `example_id` column: add one with `ds = datadiet.with_example_ids(ds)` "
+                "(the row position of every example)"
+            )
+        check_example_ids(ids, len(self.train_dataset))
         self.diet = diet
         self.diet.setup(len(self.train_dataset), int(epochs), model=self.model)
-        if "example_id" not in _column_names(self.train_dataset):
-            raise ValueError(
-                "the train dataset has no `example_id` column: add one with "
-                "dataset.add_column('example_id', list(range(len(dataset)))) (or datadiet.with_example_ids)"
-            )
         self._diet_scoring_data = None
+        self.add_callback(_DietEpochs(self))
 
-    # -- columns ---------------------------------------------------------------------------
-    def _set_signature_columns_if_needed(self) -> None:
-        super()._set_signature_columns_if_needed()
-        self._signature_columns = list(self._signature_columns) + [c for c in DIET_COLUMNS if c not in self._signature_columns]
+    # -- the plan ----------------------------------------------------------------------------
+    def _diet_steps(self, kept: int) -> int:
+        return epoch_optimizer_steps(kept, compat.train_batch_size(self), world_size=max(self.args.world_size, 1),
+                                     grad_accum=self.args.gradient_accumulation_steps,
+                                     drop_last=self.args.dataloader_drop_last, sharding=SHARD_BATCHES)
+
+    def _diet_kept_per_epoch(self) -> list[int]:
+        """Examples of each epoch: the actual kept counts of epochs begun, the plan after."""
+        counts = list(self.diet.kept_counts())
+        for record in self.diet.log:
+            counts[record["epoch"]] = record["kept"]
+        return counts
+
+    def _diet_updates_per_epoch(self) -> list[int]:
+        """Optimizer steps of each epoch: actual for the epochs begun, planned for the others."""
+        return [self._diet_steps(kept) for kept in self._diet_kept_per_epoch()]
+
+    def _diet_total_steps(self) -> int:
+        return sum(self._diet_updates_per_epoch())
+
+    def _diet_total_samples(self) -> int:
+        return sum(self._diet_kept_per_epoch())
+
+    def _diet_epoch_updates(self) -> int:
+        """Optimizer steps of the epoch the diet is in."""
+        return self._diet_updates_per_epoch()[self.diet.epoch]
+
+    def _diet_position(self, global_step: int) -> tuple[int, int]:
+        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
+        done = 0
+        for epoch, updates in enumerate(self._diet_updates_per_epoch()):
+            if global_step < done + updates:
+                return epoch, global_step - done
+            done += updates
+        return self.diet.schedule.num_epochs, 0
+
+    # -- epochs ------------------------------------------------------------------------------
+    def _diet_sampler(self) -> DietSampler:
+        # accelerate shards the batches across ranks, so the sampler yields the whole selection
+        return DietSampler(self.diet, num_replicas=1, rank=0, shuffle=True)
 
     def _diet_scoring_inputs(self):
         """The train set as the model sees it (unused columns removed) and its collator."""
         if self._diet_scoring_data is None:
-            import datasets
-
-            dataset, collator = self.train_dataset, self.data_collator
-            if isinstance(dataset, datasets.Dataset):
-                dataset = self._remove_unused_columns(dataset, description="Scoring")
-            else:
-                collator = self._get_collator_with_removed_columns(collator, description="Scoring")
-            self._diet_scoring_data = (dataset, collator)
+            self._diet_scoring_data = compat.scoring_view(self, self.train_dataset, self.data_collator)
         return self._diet_scoring_data
 
-    # -- sampler and plan ------------------------------------------------------------------
-    def _get_train_sampler(self, train_dataset=None) -> DietSampler:
-        # accelerate shards the batches across ranks, so the sampler yields the whole selection
-        return DietSampler(self.diet, num_replicas=1, rank=0, shuffle=True)
-
-    def _diet_updates_per_epoch(self) -> list[int]:
-        """Optimizer steps of each epoch: the actual kept counts of epochs begun, the plan after."""
-        counts = self.diet.kept_counts()
-        for record in self.diet.log:
-            counts[record["epoch"]] = record["kept"]
-        return [epoch_optimizer_steps(kept, self._train_batch_size, world_size=max(self.args.world_size, 1),
-                                      grad_accum=self.args.gradient_accumulation_steps,
-                                      drop_last=self.args.dataloader_drop_last, sharding=SHARD_BATCHES)
-                for kept in counts]
-
-    def set_initial_training_values(self, args, dataloader):
-        values = list(super().set_initial_training_values(args, dataloader))
-        updates = self._diet_updates_per_epoch()
-        values[0] = len(updates)  # num_train_epochs
-        values[3] = sum(self.diet.kept_counts())  # num_train_samples
-        values[6] = sum(updates)  # max_steps: the LR schedule spans the planned steps
-        return tuple(values)
-
-    def _init_training_state(self, max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint, trial):
-        epochs_trained, steps_in_epoch = super()._init_training_state(
-            max_steps, num_update_steps_per_epoch, num_train_epochs, resume_from_checkpoint, trial)
-        if resume_from_checkpoint is not None and self.state.global_step > 0:
-            done = 0
-            for epoch, updates in enumerate(self._diet_updates_per_epoch()):
-                if self.state.global_step < done + updates:
-                    break
-                done += updates
-            else:
-                epoch = len(self._diet_updates_per_epoch())
-            epochs_trained = epoch
-            steps_in_epoch = 0 if self.args.ignore_data_skip else (self.state.global_step - done) * self.args.gradient_accumulation_steps
-        return epochs_trained, steps_in_epoch
-
-    def _run_epoch(self, model, epoch, train_dataloader, steps_in_epoch, num_update_steps_per_epoch, **kwargs):
+    def _diet_begin_epoch(self, epoch: int) -> None:
+        if epoch == self.diet.epoch:
+            return  # restored from the checkpoint, already begun (and logged) before it was saved
         dataset, collator = self._diet_scoring_inputs()
-        self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(model), dataset=dataset, collate_fn=collator)
+        self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(self.model), dataset=dataset,
+                              collate_fn=collator)
         record = self.diet.log[-1]
-        logged = ("kept", "kept_fraction", "scored", "scoring_seconds", "selection_seconds", *P3_LOGGED)
-        self.log({"datadiet/epoch": float(epoch),
-                  **{f"datadiet/{k}": float(record[k]) for k in logged if k in record}})
-        steps = len(train_dataloader)
-        updates = max(math.ceil(steps / self.args.gradient_accumulation_steps), 1)
-        return super()._run_epoch(model=model, epoch=epoch, train_dataloader=train_dataloader, steps_in_epoch=steps,
-                                  num_update_steps_per_epoch=updates, **kwargs)
+        self.log({"datadiet/epoch": float(epoch), **{f"datadiet/{k}": float(record[k]) for k in LOGGED if k in record}})
+
+    # -- LR schedule ---------------------------------------------------------------------------
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        """The Trainer's schedule (``lr_scheduler_type``, warm-up, kwargs), with its length re-read at
+        every step: ``num_training_steps`` = the actual steps of the epochs begun + the planned steps of
+        the later ones. Exact at the last step for every method: when the last epoch begins every
+        count is known, so the schedule reaches its final value (0 for linear) at the final step,
+        also for InfoBatch, whose kept count per epoch is random and planned as an upper bound. For
+        methods with a fixed plan the length never changes and this is the Trainer's own schedule.
+        (Planning InfoBatch exactly is impossible: its count depends on the scores.)"""
+        created = self.lr_scheduler is None
+        scheduler = super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
+        if created and isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and len(scheduler.lr_lambdas) >= 1:
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(scheduler.optimizer, self._diet_lr_lambda())
+        return self.lr_scheduler
+
+    def _diet_lr_lambda(self):
+        cache: dict[int, Any] = {}
+        args = self.args
+        probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=args.learning_rate)
+
+        def factor(step: int) -> float:
+            total = max(self._diet_total_steps(), 1)
+            if total not in cache:
+                schedule = get_scheduler(args.lr_scheduler_type, optimizer=probe,
+                                         num_warmup_steps=args.get_warmup_steps(total), num_training_steps=total,
+                                         scheduler_specific_kwargs=args.lr_scheduler_kwargs or {})
+                cache[total] = schedule.lr_lambdas[0]
+            return cache[total](step)
+
+        return factor
 
     # -- loss ------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -143,23 +209,23 @@ class DataDietTrainerMixin:
         return super().prediction_step(model, model_inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
+    def _diet_save_state(self, folder: str) -> None:
         self.diet.flush()  # collective: every rank's buffered scores enter the history first
         if self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            torch.save(self.diet.state_dict(), os.path.join(folder, DIET_STATE_FILE))
+            save_diet_state(self.diet.state_dict(), folder)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
-        if isinstance(resume_from_checkpoint, bool) and resume_from_checkpoint:
-            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+        if isinstance(resume_from_checkpoint, bool):
+            resume_from_checkpoint = latest_complete_checkpoint(self.args.output_dir) if resume_from_checkpoint else None
             if resume_from_checkpoint is None:
-                raise ValueError(f"no checkpoint found in output directory ({self.args.output_dir})")
+                raise ValueError(f"no complete checkpoint (trainer_state.json and {DIET_STATE_FILE}) in "
+                                 f"{self.args.output_dir}: train without resume_from_checkpoint to start over")
         if resume_from_checkpoint:
-            path = os.path.join(resume_from_checkpoint, DIET_STATE_FILE)
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{path} is missing: this checkpoint was not saved by a DataDietTrainer")
-            self.diet.load_state_dict(torch.load(path, weights_only=False))
+            self.diet.load_state_dict(load_diet_state(resume_from_checkpoint, hint=_resume_hint(resume_from_checkpoint)))
+            if not _trainer_state_complete(resume_from_checkpoint):
+                raise DietStateError(f"{Path(resume_from_checkpoint) / TRAINER_STATE_NAME} is missing or unreadable: "
+                                     f"the run was killed while this checkpoint was written; "
+                                     f"{_resume_hint(resume_from_checkpoint)}")
         output = super().train(resume_from_checkpoint, *args, **kwargs)
         self.diet.flush()
         return output
@@ -173,15 +239,61 @@ class DataDietTrainer(DataDietTrainerMixin, Trainer):
         diet = DataDiet.nlu_data_diets(keep=0.5)       # the published protocol; DataDiet(keep=0.5): the default
         trainer = DataDietTrainer(diet=diet, model=model, args=args, train_dataset=train,
                                   data_collator=collator)
-        trainer.train()
+        trainer.train()                                 # later: trainer.train(resume_from_checkpoint=True)
     """
 
 
-def _column_names(dataset) -> list[str]:
-    names = getattr(dataset, "column_names", None)
-    if names is not None:
-        return list(names)
-    try:
-        return list(dataset[0].keys())
-    except Exception:  # noqa: BLE001 - any dataset without dict rows
+# -- checkpoints on disk --------------------------------------------------------------------------
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+def _checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    """Checkpoint folders of a run, newest (highest step) first."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
         return []
+    found = [p for p in folder.iterdir() if p.is_dir() and _CHECKPOINT.match(p.name)]
+    return sorted(found, key=lambda p: int(_CHECKPOINT.match(p.name).group(1)), reverse=True)
+
+
+def _trainer_state_complete(folder: str | os.PathLike) -> bool:
+    try:
+        with open(Path(folder) / TRAINER_STATE_NAME) as f:
+            json.load(f)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def is_complete_checkpoint(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` has a readable ``trainer_state.json`` (transformers writes it after the model,
+    optimizer and RNG files) and a loadable diet state."""
+    if not _trainer_state_complete(folder):
+        return False
+    try:
+        load_diet_state(folder)
+    except DietStateError:
+        return False
+    return True
+
+
+def latest_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest checkpoint of ``output_dir`` that can be resumed from (None if there is none);
+    incomplete ones (a run killed while saving) are skipped with a warning."""
+    for folder in _checkpoints(output_dir):
+        if is_complete_checkpoint(folder):
+            return str(folder)
+        logger.warning("skipping %s: incomplete (the run was killed while saving it)", folder)
+    return None
+
+
+def _resume_hint(folder: str | os.PathLike) -> str:
+    folder = Path(folder)
+    match = _CHECKPOINT.match(folder.name)
+    step = int(match.group(1)) if match else None
+    previous = [p for p in _checkpoints(folder.parent) if step is not None
+                and int(_CHECKPOINT.match(p.name).group(1)) < step and is_complete_checkpoint(p)]
+    if previous:
+        return (f"resume from the previous complete checkpoint, {previous[0]} "
+                "(or pass resume_from_checkpoint=True to pick the latest complete one)")
+    return "no earlier complete checkpoint exists: restart training without resume_from_checkpoint"

@@ -32,7 +32,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from trl import SFTTrainer
+
+from datadiet._extras import require
+
+require("trl", extra="trl", purpose="DataDietSFTTrainer")
+from trl import SFTTrainer  # noqa: E402
 
 from datadiet.adapters import CAUSAL_LM, TaskAdapter
 from datadiet.diet import DataDiet

@@ -19,6 +19,10 @@ Typical use (plain PyTorch)::
     sel = select_p3(scores.difficulty, scores.features, epoch, num_epochs, budget=128, rng=rng)
 """
 
+from datadiet._extras import require_installed
+
+require_installed("transformers", extra="hf", purpose="datadiet.llm")
+
 from datadiet.llm.actions import (
     TokenChunks,
     assign_tokens_to_actions,

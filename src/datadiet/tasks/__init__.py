@@ -7,6 +7,10 @@ importing ``transformers``.
 
 from __future__ import annotations
 
+from datadiet._extras import require_installed
+
+require_installed("transformers", "datasets", extra="hf", purpose="datadiet.tasks")
+
 import importlib
 from typing import TYPE_CHECKING
 

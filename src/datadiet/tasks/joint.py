@@ -15,9 +15,10 @@ from typing import Any, ClassVar, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
+from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
+
+from datadiet.integrations.compat import PreTrainedConfig
 
 from datadiet.tasks.models import MINILM, load_pretrained
 
@@ -36,31 +37,36 @@ class JointIntentSlotConfig(PreTrainedConfig):
     """
 
     model_type = "datadiet_joint_intent_slot"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+    sub_configs = {"encoder": AutoConfig}
     # Trainer.evaluate gathers every output except these, so predictions are (intent_logits, slot_logits).
     keys_to_ignore_at_inference: ClassVar[list[str]] = ["pooled", "hidden_states", "attentions"]
 
-    encoder: PreTrainedConfig | dict | None = None
-    num_intents: int | None = None
-    num_slots: int | None = None
-    intent_names: list[str] | None = None
-    slot_names: list[str] | None = None
-    classifier_dropout: float | None = None
-
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
-        for kind in ("intent", "slot"):
-            names, size = getattr(self, f"{kind}_names"), getattr(self, f"num_{kind}s")
+    # A classic ``__init__`` (not transformers 5's dataclass fields), so the same class works with
+    # transformers 4.57 and 5.x.
+    def __init__(self, encoder: PreTrainedConfig | dict | None = None, num_intents: int | None = None,
+                 num_slots: int | None = None, intent_names: Sequence[str] | None = None,
+                 slot_names: Sequence[str] | None = None, classifier_dropout: float | None = None,
+                 **kwargs: Any) -> None:
+        if encoder is None:
+            encoder = AutoConfig.for_model("bert")
+        elif isinstance(encoder, dict):
+            encoder = dict(encoder)
+            encoder = AutoConfig.for_model(encoder.pop("model_type", "bert"), **encoder)
+        self.encoder = encoder
+        self.classifier_dropout = classifier_dropout
+        for kind, names, size in (("intent", intent_names, num_intents), ("slot", slot_names, num_slots)):
             if names is not None:
                 names = [str(n) for n in names]
-                setattr(self, f"{kind}_names", names)
                 if size is not None and size != len(names):
                     raise ValueError(f"num_{kind}s={size} but {len(names)} {kind}_names were given; pass one of them")
-                setattr(self, f"num_{kind}s", len(names))
+                size = len(names)
             elif size is None:
-                setattr(self, f"num_{kind}s", 2)
-            if getattr(self, f"num_{kind}s") < 1:
-                raise ValueError(f"num_{kind}s must be >= 1, got {getattr(self, f'num_{kind}s')}")
+                size = 2
+            if size < 1:
+                raise ValueError(f"num_{kind}s must be >= 1, got {size}")
+            setattr(self, f"{kind}_names", names)
+            setattr(self, f"num_{kind}s", size)
+        super().__init__(**kwargs)
 
     @property
     def hidden_size(self) -> int:
