@@ -236,3 +236,12 @@ def test_out_of_range_example_ids_fail_at_the_batch_that_has_them():
     diet.begin_epoch(0)
     with pytest.raises(IndexError, match=r"example ids 1000..1047 are outside the training set's 0..47"):
         feed(diet, range(1000, 1048), np.ones(48))
+
+
+def test_a_plain_loop_with_shuffled_ids_is_refused_at_its_first_epoch():
+    from tests.helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+    ds = toy_classification_dataset(32).shuffle(seed=0)  # ids no longer equal the row positions
+    diet = DataDiet(keep=0.5, num_epochs=2, progress=False).setup(32)
+    with pytest.raises(ValueError, match="example_id"):
+        diet.begin_epoch(0, model=tiny_classifier(), dataset=ds, collate_fn=pad_collate)

@@ -28,6 +28,7 @@ from datadiet.scoring_pass import dataset_labels, example_lengths, refresh_score
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
+from datadiet.utils import check_example_ids, example_ids_of
 
 logger = logging.getLogger("datadiet")
 
@@ -150,6 +151,11 @@ class DataDiet(Presets):
             raise ValueError(f"epoch {epoch} was already run (the diet is at epoch {self.epoch})")
         if model is not None and self.adapter is None:
             self.adapter = TaskAdapter(infer_task(model))
+        if dataset is not None and self._lengths is None:  # once: ids must be the row positions
+            ids = example_ids_of(dataset)
+            if ids is not None:
+                check_example_ids(ids, len(dataset))
+            self._lengths = example_lengths(dataset)
         self.flush()
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
@@ -157,8 +163,6 @@ class DataDiet(Presets):
             if not self.adapter_observes_free():
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
             if len(ids):
-                if self._lengths is None and dataset is not None:
-                    self._lengths = example_lengths(dataset)
                 result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths)
                 record["scored"] += len(result.ids)
                 record["scoring_seconds"] += result.seconds
