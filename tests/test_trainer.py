@@ -100,3 +100,16 @@ def test_resume_from_checkpoint_gives_the_same_selections(tmp_path, save_strateg
     assert resumed.state.global_step == full_run.state.global_step
     for p_a, p_b in zip(full_run.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p_a, p_b, rtol=1e-4, atol=1e-5)
+
+
+def test_class_balanced_reads_the_labels_from_the_train_dataset(tmp_path):
+    ds = toy_classification_dataset(48)
+    diet = DataDiet(keep=0.25, class_balanced=True, progress=False)
+    args = TrainingArguments(str(tmp_path), num_train_epochs=3, per_device_train_batch_size=8, save_strategy="no",
+                             report_to=[], disable_tqdm=True, use_cpu=True, logging_strategy="no")
+    DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=ds, data_collator=pad_collate).train()
+    labels = np.array(ds["labels"])
+    per_class = np.bincount(labels, minlength=3)
+    for row in diet.kept_matrix()[1:]:  # each pruned epoch keeps a quarter of every class (largest remainder)
+        kept = np.bincount(labels[row], minlength=3)
+        assert kept.sum() == 12 and (np.abs(kept - per_class / 4) < 1).all()
