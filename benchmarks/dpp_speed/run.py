@@ -223,7 +223,9 @@ def write_outputs(result: dict) -> None:
             "`N x raw d` float32 matrix is never held. Time of the selection alone; generating the features stands in "
             "for the model's scoring pass and is listed apart. Peak RSS is the whole process's maximum (generation, "
             "projection and selection). No GPU was lent to this session, so every row ran on the CPU, one thread "
-            "(`OMP_NUM_THREADS=1`, `nice -n 10`).", "",
+            "(`OMP_NUM_THREADS=1`, `nice -n 10`). The DPP's work grows as N x d x budget, so d = 256 would take "
+            "about twice as long; d = 128 was run to finish within the session's time (the compression study, "
+            "`compression.md`, shows what a smaller d costs in picks).", "",
             "| N | raw d (never held) | d | budget | select_p3 time (s) | peak RSS (MB) | compressed features (MB) | "
             "raw features would be (MB) | generate (s) | project (s) | fit stats (s) | load | command |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
