@@ -180,14 +180,20 @@ def describe_loading(info: dict, num_hidden_layers: int, base_model_prefix: str 
     return expected, "; ".join(problems)
 
 
+LOAD_REPORT_MARKERS = ("LOAD REPORT", "Some weights of")
+"""How transformers starts its report of unused and newly initialised weights: a LOAD REPORT table
+(5.x) or "Some weights of ... were not used / not initialized" warnings (4.57)."""
+
+
 class _DropLoadReport(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in record.getMessage()
+        return not any(marker in record.getMessage() for marker in LOAD_REPORT_MARKERS)
 
 
 @contextlib.contextmanager
 def _without_transformers_load_report() -> Iterator[None]:
-    """Hold back transformers' LOAD REPORT (only that record) for the duration of one load."""
+    """Hold back transformers' report of unused / newly initialised weights (only those records)
+    for the duration of one load: :func:`describe_loading` says what of it matters."""
     target = logging.getLogger("transformers.modeling_utils")
     drop = _DropLoadReport()
     target.addFilter(drop)
