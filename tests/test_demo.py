@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from datadiet.cli.demo import EpochClock, estimate_seconds, first_time_at, plot_demo, seed_stats
+from datadiet.cli.demo import EpochClock, ThreadGovernor, estimate_seconds, first_time_at, plot_demo, seed_stats
 from datadiet.cli.threads import MAX_THREADS, available_cores, choose_threads, physical_cores
 
 
@@ -100,3 +100,29 @@ def test_seed_statistics_are_quoted_only_for_the_setting_they_were_measured_in()
     assert seed_stats(args)["seeds"] == "0, 1, 2"  # the defaults are the measured setting
     for changed in (["--train-size", "500"], ["--epochs", "3"], ["--keep", "0.3"], ["--method", "random"]):
         assert seed_stats(build_parser().parse_args(["demo", *changed])) is None
+
+
+def test_the_governor_counts_other_jobs_only_and_follows_them():
+    import torch
+
+    from datadiet.cli.threads import available_cores
+
+    every = min(available_cores(), MAX_THREADS)
+    before = torch.get_num_threads()
+    # the load average at each epoch start: this run's own threads plus the other jobs' load
+    loads, said = iter([every + 0.0, every + 5.0, 1 + 0.0]), []
+    gov, state = ThreadGovernor(said.append, load=lambda: next(loads)), State()
+    try:
+        torch.set_num_threads(every)
+        gov.on_epoch_begin(None, state, None)    # only our own load: keep every core
+        assert torch.get_num_threads() == every and not gov.changes
+        gov.on_epoch_begin(None, state, None)    # 5 other jobs: down to 1 thread
+        assert torch.get_num_threads() == 1 and said[-1].startswith(f"  torch threads {every} -> 1")
+        gov.on_epoch_begin(None, state, None)    # the others are gone (the 1.0 is our own thread): back up
+        assert torch.get_num_threads() == every
+        assert [c["threads"] for c in gov.changes] == ([1, every] if every > 1 else [])
+        fixed = ThreadGovernor(load=lambda: 50.0, fixed=True)   # --threads given: never changed
+        fixed.on_epoch_begin(None, state, None)
+        assert torch.get_num_threads() == every and not fixed.changes
+    finally:
+        torch.set_num_threads(before)

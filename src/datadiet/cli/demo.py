@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 import warnings
 from pathlib import Path
@@ -93,6 +94,31 @@ class EpochClock(TrainerCallback):
         self.cpu_seconds = time.process_time() - self._cpu_start  # evaluations included
 
 
+class ThreadGovernor(TrainerCallback):
+    """Chooses the torch threads again at the start of every epoch from the load the other jobs put
+    on the machine now (the load average less this run's own threads), so a run that started on an
+    idle machine drops to fewer threads when others start theirs, and goes back up when they end.
+    ``say`` is called with a line when the count changes; ``fixed=True`` (``--threads``) keeps it."""
+
+    def __init__(self, say=None, fixed: bool = False, load=None):
+        self.say, self.fixed = say, fixed
+        self.load = load or (lambda: os.getloadavg()[0])
+        self.changes: list[dict[str, Any]] = []
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        from datadiet.cli.threads import choose_threads, other_load
+
+        if self.fixed:
+            return
+        current = torch.get_num_threads()
+        threads, why = choose_threads(load=other_load(self.load(), current))
+        if threads != current:
+            torch.set_num_threads(threads)
+            self.changes.append({"epoch": int(round(state.epoch)) + 1, "threads": threads, "reason": why})
+            if self.say is not None:
+                self.say(f"  torch threads {current} -> {threads} ({why}, not counting this run's own)")
+
+
 def prepare(args, notes: list[str]):
     """Load and tokenize the data and build the model once (both runs start from these weights).
     The evaluation split's unknown-label warnings become one line each in ``notes``."""
@@ -147,10 +173,11 @@ def train_once(args, spec, model, method: str, out: Path, console: Console) -> d
                       f"{METRIC_LABELS[main]} {100 * point['metrics'][main]:5.1f}%, at {point['seconds']:5.0f} s")
 
     clock = EpochClock(show)
+    governor = ThreadGovernor(console.print, fixed=args.threads is not None)
     trainer = DataDietTrainer(diet=diet, model=model, args=training_arguments(args, out, spec.label_names),
                               train_dataset=spec.train_dataset, eval_dataset=spec.eval_dataset,
                               data_collator=spec.data_collator, compute_metrics=spec.compute_metrics,
-                              callbacks=[clock])
+                              callbacks=[governor, clock])
     trainer.remove_callback(PrinterCallback)  # the epoch lines above say what matters
     trainer.train()
     summary = diet.summary()
@@ -159,6 +186,7 @@ def train_once(args, spec, model, method: str, out: Path, console: Console) -> d
         "wall_seconds": clock.seconds, "cpu_seconds_with_eval": clock.cpu_seconds, "eval_seconds": sum(p["eval_seconds"] for p in clock.points),
         "curve": clock.points, "metrics": clock.points[-1]["metrics"],
         "kept_per_epoch": [r["kept"] for r in diet.log], "optimizer_steps": trainer.state.global_step,
+        "thread_changes": governor.changes,
     }
     if method != "full":
         record["report"] = {k: str(v) for k, v in diet.report(out / "diet").items()}

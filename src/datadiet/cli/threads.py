@@ -68,3 +68,9 @@ def choose_threads(requested: int | None = None, cores: int | None = None,
     if threads < cores or threads == MAX_THREADS:
         reason += "; --threads N to choose"
     return threads, reason
+
+
+def other_load(load: float, own_threads: int) -> float:
+    """The load average less this process's own running threads (torch's intra-op threads all
+    run while it computes), so that a run does not count itself as another job."""
+    return max(0.0, load - own_threads)
