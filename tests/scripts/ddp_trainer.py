@@ -30,3 +30,8 @@ with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
                "latest": np.nan_to_num(diet.history.latest, nan=-1).tolist(), "global_step": trainer.state.global_step,
                "max_steps": trainer.state.max_steps, "counts": diet.kept_counts(), "log": [r["kept"] for r in diet.log],
                "scored": [r["scored"] for r in diet.log]}, f)
+# End without interpreter teardown: torch can abort ("terminate called without an active exception")
+# or deadlock while destroying a DDP reducer's gloo group at exit, after the results are written.
+torch.distributed.barrier()
+sys.stdout.flush()
+os._exit(0)
