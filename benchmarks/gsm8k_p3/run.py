@@ -230,7 +230,7 @@ def main() -> None:
         "runs": [],
         "notes": [
             "One seed per method unless more are listed: with a pool this small, differences smaller than the "
-            "seed-to-seed spread are ties (docs/methods.md, section 6, "How the benchmarks measure"). Timings come from a 2-core machine that other jobs "
+            "seed-to-seed spread are ties (docs/methods.md, section 6). Timings come from a 2-core machine that other jobs "
             "may share, with `--threads` torch threads; the 1-minute load average at the end of each run is in "
             "results.json. Compare time ratios within one run only.",
         ],
