@@ -113,3 +113,18 @@ def test_class_balanced_reads_the_labels_from_the_train_dataset(tmp_path):
     for row in diet.kept_matrix()[1:]:  # each pruned epoch keeps a quarter of every class (largest remainder)
         kept = np.bincount(labels[row], minlength=3)
         assert kept.sum() == 12 and (np.abs(kept - per_class / 4) < 1).all()
+
+
+def test_logged_counts_are_ints_and_scoring_bars_follow_disable_tqdm(tmp_path):
+    ds = toy_classification_dataset(48)
+    diet = DataDiet(keep=0.5)
+    assert diet.settings.progress
+    args = TrainingArguments(str(tmp_path), num_train_epochs=2, per_device_train_batch_size=8, save_strategy="no",
+                             report_to=[], disable_tqdm=True, use_cpu=True, logging_strategy="epoch")
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=ds, data_collator=pad_collate)
+    assert not diet.settings.progress
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "datadiet/kept" in h]
+    assert [h["datadiet/kept"] for h in logged] == [48, 24]
+    assert all(type(h["datadiet/kept"]) is int and type(h["datadiet/epoch"]) is int for h in logged)
+    assert all(isinstance(h["datadiet/scoring_seconds"], float) for h in logged)

@@ -20,6 +20,8 @@ Supports transformers ``>=4.57.1,<6``; every use of the Trainer's internals is i
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import os
@@ -101,6 +103,8 @@ class DataDietTrainerMixin(compat.TrainerInternals):
             )
         check_example_ids(ids, len(self.train_dataset))
         self.diet = diet
+        if self.args.disable_tqdm and diet.settings.progress:  # scoring passes follow the Trainer's bars
+            diet.settings = dataclasses.replace(diet.settings, progress=False)
         self.diet.setup(len(self.train_dataset), int(epochs), model=self.model)
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
@@ -159,7 +163,9 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(self.model), dataset=dataset,
                               collate_fn=collator)
         record = self.diet.log[-1]
-        self.log({"datadiet/epoch": float(epoch), **{f"datadiet/{k}": float(record[k]) for k in LOGGED if k in record}})
+        # counts stay ints (the Trainer prints floats as 4 significant digits: 10,003 would read 1e+04)
+        self.log({"datadiet/epoch": int(epoch), **{f"datadiet/{k}": record[k] if isinstance(record[k], int)
+                                                    else float(record[k]) for k in LOGGED if k in record}})
 
     # -- LR schedule ---------------------------------------------------------------------------
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
