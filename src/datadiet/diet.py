@@ -24,7 +24,7 @@ from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
 from datadiet.scores import get_score
-from datadiet.scoring_pass import dataset_labels, example_lengths, refresh_scores
+from datadiet.scoring_pass import dataset_labels, example_lengths, model_device, refresh_scores
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
@@ -168,8 +168,10 @@ class DataDiet(Presets):
                 record["scoring_seconds"] += result.seconds
             if "labels" in self.strategy.needs and labels is None:
                 labels = dataset_labels(dataset)
+            device = model_device(model) if model is not None else None
             ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features,
-                               labels, record, None if self.adapter is None else self.adapter.task)
+                               labels, record, None if self.adapter is None else self.adapter.task,
+                               str(device) if device is not None and device.type == "cuda" else None)
             start = time.perf_counter()
             selection = self.strategy.select(ctx)
             record["selection_seconds"] = time.perf_counter() - start

@@ -45,7 +45,7 @@ register_selector("p3", lambda r: select_p3(r.scores, r.features, r.epoch, r.num
                                             rng=r.rng, **r.options),
                   needs=("scores", "features"),
                   options={"start": number_in("start", 0, 100), "end": number_in("end", 0, 100), "shape": any_value,
-                           "quality": any_value, "standardize": any_value, "theta": any_value},
+                           "quality": any_value, "standardize": any_value, "theta": any_value, "device": any_value},
                   description="P3: self-paced eligible set, then a DPP greedy MAP (Yang et al. 2024)")
 
 __all__ = ["Selection", "SelectionRequest", "Selector", "available_selectors", "get_selector", "register_selector"]

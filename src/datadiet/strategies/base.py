@@ -34,6 +34,7 @@ class EpochContext:
         labels: ``(N,)`` class ids, if the strategy asked for them.
         record: this epoch's log record; a strategy may add its own fields.
         task: the task adapter's task (``joint_intent_slot``, ...), when known.
+        device: the model's accelerator (``"cuda:0"``), where selection may run in torch; None on CPU.
     """
 
     epoch: int
@@ -45,6 +46,7 @@ class EpochContext:
     labels: np.ndarray | None = None
     record: dict = dataclasses.field(default_factory=dict)
     task: str | None = None
+    device: str | None = None
 
     @property
     def num_examples(self) -> int:

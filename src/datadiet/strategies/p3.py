@@ -104,7 +104,7 @@ class P3(Strategy):
         self._previous["difficulty"] = scores
         keep = ctx.schedule.keep_at(ctx.epoch)
         options = {"start": self.start, "end": self.end, "shape": self.shape, "quality": self.quality,
-                   "standardize": self.standardize, "theta": self.theta}
+                   "standardize": self.standardize, "theta": self.theta, "device": ctx.device}
         request = SelectionRequest(num_examples=ctx.num_examples, keep=keep, rng=ctx.rng("select"), scores=difficulty,
                                    features=ctx.features, epoch=ctx.epoch, num_epochs=ctx.schedule.num_epochs,
                                    options=options)
