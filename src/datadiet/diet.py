@@ -56,7 +56,6 @@ class DataDiet(Presets):
         self.settings = DietSettings(**settings)
         if self.settings.num_epochs is not None:  # a plan that cannot work fails now, not at set-up
             self.strategy.plan(_ANY_SIZE, self.settings.num_epochs)
-        self.seed = self.settings.seed
         self.adapter: TaskAdapter | None = TaskAdapter(self.settings.task) if self.settings.task else None
         self.recorder = FreeScoreRecorder()
         self.num_examples: int | None = None
@@ -90,6 +89,11 @@ class DataDiet(Presets):
         if self.adapter is not None:
             self.adapter.check_supports(self.score)  # fail now, not at the first training batch
         return self
+
+    @property
+    def seed(self) -> int:
+        """The seed every random choice derives from (``settings.seed``)."""
+        return self.settings.seed
 
     def _require_setup(self) -> None:
         if self.num_examples is None:
