@@ -20,6 +20,9 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "infobatch": lambda keep, **kw: DataDiet.infobatch(prune_ratio=min(0.9, 1.0 - keep), **kw),
     "default": lambda keep, **kw: DataDiet(keep=keep, **kw),
     "default_anneal": lambda keep, **kw: DataDiet(keep=keep, anneal_epochs=1, **kw),
+    "importance": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5}, **kw),
+    "importance_anneal": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5},
+                                                     anneal_epochs=1, **kw),
     "ccs": lambda keep, **kw: DataDiet(keep=keep, selector="ccs", **kw),
     "grand": lambda keep, **kw: DataDiet(keep=keep, score="grand", rescore="all", epsilon=0.0, **kw),
 }

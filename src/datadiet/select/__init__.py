@@ -5,6 +5,7 @@ Each is registered under a name with one signature, ``SelectionRequest -> Select
 """
 
 from datadiet.select.ccs import coverage_centric
+from datadiet.select.importance import hard_and_sampled
 from datadiet.select.infobatch import infobatch_prune
 from datadiet.select.quantile import class_balanced_band, epsilon_greedy, quantile_band
 from datadiet.select.random import random_subset
@@ -41,6 +42,9 @@ register_selector("ccs", lambda r: coverage_centric(r.scores, r.keep, r.rng, r.o
 register_selector("infobatch", lambda r: infobatch_prune(r.scores, r.option("prune_ratio", 0.5), r.rng),
                   options={"prune_ratio": number_in("prune_ratio", 0, 1, high_open=True)},
                   description="InfoBatch: drop a random share of the below-mean examples, rescale the rest (Qin et al. 2024)")
+register_selector("importance", lambda r: hard_and_sampled(r.scores, r.keep, r.option("hard_share", 0.5), r.rng),
+                  options={"hard_share": number_in("hard_share", 0, 1)},
+                  description="the hardest hard_share of the kept slots, the rest sampled uniformly with loss weight 1/p (unbiased)")
 register_selector("p3", lambda r: select_p3(r.scores, r.features, r.epoch, r.num_epochs, kept_count(r.keep, r.num_examples),
                                             rng=r.rng, **r.options),
                   needs=("scores", "features"),
