@@ -22,6 +22,7 @@ DIETS = {
     "class_balanced": lambda: DataDiet(keep=0.5, class_balanced=True),
     "forgetting": lambda: DataDiet(keep=0.5, score="forgetting"),
     "ccs": lambda: DataDiet(keep=0.4, selector="ccs"),
+    "importance": lambda: DataDiet(keep=0.4, selector="importance", selector_options={"hard_share": 0.5}),
     "grand": lambda: DataDiet(keep=0.5, score="grand"),
     "static": lambda: DataDiet.static(keep=0.5),
     "random": lambda: DataDiet.random(keep=0.5),

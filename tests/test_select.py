@@ -154,3 +154,24 @@ def test_ccs_through_the_diet_static_and_dynamic():
     assert not static.strategy.selects_at(2, static.schedule)
     with pytest.raises(ValueError, match="takes no option epsilon"):
         DataDiet(keep=0.3, selector="ccs", epsilon=0.1)
+
+
+def test_importance_sampling_by_hand_and_in_expectation():
+    """Scores 5 > 4 > 3 > 2 > 1 > 0, keep 4 of 6 with half the slots hard: ids 0 and 1 always (weight
+    1), 2 of the other 4 drawn, each weighted 4 / 2 = 2; over many draws each of those 4 is drawn
+    with probability 1/2, so its expected weight is 1, as in full-data training."""
+    from datadiet.select.importance import hard_and_sampled
+
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    rng = np.random.default_rng(0)
+    expected = np.zeros(6)
+    for _ in range(4000):
+        sel = hard_and_sampled(scores, 4 / 6, 0.5, rng)
+        assert {0, 1} <= set(sel.indices.tolist()) and len(sel) == 4
+        w = sel.weight_lookup(6)
+        assert sorted(w[2:][w[2:] > 0].tolist()) == [2.0, 2.0]
+        expected += w
+    np.testing.assert_allclose(expected / 4000, np.ones(6), atol=0.05)
+    with pytest.raises(ValueError, match="hard_share"):
+        hard_and_sampled(scores, 0.5, 1.5, rng)
+    np.testing.assert_array_equal(hard_and_sampled(scores, 0.5, 1.0, rng).indices, [0, 1, 2])

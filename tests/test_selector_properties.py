@@ -7,11 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datadiet.select import SelectionRequest, available_selectors, get_selector
+from datadiet.select.importance import hard_and_sampled
 from datadiet.select.infobatch import infobatch_prune
 from datadiet.select.self_paced import select_p3
 from datadiet.select.validation import kept_count
 
 OPTIONS = {"epsilon_greedy": {"epsilon": 0.3}, "band": {"offset": 0.1}, "infobatch": {"prune_ratio": 0.5},
+           "importance": {"hard_share": 0.4},
            "p3": {"start": 30.0, "end": 90.0}}
 
 
@@ -47,6 +49,7 @@ def test_every_selector_keeps_unique_in_range_ids_deterministically(name, proble
     np.testing.assert_array_equal(sel.weights, again.weights)
     if name != "infobatch":
         assert len(idx) == kept_count(keep, n)
+    if name not in ("infobatch", "importance"):
         assert np.all(sel.weights == 1.0)
     if name == "class_balanced":
         assert set(labels[idx]) == set(labels)
@@ -84,3 +87,21 @@ def test_dpp_selection_reaches_a_budget_above_the_feature_rank(n, d, seed):
     sel = select_p3(difficulty, features, epoch=4, num_epochs=5, budget=budget, start=100.0, end=100.0,
                     rng=np.random.default_rng(seed))
     assert len(sel) == budget and len(np.unique(sel.indices)) == budget
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=80), keep=st.floats(0.02, 1.0),
+       share=st.floats(0, 1), seed=st.integers(0, 2**16))
+def test_importance_weights_undo_the_sampling_probability(scores, keep, share, seed):
+    """The hardest round(share * k) have weight 1; each sampled one weighs R / m = 1 / P(drawn), so the
+    weights of one draw sum to N, the full-data count (the weighted loss is unbiased)."""
+    s = np.array(scores)
+    n, k = len(s), kept_count(keep, len(s))
+    sel = hard_and_sampled(s, keep, share, np.random.default_rng(seed))
+    n_hard = int(round(share * k))
+    hardest = np.lexsort((np.arange(n), -s))[:n_hard]
+    assert len(sel) == k and set(hardest) <= set(sel.indices.tolist())
+    w = sel.weight_lookup(n)
+    assert np.all(w[hardest] == 1.0)
+    if k > n_hard:
+        np.testing.assert_allclose(w.sum(), n, rtol=1e-5)
