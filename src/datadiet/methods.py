@@ -23,6 +23,9 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "importance": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5}, **kw),
     "importance_anneal": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5},
                                                      anneal_epochs=1, **kw),
+    "cold": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", **kw),
+    "cold_importance_anneal": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", selector="importance",
+                                                          selector_options={"hard_share": 0.5}, anneal_epochs=1, **kw),
     "ccs": lambda keep, **kw: DataDiet(keep=keep, selector="ccs", **kw),
     "grand": lambda keep, **kw: DataDiet(keep=keep, score="grand", rescore="all", epsilon=0.0, **kw),
 }

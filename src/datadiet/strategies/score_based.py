@@ -17,6 +17,7 @@ from datadiet.history import ScoreHistory
 from datadiet.planning import keep_for_budget
 from datadiet.ranking import get_ranking
 from datadiet.schedule import Schedule
+from datadiet.select.random import random_subset
 from datadiet.select.registry import SelectionRequest, get_selector
 from datadiet.select.selection import Selection
 from datadiet.select.validation import check_keep
@@ -47,6 +48,9 @@ def check_score_name(name: Any) -> str:
         raise ValueError(f"unknown score {name!r}; valid scores: {', '.join(sorted(valid))}")
     return name
 
+
+COLD_STARTS = ("score", "random")
+"""How a run without warm-up makes its first selection (:class:`ScoreBased` ``cold_start``)."""
 
 AS_PUBLISHED = "as_published"
 """``smoothing`` that ranks as the public code of NLU on Data Diets does for the task at hand
@@ -134,6 +138,11 @@ class ScoreBased(RankedStrategy):
         time_budget: instead of ``keep``, the fraction of full-data training time to spend; the
             kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
+        cold_start: with ``warmup_epochs=0``, how the first selection is made: ``score`` (a
+            forward-only pass scores every example with the model as it is, then rank) or
+            ``random`` (the first epoch trains a uniform random subset; the examples it did not
+            train are scored forward-only before the second selection, so no epoch pays for all
+            the data).
     """
 
     method: ClassVar[str] = "dynamic"
@@ -143,9 +152,14 @@ class ScoreBased(RankedStrategy):
     period: int = 1
     anneal_epochs: int = 0
     time_budget: float | None = None
+    cold_start: str = "score"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.cold_start not in COLD_STARTS:
+            raise ValueError(f"unknown cold_start {self.cold_start!r}; valid: {', '.join(COLD_STARTS)}")
+        if self.cold_start == "random" and self.warmup_epochs:
+            raise ValueError("cold_start='random' replaces the warm-up: it needs warmup_epochs=0")
         check_rescore(self.rescore, self.rescore_fraction)
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
@@ -155,11 +169,16 @@ class ScoreBased(RankedStrategy):
                 raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
                                  "fraction itself: it needs period=1 and no keep ramp")
 
+    def _random_first(self, epoch: int) -> bool:
+        return self.cold_start == "random" and epoch == 0
+
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
-        if not self.selects_at(epoch, schedule):
+        if not self.selects_at(epoch, schedule) or self._random_first(epoch):
             return 0
         if self.rescore == "all" or epoch == 0:  # epoch 0 without warm-up: nothing scored yet
             return num_examples
+        if self.cold_start == "random" and epoch == self.period:  # all but the first epoch's examples
+            return num_examples - schedule.kept_counts(num_examples)[0]
         return int(round(self.rescore_fraction * num_examples)) if self.rescore == "stale" else 0
 
     @property
@@ -175,9 +194,13 @@ class ScoreBased(RankedStrategy):
         return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        if self._random_first(epoch):
+            return np.zeros(0, dtype=np.int64)
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def select(self, ctx: EpochContext) -> Selection:
+        if self._random_first(ctx.epoch):
+            return random_subset(ctx.num_examples, ctx.schedule.keep_at(0), ctx.rng("select"))
         return rank_and_select(ctx, ctx.schedule.keep_at(ctx.epoch), self.smoothing, self.selector,
                                self.selector_options)
 
