@@ -95,7 +95,7 @@ def grid_folder(tmp_path_factory):
         run_grid(tiny_grid(), out, run_fn=first, command="datadiet bench t", log=lambda s: None)
     second = Counting()
     counts = run_grid(tiny_grid(), out, run_fn=second, command="datadiet bench t", log=lambda s: None)
-    assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0}
+    assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0, "out_of_budget": 0}
     write_report(out)
     return out, first.keys, second.keys
 
@@ -336,12 +336,12 @@ def test_bad_grid_yaml_lists_every_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         f"python -m benchmarks.grid: {config}: seed: unknown key (did you mean 'seeds'?); allowed keys: "
-        "batch_size, data_map, data_root, datasets, encoder, epochs, eval_split, keeps, layers, learning_rate, "
+        "batch_size, budgets, data_map, data_root, datasets, encoder, epochs, eval_split, keeps, layers, learning_rate, "
         "lr_scheduler, max_length, methods, name, scoring_batch_size, seeds, threads, train_size",
         f"python -m benchmarks.grid: {config}: epochs: got '2' (a string: write it without quotes); "
         "allowed: an integer >= 1",
         f"python -m benchmarks.grid: {config}: keeps: got ['half']; allowed: kept fractions in (0, 1), "
-        "no duplicates, at least one for pruning methods (full data is the 'full' method)",
+        "no duplicates, at least one (or a budget) for pruning methods (full data is the 'full' method)",
     ]
 
 
