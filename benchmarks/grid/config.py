@@ -103,7 +103,7 @@ class GridConfig(Protocol):
     keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
     budgets: list[float] = setting(default_factory=list, help="time budgets in (0, 1]: fractions of full-data time; "
                                    "each pruning method runs at the keep whose predicted time ratio is closest "
-                                   "below (full data ignores them)")
+                                   "below; full data ignores them (default: none)")
     seeds: list[int] = setting(default_factory=lambda: [0, 1, 2], help="seeds")
     threads: int | None = setting(1, none="all", help="torch CPU threads for the whole grid ('all': torch's "
                                   "default; on shared cores more threads than free cores is much slower)")
