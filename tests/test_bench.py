@@ -17,7 +17,7 @@ from transformers import TrainingArguments
 from benchmarks.grid.aggregate import Row, Stat, cpu_time, summarize, time_ratios
 from benchmarks.grid.cli import QUICK, build_parser, grid_from_args, main, run_bench
 from benchmarks.grid.config import GridConfig
-from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, goals, interpolate_at, keep_goal, time_goal
+from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, interpolate_at, issue5_goals, keep_goal, time_goal
 from benchmarks.grid.render import data_map_record, write_report
 from benchmarks.grid.runner import estimated_cost, run_grid
 from benchmarks.grid.store import ERROR, OK, latest_by_key, read_jsonl
@@ -95,7 +95,7 @@ def grid_folder(tmp_path_factory):
         run_grid(tiny_grid(), out, run_fn=first, command="datadiet bench t", log=lambda s: None)
     second = Counting()
     counts = run_grid(tiny_grid(), out, run_fn=second, command="datadiet bench t", log=lambda s: None)
-    assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0}
+    assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0, "out_of_budget": 0}
     write_report(out)
     return out, first.keys, second.keys
 
@@ -276,7 +276,7 @@ def test_goals_follow_their_definitions():
     assert accuracy_goal(rows, "accuracy", other="infobatch").status == NOT_MET
     assert accuracy_goal(rows[:-2] + [_row("infobatch", 0.5, [0.94, 0.96], [0.60, 0.60])], "accuracy",
                          other="infobatch").status == UNDETERMINED
-    assert [x.status for x in goals(rows)][:2] == [MET, NOT_MET]
+    assert [x.status for x in issue5_goals(rows)][:2] == [MET, NOT_MET]
 
 
 def test_quick_yaml_is_the_builtin_quick_grid():
@@ -336,12 +336,12 @@ def test_bad_grid_yaml_lists_every_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         f"python -m benchmarks.grid: {config}: seed: unknown key (did you mean 'seeds'?); allowed keys: "
-        "batch_size, data_map, data_root, datasets, encoder, epochs, eval_split, keeps, layers, learning_rate, "
+        "batch_size, budgets, data_map, data_root, datasets, encoder, epochs, eval_split, keeps, layers, learning_rate, "
         "lr_scheduler, max_length, methods, name, scoring_batch_size, seeds, threads, train_size",
         f"python -m benchmarks.grid: {config}: epochs: got '2' (a string: write it without quotes); "
         "allowed: an integer >= 1",
         f"python -m benchmarks.grid: {config}: keeps: got ['half']; allowed: kept fractions in (0, 1), "
-        "no duplicates, at least one for pruning methods (full data is the 'full' method)",
+        "no duplicates, at least one (or a budget) for pruning methods (full data is the 'full' method)",
     ]
 
 

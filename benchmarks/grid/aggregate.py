@@ -92,7 +92,8 @@ class Stat:
 
 @dataclass
 class Row:
-    """One (method, keep) of a dataset, over its seeds."""
+    """One (method, keep) of a dataset, or one (method, time budget) with the keep it resolved to,
+    over its seeds."""
 
     dataset: str
     method: str
@@ -106,6 +107,7 @@ class Row:
     scoring_share: Stat
     trained_fraction: Stat
     keys: list[str] = field(default_factory=list)
+    budget: float | None = None
 
     @property
     def n(self) -> int:
@@ -127,18 +129,20 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
-    """Per dataset, one :class:`Row` per (method, keep): full data first, then methods in the
-    order of :data:`~datadiet.methods.METHOD_NAMES`, keeps from high to low."""
+    """Per dataset, one :class:`Row` per (method, keep) and per (method, time budget, resolved
+    keep): full data first, then methods in the order of :data:`~datadiet.methods.METHOD_NAMES`,
+    each with its keep rows from high to low keep, then its budget rows from high to low budget."""
     ok = latest_by_key(records, OK)
     ratios, cpu_ratios = time_ratios(records), time_ratios(records, cpu_time)
-    groups: dict[tuple[str, str, float], list[dict]] = {}
+    groups: dict[tuple[str, str, float, float | None], list[dict]] = {}
     for r in ok.values():
         c = r["config"]
         keep = 1.0 if c["method"] == "full" else float(c["keep"])
-        groups.setdefault((c["dataset"], c["method"], keep), []).append(r)
+        budget = None if c["method"] == "full" or c.get("budget") is None else float(c["budget"])
+        groups.setdefault((c["dataset"], c["method"], keep, budget), []).append(r)
     out: dict[str, list[Row]] = {}
-    order = sorted(groups, key=lambda g: (g[0], _method_order(g[1]), -g[2]))
-    for (dataset, method, keep), runs in ((g, groups[g]) for g in order):
+    order = sorted(groups, key=lambda g: (g[0], _method_order(g[1]), g[3] is not None, -(g[3] or 0.0), -g[2]))
+    for (dataset, method, keep, budget), runs in ((g, groups[g]) for g in order):
         runs = sorted(runs, key=lambda r: r["config"]["seed"])
         names = [m for m in METRICS if all(m in r["metrics"] for r in runs)]
         out.setdefault(dataset, []).append(Row(
@@ -151,6 +155,6 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
             scoring_share=Stat.of(r["scoring_seconds"] / run_time(r) if run_time(r) > 0 else None for r in runs),
             trained_fraction=Stat.of(r["examples_trained"] / r["examples_full"] if r["examples_full"] else None
                                      for r in runs),
-            keys=[r["key"] for r in runs],
+            keys=[r["key"] for r in runs], budget=budget,
         ))
     return out

@@ -23,7 +23,7 @@ QUICK = GridConfig(name="quick", datasets=["snips"], methods=["full", "random", 
 
 RESULTS_ROOT = Path("benchmarks") / "results"
 
-GRID_OPTIONS = ("datasets", "methods", "keeps", "seeds")
+GRID_OPTIONS = ("datasets", "methods", "keeps", "budgets", "seeds")
 PROTOCOL_OPTIONS = tuple(f.name for f in fields(Protocol)) + ("threads",)
 
 
@@ -58,6 +58,8 @@ def build_parser(prog: str = "python -m benchmarks.grid") -> argparse.ArgumentPa
     run.add_argument("--report-only", action="store_true", help="re-aggregate OUT/results.jsonl without running")
     run.add_argument("--dry-run", action="store_true", help="list the runs in order (and which are done), run nothing")
     run.add_argument("--max-runs", type=int, help="stop after this many runs (continue later with the same command)")
+    run.add_argument("--goal-method", default="default", choices=METHOD_NAMES,
+                     help="the method the report's goals are checked for (default: default)")
     run.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return p
 
@@ -102,9 +104,10 @@ def run_bench(args: argparse.Namespace) -> int:
             interrupted = True
             print("\ninterrupted: finished runs are saved; the same command continues the grid", file=sys.stderr)
         else:
-            print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['skipped']} already done")
+            print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['skipped']} already done"
+                  + (f", {counts['out_of_budget']} skipped: no keep fits the budget" if counts["out_of_budget"] else ""))
     try:
-        paths = write_report(out)
+        paths = write_report(out, goal_method=args.goal_method)
     except FileNotFoundError as exc:
         if args.report_only:
             raise ConfigError([str(exc)]) from None

@@ -1,5 +1,12 @@
 """The settings of a benchmark grid: the training protocol every run shares
-(:class:`datadiet.experiment.Protocol`) plus the datasets, methods, kept fractions and seeds.
+(:class:`datadiet.experiment.Protocol`) plus the datasets, methods, kept fractions, time budgets
+and seeds.
+
+A run at a time budget ``b`` (a :class:`GridRun` with ``budget`` set) trains at the kept fraction
+whose *predicted* time ratio (``DataDiet.plan``) is closest to ``b`` without exceeding it
+(:func:`keep_for_budget`); that needs the training-set size, so the runner resolves it just before
+the run. Its key names the budget, not the keep (``atis|default|b0.3|0``), so a grid can be listed
+and resumed without loading any data.
 
 Order of the runs: per dataset and seed, the full-data run first (every time ratio divides by it),
 then every (method, keep) pair in an order rotated by the seed's position, so that slow drift of
@@ -17,7 +24,7 @@ from typing import Any
 from benchmarks.grid.store import OK
 from datadiet.experiment import Protocol, RunConfig
 from datadiet.fields import ConfigError, Rule, from_mapping, setting
-from datadiet.methods import METHOD_NAMES
+from datadiet.methods import METHOD_NAMES, make_diet
 
 PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
 """The methods of issue 5: full data, both random baselines, static EL2N, the published dynamic
@@ -26,6 +33,61 @@ protocol, InfoBatch and the library's default."""
 
 def _unique(values: list) -> bool:
     return len(set(values)) == len(values)
+
+
+@dataclass
+class GridRun(RunConfig):
+    """One run of a grid: a :class:`~datadiet.experiment.RunConfig`, and for a run at a time budget
+    the budget (a fraction of full-data time). Until :func:`resolve_budget` sets it, the ``keep``
+    of a budget run is a stand-in (the budget itself)."""
+
+    budget: float | None = setting(None, help="time budget the kept fraction was resolved from (None: a keep run)")
+
+    def key(self) -> str:
+        if self.budget is None or self.method == "full":
+            return super().key()
+        return f"{self.dataset}|{self.method}|b{self.budget:g}|{self.seed}"
+
+
+KEEP_STEP = 0.001
+"""Resolution of the kept fractions :func:`keep_for_budget` searches: every multiple of it in (0, 1]."""
+
+
+def predicted_ratio(method: str, keep: float, num_train: int, epochs: int, **diet_options: Any) -> float:
+    """The time ratio ``method`` at ``keep`` is planned to cost (``DataDiet.plan``, see
+    :mod:`datadiet.planning`) for ``num_train`` examples over ``epochs`` epochs."""
+    return make_diet(method, keep, **diet_options).plan(num_train, epochs).predicted_time_ratio
+
+
+def keep_for_budget(method: str, budget: float, num_train: int, epochs: int, step: float = KEEP_STEP,
+                    **diet_options: Any) -> tuple[float, float]:
+    """``(keep, predicted ratio)``: among the kept fractions ``step, 2 step, ..., 1``, the one whose
+    predicted time ratio is closest to ``budget`` without exceeding it (the larger keep on a tie).
+    Raises ValueError, with the cheapest plan's ratio, when no kept fraction fits the budget
+    (the warm-up epochs or the method's fixed costs alone exceed it)."""
+    best: tuple[float, float] | None = None
+    cheapest = None
+    for i in range(1, int(round(1 / step)) + 1):
+        keep = round(i * step, 6)
+        ratio = predicted_ratio(method, keep, num_train, epochs, **diet_options)
+        cheapest = ratio if cheapest is None else min(cheapest, ratio)
+        if ratio <= budget + 1e-12 and (best is None or ratio >= best[1]):
+            best = (keep, ratio)
+    if best is None:
+        raise ValueError(f"{method} cannot fit a time budget of {budget:g}: its cheapest plan (keep {step:g}) is "
+                         f"predicted at {cheapest:.3f} of full-data time ({num_train:,} examples, {epochs} epochs)")
+    return best
+
+
+def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]:
+    """``cfg`` at the kept fraction of its budget (:func:`keep_for_budget`), and that keep's predicted
+    ratio; ``cfg`` unchanged (ratio None) for a keep run. Raises ValueError for a budget out of reach."""
+    if cfg.budget is None or cfg.method == "full":
+        return cfg, None
+    options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
+    keep, ratio = keep_for_budget(cfg.method, cfg.budget, num_train, cfg.epochs, seed=cfg.seed,
+                                  scoring_batch_size=cfg.scoring_batch_size, **options)
+    return dataclasses.replace(cfg, keep=keep), ratio
 
 
 @dataclass
@@ -39,6 +101,9 @@ class GridConfig(Protocol):
     methods: list[str] = setting(default_factory=lambda: list(PAPER_METHODS),
                                  help="methods ('full' always runs, as the reference)")
     keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
+    budgets: list[float] = setting(default_factory=list, help="time budgets in (0, 1]: fractions of full-data time; "
+                                   "each pruning method runs at the keep whose predicted time ratio is closest "
+                                   "below; full data ignores them (default: none)")
     seeds: list[int] = setting(default_factory=lambda: [0, 1, 2], help="seeds")
     threads: int | None = setting(1, none="all", help="torch CPU threads for the whole grid ('all': torch's "
                                   "default; on shared cores more threads than free cores is much slower)")
@@ -46,7 +111,7 @@ class GridConfig(Protocol):
                                         "writes the diet report with its data map")
 
     def __post_init__(self) -> None:
-        for name, kind in (("datasets", str), ("methods", str), ("keeps", float), ("seeds", int)):
+        for name, kind in (("datasets", str), ("methods", str), ("keeps", float), ("budgets", float), ("seeds", int)):
             setattr(self, name, _as_list(getattr(self, name), kind))
         super().__post_init__()
 
@@ -56,9 +121,12 @@ class GridConfig(Protocol):
             ("datasets", lambda v: len(v) > 0 and _unique(v), "one or more dataset names, no duplicates"),
             ("methods", lambda v: all(m in METHOD_NAMES for m in v) and _unique(v),
              "methods among " + ", ".join(METHOD_NAMES) + ", no duplicates"),
-            ("keeps", lambda v: all(0.0 < k < 1.0 for k in v) and _unique(v) and (len(v) > 0 or not pruning),
-             "kept fractions in (0, 1), no duplicates, at least one for pruning methods "
+            ("keeps", lambda v: all(0.0 < k < 1.0 for k in v) and _unique(v)
+             and (len(v) > 0 or not pruning or bool(self.budgets)),
+             "kept fractions in (0, 1), no duplicates, at least one (or a budget) for pruning methods "
              "(full data is the 'full' method)"),
+            ("budgets", lambda v: all(0.0 < b <= 1.0 for b in v) and _unique(v),
+             "time budgets in (0, 1] (fractions of full-data time), no duplicates"),
             ("seeds", lambda v: len(v) > 0 and _unique(v), "one or more integer seeds, no duplicates"),
             ("threads", lambda v: v >= 1, "an integer >= 1, or null for torch's default"),
         ]
@@ -109,20 +177,28 @@ class GridConfig(Protocol):
         """A copy with the given settings changed (None values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def run_config(self, dataset: str, method: str, keep: float, seed: int) -> RunConfig:
-        return RunConfig(dataset=dataset, method=method, keep=1.0 if method == "full" else keep, seed=seed,
-                         diet_options={"progress": False}, **self.protocol_fields())
+    def run_config(self, dataset: str, method: str, keep: float, seed: int, budget: float | None = None) -> GridRun:
+        """The run of ``method`` at ``keep`` (or at the time ``budget``: then ``keep`` is a stand-in
+        until :func:`resolve_budget`)."""
+        if method == "full":
+            keep, budget = 1.0, None
+        elif budget is not None:
+            keep = min(budget, 1.0)
+        return GridRun(dataset=dataset, method=method, keep=keep, seed=seed, budget=budget,
+                       diet_options={"progress": False}, **self.protocol_fields())
 
-    def runs(self) -> list[RunConfig]:
-        """Every run of the grid, in the order it runs (see the module docstring)."""
-        pairs = [(m, k) for k in self.keeps for m in self.methods if m != "full"]
+    def runs(self) -> list[GridRun]:
+        """Every run of the grid, in the order it runs (see the module docstring): the keep runs
+        and then the budget runs of each method form the pairs that rotate."""
+        pairs = [(m, k, None) for k in self.keeps for m in self.methods if m != "full"]
+        pairs += [(m, None, b) for b in self.budgets for m in self.methods if m != "full"]
         out = []
         for dataset in self.datasets:
             for i, seed in enumerate(self.seeds):
                 shift = (i * len(pairs)) // len(self.seeds) if pairs else 0
                 rotated = pairs[shift:] + pairs[:shift]
                 out.append(self.run_config(dataset, "full", 1.0, seed))
-                out.extend(self.run_config(dataset, m, k, seed) for m, k in rotated)
+                out.extend(self.run_config(dataset, m, k, seed, budget=b) for m, k, b in rotated)
         return out
 
     def data_map_run(self, dataset: str) -> RunConfig | None:
@@ -131,7 +207,7 @@ class GridConfig(Protocol):
         if not self.data_map:
             return None
         pruning = [m for m in self.methods if m != "full"]
-        if not pruning:
+        if not pruning or not self.keeps:
             return None
         method = "default" if "default" in pruning else pruning[0]
         keep = min(self.keeps, key=lambda k: (abs(k - 0.5), -k))
@@ -159,12 +235,12 @@ def _as_list(value: Any, kind: type) -> Any:
         return list(value)
 
 
-PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "seed", "data_root")
+PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "budget", "seed", "data_root")
 
 
 def protocol(config: dict[str, Any]) -> dict[str, Any]:
     """The settings every run of one dataset in a results folder must share (so that time ratios
-    and seed statistics compare like with like): the run config without dataset/method/keep/seed."""
+    and seed statistics compare like with like): the run config without dataset/method/keep/budget/seed."""
     return {k: v for k, v in config.items() if k not in PROTOCOL_EXCLUDED}
 
 

@@ -12,22 +12,24 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks.grid.aggregate import METRIC_LABELS, Row, Stat, main_metric, summarize
-from benchmarks.grid.goals import Goal, goals
-from benchmarks.grid.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, latest_by_key, read_jsonl
+from benchmarks.grid.goals import GOAL_SETS, Goal
+from benchmarks.grid.store import ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, SKIPPED, latest_by_key, read_jsonl
 
 GOAL_MARKS = {"met": "MET", "not met": "NOT MET", "undetermined": "UNDETERMINED", "not run": "NOT RUN"}
 
 
-def write_report(out_dir: str | Path) -> dict[str, Path]:
+def write_report(out_dir: str | Path, goal_method: str = "default") -> dict[str, Path]:
     """Aggregate ``out_dir/results.jsonl`` into ``results.json``, ``results.md`` and the plots;
-    returns the written paths by name."""
+    returns the written paths by name. The goals (every set of :data:`~benchmarks.grid.goals.GOAL_SETS`)
+    are those of ``goal_method``."""
     out = Path(out_dir)
     records = read_jsonl(out / RESULTS_FILE)
     if not records:
         raise FileNotFoundError(f"no run records in {out / RESULTS_FILE}: run the grid first")
     invocations = read_jsonl(out / INVOCATIONS_FILE)
     summary = summarize(records)
-    dataset_goals = {d: goals(rows) for d, rows in summary.items()}
+    dataset_goals = {d: {name: fn(rows, method=goal_method) for name, fn in GOAL_SETS.items()}
+                     for d, rows in summary.items()}
     paths: dict[str, Path] = {}
     for dataset, rows in summary.items():
         frontier = plot_frontier(rows, out / f"frontier_{dataset}.png", title=f"{dataset}: time vs accuracy")
@@ -44,7 +46,8 @@ def write_report(out_dir: str | Path) -> dict[str, Path]:
         "environments": _environments(records),
         "invocations": invocations,
         "summary": {d: [_row_dict(r) for r in rows] for d, rows in summary.items()},
-        "goals": {d: [asdict(g) for g in gs] for d, gs in dataset_goals.items()},
+        "goal_method": goal_method,
+        "goals": {d: {name: [asdict(g) for g in gs] for name, gs in sets.items()} for d, sets in dataset_goals.items()},
         "runs": records,
     }, indent=1, default=str))
     paths["markdown"] = out / "results.md"
@@ -64,6 +67,10 @@ _DEFINITIONS = {
     "predicted_ratio": "the time ratio the diet's plan predicted before training (DataDiet.plan: a scored example "
                        "costs 0.18 of a trained one; counts examples, not tokens)",
     "main_metric": "exact_match (joint intent + slot) or accuracy (classification): used by the goals and plots",
+    "budget": "a run at a time budget b trains at the kept fraction (searched in steps of 0.001) whose predicted "
+              "ratio is closest to b without exceeding it; the keep column shows that fraction",
+    "frontier": "piecewise-linear interpolation of a method's mean main metric over its mean time ratio, through "
+                "all its points (keep and budget runs)",
 }
 
 
@@ -93,7 +100,7 @@ def _stat_dict(s: Stat) -> dict[str, Any]:
 
 
 def _row_dict(row: Row) -> dict[str, Any]:
-    return {"method": row.method, "keep": row.keep, "seeds": row.seeds, "keys": row.keys,
+    return {"method": row.method, "keep": row.keep, "budget": row.budget, "seeds": row.seeds, "keys": row.keys,
             "metrics": {m: _stat_dict(s) for m, s in row.metrics.items()},
             "time_ratio": _stat_dict(row.time_ratio), "cpu_ratio": _stat_dict(row.cpu_ratio),
             "predicted_ratio": _stat_dict(row.predicted_ratio),
@@ -111,17 +118,20 @@ def fmt(s: Stat, scale: float = 1.0, digits: int = 2) -> str:
 
 
 def table(rows: Sequence[Row]) -> str:
-    """The markdown table of one dataset: task metrics in %, time ratio, CPU-time ratio (where the
-    records have CPU time), scoring share in %, fraction of examples trained, run time in
+    """The markdown table of one dataset: kept fraction, time budget (where some run has one), task
+    metrics in %, time ratio, CPU-time ratio (where the records have CPU time), scoring share in %, fraction of examples trained, run time in
     seconds, number of seeds."""
     metrics = [m for m in METRIC_LABELS if any(m in r.metrics for r in rows)]
     cpu = any(r.cpu_ratio.n for r in rows)
-    head = ["method", "keep", *[f"{METRIC_LABELS[m]} (%)" for m in metrics], "time ratio",
+    budgets = any(r.budget is not None for r in rows)
+    head = ["method", "keep", *(["budget"] if budgets else []), *[f"{METRIC_LABELS[m]} (%)" for m in metrics],
+            "time ratio",
             *(["CPU-time ratio"] if cpu else []), "predicted ratio", "scoring share (%)",
             "examples trained", "run time (s)", "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for r in rows:
-        cells = [r.method, f"{r.keep:g}", *[fmt(r.metrics[m], 100) if m in r.metrics else "" for m in metrics],
+        budget = [] if not budgets else ["" if r.budget is None else f"{r.budget:g}"]
+        cells = [r.method, f"{r.keep:g}", *budget, *[fmt(r.metrics[m], 100) if m in r.metrics else "" for m in metrics],
                  fmt(r.time_ratio, digits=3), *([fmt(r.cpu_ratio, digits=3)] if cpu else []),
                  fmt(Stat(r.predicted_ratio.mean, None, r.predicted_ratio.n), digits=3), fmt(r.scoring_share, 100, 1), fmt(r.trained_fraction, digits=3),
                  fmt(r.run_seconds, digits=0), str(r.n)]
@@ -164,12 +174,14 @@ def _planned_keys(invocations: Sequence[dict]) -> set[str]:
 
 
 def markdown(records: Sequence[dict], invocations: Sequence[dict], summary: dict[str, list[Row]],
-             dataset_goals: dict[str, list[Goal]], paths: dict[str, Path], out: Path) -> str:
+             dataset_goals: dict[str, dict[str, list[Goal]]], paths: dict[str, Path], out: Path) -> str:
+    """The report: commands, machine, then per dataset its protocol, table, plots and each goal set."""
     ok = latest_by_key(records, OK)
     latest = latest_by_key(records, None)
     failing = [r for r in latest.values() if r.get("status") == ERROR]
+    skipped = [r for r in latest.values() if r.get("status") == SKIPPED]
     planned = _planned_keys(invocations)
-    missing = sorted(planned - set(ok) - {r["key"] for r in failing})
+    missing = sorted(planned - set(ok) - {r["key"] for r in failing + skipped})
     envs = _environments(records)
     parts = [
         f"# Benchmark results: {out.name}",
@@ -177,7 +189,8 @@ def markdown(records: Sequence[dict], invocations: Sequence[dict], summary: dict
         f"Generated by `datadiet bench` from `{RESULTS_FILE}` on {_now()}; do not edit by hand "
         f"(`datadiet bench --report-only --out {out}` writes it again).",
         f"{len(ok)} runs finished" + (f" of {len(planned)} planned" if planned else "")
-        + (f", {len(failing)} failing" if failing else "") + (f", {len(missing)} not yet run" if missing else "") + ".",
+        + (f", {len(failing)} failing" if failing else "") + (f", {len(missing)} not yet run" if missing else "")
+        + (f", {len(skipped)} skipped (budget out of reach)" if skipped else "") + ".",
         "",
         "Time ratio = (training + scoring + selection seconds) / the same for the full-data run of the same dataset "
         "and seed in this folder; evaluation is excluded. Values are mean ± sample std over seeds (std omitted for "
@@ -207,14 +220,18 @@ def markdown(records: Sequence[dict], invocations: Sequence[dict], summary: dict
             if source is not None:
                 folder = Path(source["report"]["json"]).parent
                 parts.append(f"\nData map of run `{source['key']}` (its diet report: `{folder}`).")
-        if dataset_goals.get(dataset):
-            parts += ["", f"### Goals (issue 5), on {METRIC_LABELS.get(metric, metric)}", "",
-                      "Computed from the table above: *met* / *not met*; *undetermined* where the answer depends on a "
-                      "seed std that one seed cannot give or on points outside the measured range.", "",
-                      goals_table(dataset_goals[dataset])]
+        for name, gs in dataset_goals.get(dataset, {}).items():
+            if gs:
+                parts += ["", f"### Goals ({name}), on {METRIC_LABELS.get(metric, metric)}", "",
+                          "Computed from the table above: *met* / *not met*; *undetermined* where the answer depends "
+                          "on a seed std that one seed cannot give or on points outside the measured range; margins "
+                          "and diffs in points.", "", goals_table(gs)]
     if failing:
         parts += ["", "## Failing runs", "", "Run again by the next invocation of the same grid.", ""]
         parts += [f"- `{r['key']}`: {r['error']}" for r in failing]
+    if skipped:
+        parts += ["", "## Skipped: no kept fraction fits the time budget", ""]
+        parts += [f"- `{r['key']}`: {r['reason']}" for r in skipped]
     if missing:
         parts += ["", "## Not yet run", "", ", ".join(f"`{k}`" for k in missing)]
     return "\n".join(parts) + "\n"
@@ -239,18 +256,19 @@ def plot_frontier(rows: Sequence[Row], path: Path, title: str) -> Path | None:
         ax.errorbar([1.0], [100 * m.mean], yerr=None if m.std is None else [100 * m.std], fmt="ks", label="full data")
     methods = [r.method for r in metric_rows if r.method != "full"]
     for method in dict.fromkeys(methods):
-        pts = sorted((r for r in metric_rows if r.method == method and metric in r.metrics), key=lambda r: r.keep)
+        pts = sorted((r for r in metric_rows if r.method == method and metric in r.metrics),
+                     key=lambda r: (r.time_ratio.mean, r.keep))
         x = [r.time_ratio.mean for r in pts]
         y = [100 * r.metrics[metric].mean for r in pts]
         xerr = [r.time_ratio.std or 0.0 for r in pts]
         yerr = [100 * (r.metrics[metric].std or 0.0) for r in pts]
         line = ax.errorbar(x, y, xerr=xerr, yerr=yerr, marker="o", capsize=3, label=method)
         for r, xi, yi in zip(pts, x, y):
-            ax.annotate(f"{r.keep:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8,
+            ax.annotate(f"{r.keep:g}" if r.budget is None else f"b{r.budget:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8,
                         color=line[0].get_color())
     ax.set_xlabel("time ratio to full data (training + scoring + selection)")
     ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (%)")
-    ax.set_title(title + " (labels: kept fraction)")
+    ax.set_title(title + " (labels: kept fraction, b: time budget)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -17,8 +17,9 @@ RESULTS_FILE = "results.jsonl"
 INVOCATIONS_FILE = "invocations.jsonl"
 """One line per ``datadiet bench`` invocation that ran in the folder: its command line and grid."""
 
-OK, ERROR = "ok", "error"
-"""A record's ``status``: the run finished (``ok``) or raised (``error``, with ``error`` and ``traceback``)."""
+OK, ERROR, SKIPPED = "ok", "error", "skipped"
+"""A record's ``status``: the run finished (``ok``), raised (``error``, with ``error`` and ``traceback``)
+or was not started because no kept fraction fits its time budget (``skipped``, with ``reason``)."""
 
 
 def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:

@@ -1,0 +1,206 @@
+"""Issue 13's goals (per time ratio) and the grid's time-budget axis. Every expected status and
+number below is worked out by hand in the comments next to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.grid.aggregate import Row, Stat, summarize
+from benchmarks.grid.cli import build_parser, grid_from_args
+from benchmarks.grid.config import KEEP_STEP, GridConfig, keep_for_budget, predicted_ratio
+from benchmarks.grid.goals import (MET, NOT_MET, NOT_RUN, UNDETERMINED, frontier_goal, issue13_goals,
+                                   time_budget_goal)
+from benchmarks.grid.render import write_report
+from benchmarks.grid.runner import run_grid
+from benchmarks.grid.store import OK, SKIPPED, read_jsonl
+from test_bench import tiny_grid, tiny_run
+
+
+def row(method: str, keep: float, acc, ratio, budget: float | None = None) -> Row:
+    """A row from per-seed values (lists) or from (mean, std) given as a Stat."""
+    a = acc if isinstance(acc, Stat) else Stat.of(acc)
+    t = ratio if isinstance(ratio, Stat) else Stat.of(ratio)
+    return Row("d", method, keep, seeds=list(range(max(a.n, 1))), metrics={"accuracy": a}, time_ratio=t,
+               cpu_ratio=t, predicted_ratio=t, run_seconds=t, scoring_share=Stat.of([0.0]),
+               trained_fraction=Stat.of([keep]), budget=budget)
+
+
+FULL = row("full", 1.0, [0.90, 0.92], [1.0, 1.0])  # mean 91.00, std sqrt(2 * 0.01^2) = 1.414 points
+
+
+# ------------------------------------------------------------------ goal 1: lossless at <= 0.45
+def test_lossless_goal_met_names_the_best_point_in_time_and_its_margin():
+    rows = [FULL, row("default", 0.5, [0.90, 0.91], [0.55, 0.57]),  # 90.50 but at 0.56: out of time
+            row("default", 0.3, [0.895, 0.905], [0.40, 0.42]),  # 90.00 at 0.41: diff -1.00 + 1.414 = +0.41
+            row("default", 0.2, [0.86, 0.87], [0.30, 0.30], budget=0.3)]  # in time, 5 points below: not within
+    g = time_budget_goal(rows, 0.45, "accuracy", max_drop=None)
+    assert g.status == MET
+    assert g.evidence.startswith("best: default keep 0.3: 90.00 ± 0.71 at time ratio 0.410 ± 0.014 "
+                                 "(diff -1.00, margin +0.41; n = 2)")
+    assert "allowance: full std 1.41" in g.evidence
+
+
+def test_lossless_goal_not_met_says_by_how_much_and_where_it_would_be_met():
+    rows = [FULL, row("default", 0.5, [0.90, 0.91], [0.55, 0.57]),  # 90.50: diff -0.50, margin +0.91, at 0.56
+            row("default", 0.3, [0.88, 0.89], [0.40, 0.42])]  # 88.50: diff -2.50, margin -2.50 + 1.414 = -1.09
+    g = time_budget_goal(rows, 0.45, "accuracy", max_drop=None)
+    assert g.status == NOT_MET
+    assert "best in time: default keep 0.3: 88.50 ± 0.71 at time ratio 0.410 ± 0.014 (diff -2.50, margin -1.09" \
+        in g.evidence
+    assert "fastest within the allowance: default keep 0.5: 90.50 ± 0.71 at time ratio 0.560 ± 0.014 " \
+           "(diff -0.50, margin +0.91" in g.evidence
+
+
+def test_lossless_goal_with_one_full_seed_is_undetermined_unless_a_point_reaches_full_data():
+    one = row("full", 1.0, [0.91], [1.0])
+    below = [one, row("default", 0.3, [0.90], [0.41])]  # 1 point below an unknown std
+    assert time_budget_goal(below, 0.45, "accuracy", max_drop=None).status == UNDETERMINED
+    above = [one, row("default", 0.3, [0.92], [0.41])]  # above full data: within any std
+    assert time_budget_goal(above, 0.45, "accuracy", max_drop=None).status == MET
+
+
+def test_time_goals_without_runs_are_not_run():
+    assert time_budget_goal([FULL], 0.45, "accuracy", max_drop=None).status == NOT_RUN
+    assert time_budget_goal([row("default", 0.3, [0.9], [0.4])], 0.30, "accuracy", max_drop=0.01).status == NOT_RUN
+
+
+# ------------------------------------------------------------------ goal 2: 1 point at <= 0.30
+def test_one_point_goal_met_and_not_met():
+    met = [FULL, row("default", 0.2, [0.90, 0.91], [0.28, 0.30])]  # 90.50 at 0.29: diff -0.50, margin +0.50
+    g = time_budget_goal(met, 0.30, "accuracy", max_drop=0.01)
+    assert g.status == MET and "diff -0.50, margin +0.50" in g.evidence and "allowance 1" in g.evidence
+    lost = [FULL, row("default", 0.2, [0.89, 0.90], [0.28, 0.30])]  # 89.50: diff -1.50, margin -0.50
+    g = time_budget_goal(lost, 0.30, "accuracy", max_drop=0.01)
+    assert g.status == NOT_MET and "best in time: default keep 0.2: 89.50" in g.evidence
+    assert "margin -0.50" in g.evidence and "no default point is within the allowance" in g.evidence
+    slow = [FULL, row("default", 0.5, [0.90, 0.91], [0.40, 0.42])]  # within 1 point but at 0.41
+    g = time_budget_goal(slow, 0.30, "accuracy", max_drop=0.01)
+    assert g.status == NOT_MET
+    assert "no default point at time ratio <= 0.30 (fastest 0.410)" in g.evidence
+    assert "fastest within the allowance: default keep 0.5" in g.evidence
+
+
+def test_one_point_goal_is_never_undetermined_its_allowance_needs_no_std():
+    one = row("full", 1.0, [0.91], [1.0])
+    assert time_budget_goal([one, row("default", 0.2, [0.905], [0.29])], 0.30, "accuracy", max_drop=0.01).status == MET
+    assert time_budget_goal([one, row("default", 0.2, [0.89], [0.29])], 0.30, "accuracy",
+                            max_drop=0.01).status == NOT_MET
+
+
+def test_the_method_under_test_is_a_parameter():
+    rows = [FULL, row("default", 0.3, [0.88, 0.89], [0.40, 0.42]), row("default_anneal", 0.3, [0.90, 0.91], [0.44, 0.44])]
+    assert time_budget_goal(rows, 0.45, "accuracy", max_drop=None).status == NOT_MET
+    assert time_budget_goal(rows, 0.45, "accuracy", max_drop=None, method="default_anneal").status == MET
+
+
+# ------------------------------------------------------------------ goal 3: frontier dominance
+# default's frontier: (0.3, 85), (0.5, 90), (0.7, 92), std 1 point each
+DEFAULT = [row("default", k, Stat(a, 0.01, 3), Stat(t, 0.01, 3)) for k, a, t in
+           ((0.2, 0.85, 0.3), (0.4, 0.90, 0.5), (0.6, 0.92, 0.7))]
+
+
+def peer(method: str, *points, std: float | None = 0.005) -> list[Row]:
+    return [row(method, 0.1 * (i + 1), Stat(a, std, 3 if std is not None else 1), Stat(t, 0.01, 3))
+            for i, (t, a) in enumerate(points)]
+
+
+def test_frontier_met_reports_worst_and_best_margin_on_the_overlap():
+    # random: (0.35, 84) -> (0.65, 90), slope 20 points per unit of time; overlap 0.35-0.65 (31 ratios)
+    # diff at 0.35: 86.25 - 84 = +2.25; at 0.5: 90 - 87 = +3.00; at 0.65: 91.5 - 90 = +1.50; tolerance 1 (default's std)
+    g = frontier_goal(DEFAULT + peer("random", (0.35, 0.84), (0.65, 0.90)), "accuracy", other="random")
+    assert g.status == MET
+    assert g.evidence == ("31 time ratios in 0.350-0.650 (default 0.300-0.700, random 0.350-0.650); "
+                          "worst t 0.650: diff +1.50 (tolerance 1.00); best t 0.500: diff +3.00 (tolerance 1.00)")
+
+
+def test_frontier_not_met_when_below_beyond_the_tolerance_or_never_above_it():
+    # infobatch flat at 93 on 0.5-0.7: diff -3.00 at 0.5 (beyond tolerance 1), -1.00 at 0.7
+    g = frontier_goal(DEFAULT + peer("infobatch", (0.5, 0.93), (0.7, 0.93), std=0.01), "accuracy", other="infobatch")
+    assert g.status == NOT_MET
+    assert "21 time ratios in 0.500-0.700" in g.evidence
+    assert "worst t 0.500: diff -3.00 (tolerance 1.00); best t 0.700: diff -1.00 (tolerance 1.00)" in g.evidence
+    assert "below infobatch beyond the tolerance" in g.evidence
+    # nlu_data_diets (0.3, 84) -> (0.7, 92), std 3: diffs +1, +2, 0 -- all ties, never above by more than 3
+    g = frontier_goal(DEFAULT + peer("nlu_data_diets", (0.3, 0.84), (0.7, 0.92), std=0.03), "accuracy",
+                      other="nlu_data_diets")
+    assert g.status == NOT_MET and "nowhere above nlu_data_diets by more than the tolerance" in g.evidence
+    assert "best t 0.500: diff +2.00 (tolerance 3.00)" in g.evidence
+
+
+def test_frontier_undetermined_without_overlap_or_without_a_std():
+    g = frontier_goal(DEFAULT + peer("ccs", (0.75, 0.90), (0.9, 0.95)), "accuracy", other="ccs")
+    assert g.status == UNDETERMINED
+    assert g.evidence == "the time ranges do not overlap in [0.3, 0.7]: default 0.300-0.700, ccs 0.750-0.900"
+    # one seed of the default: no std, and the default is 1 point below the peer at 0.5: a tie or a loss
+    one_seed = [row("default", k, Stat(a, None, 1), Stat(t, None, 1)) for k, a, t in
+                ((0.2, 0.85, 0.3), (0.4, 0.90, 0.5), (0.6, 0.92, 0.7))]
+    g = frontier_goal(one_seed + peer("random", (0.3, 0.80), (0.5, 0.91)), "accuracy", other="random")
+    assert g.status == UNDETERMINED
+
+
+def test_frontier_peer_without_runs_is_not_run_and_issue13_lists_every_peer():
+    g = frontier_goal(DEFAULT, "accuracy", other="ccs")
+    assert g.status == NOT_RUN and g.evidence == "no ccs runs with a time ratio"
+    gs = issue13_goals([FULL] + DEFAULT)
+    assert len(gs) == 6 and [g.status for g in gs[2:]] == [NOT_RUN] * 4
+    assert [g.goal.split("'s frontier dominates ")[1].split("'s")[0] for g in gs[2:]] == [
+        "infobatch", "random", "nlu_data_diets", "ccs"]
+
+
+# ------------------------------------------------------------------ the budget axis
+@pytest.mark.parametrize("method", ["default", "random", "nlu_data_diets", "default_anneal"])
+@pytest.mark.parametrize("budget", [0.3, 0.45, 0.7])
+def test_budget_resolves_to_the_largest_keep_whose_predicted_ratio_fits(method, budget):
+    keep, ratio = keep_for_budget(method, budget, 4478, 10)
+    assert ratio == predicted_ratio(method, keep, 4478, 10) <= budget
+    assert predicted_ratio(method, round(keep + KEEP_STEP, 6), 4478, 10) > budget  # the next keep does not fit
+
+
+def test_a_budget_below_the_fixed_costs_cannot_be_resolved():
+    with pytest.raises(ValueError, match="default cannot fit a time budget of 0.1: its cheapest plan"):
+        keep_for_budget("default", 0.1, 4478, 10)  # the warm-up epoch alone is 0.1 of the time
+
+
+def test_budgets_come_from_yaml_keys_and_flags(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("datasets: [atis]\nkeeps: []\nbudgets: [0.3, 0.45]\n")
+    assert GridConfig.from_yaml(path).budgets == [0.3, 0.45]
+    grid = grid_from_args(build_parser().parse_args(["--config", str(path), "--budgets", "0.5"]))
+    assert grid.budgets == [0.5] and grid.keeps == []
+    with pytest.raises(ValueError, match="budgets"):
+        GridConfig(budgets=[1.5])
+
+
+def test_budget_runs_record_their_keep_report_a_budget_column_and_resume(tmp_path):
+    # 2 epochs: the warm-up epoch alone costs 0.5, so budget 0.4 fits no method; 0.7 fits default and random
+    grid = tiny_grid(methods=["full", "random", "default"], keeps=[], budgets=[0.7, 0.4], seeds=[0])
+    keys = [c.key() for c in grid.runs()]
+    assert keys == ["toy|full|1.0|0", "toy|random|b0.7|0", "toy|default|b0.7|0", "toy|random|b0.4|0",
+                    "toy|default|b0.4|0"]
+    calls = []
+
+    def run(cfg, **kw):
+        calls.append((cfg.key(), cfg.keep))
+        return tiny_run(cfg, **kw)
+
+    counts = run_grid(grid, tmp_path, run_fn=run, log=lambda s: None, num_train_fn=lambda cfg: cfg.train_size)
+    assert counts == {"planned": 5, "skipped": 0, "ran": 3, "failed": 0, "out_of_budget": 2}
+    records = read_jsonl(tmp_path / "results.jsonl")
+    ok = {r["key"]: r for r in records if r["status"] == OK}
+    for method in ("random", "default"):
+        r = ok[f"toy|{method}|b0.7|0"]
+        keep, ratio = keep_for_budget(method, 0.7, 48, 2)
+        assert r["config"]["budget"] == 0.7 and r["config"]["keep"] == keep
+        assert r["budget_resolution"] == {"budget": 0.7, "keep": keep, "predicted_ratio": ratio, "num_train": 48}
+        assert (r["key"], keep) in calls
+    assert sorted(r["key"] for r in records if r["status"] == SKIPPED) == ["toy|default|b0.4|0", "toy|random|b0.4|0"]
+    again = run_grid(grid, tmp_path, run_fn=run, log=lambda s: None, num_train_fn=lambda cfg: cfg.train_size)
+    assert again == {"planned": 5, "skipped": 3, "ran": 0, "failed": 0, "out_of_budget": 2}
+    assert len(calls) == 3 and len(read_jsonl(tmp_path / "results.jsonl")) == len(records)  # no new lines
+    rows = summarize(records)["toy"]
+    assert [(r.method, r.budget) for r in rows] == [("full", None), ("random", 0.7), ("default", 0.7)]
+    text = write_report(tmp_path)["markdown"].read_text()
+    assert "| method | keep | budget |" in text
+    assert f"| default | {ok['toy|default|b0.7|0']['config']['keep']:g} | 0.7 |" in text
+    assert "## Skipped: no kept fraction fits the time budget" in text and "Not yet run" not in text
+    assert "### Goals (issue 13: the frontier, per time ratio)" in text and "### Goals (issue 5" in text
