@@ -204,3 +204,17 @@ def test_budget_runs_record_their_keep_report_a_budget_column_and_resume(tmp_pat
     assert f"| default | {ok['toy|default|b0.7|0']['config']['keep']:g} | 0.7 |" in text
     assert "## Skipped: no kept fraction fits the time budget" in text and "Not yet run" not in text
     assert "### Goals (issue 13: the frontier, per time ratio)" in text and "### Goals (issue 5" in text
+
+
+# ------------------------------------------------------------------ the ablation table
+def test_ablation_reads_each_variant_against_the_reference_frontier():
+    from benchmarks.grid.ablation import versus_reference
+
+    rows = [FULL, row("default", 0.5, [0.90], [0.60]), row("default", 0.2, [0.80], [0.30]),
+            row("cold", 0.3, [0.86], [0.40]),  # default at 0.40: 80 + (0.10 / 0.30) * 10 = 83.33 -> +2.67
+            row("cold", 0.1, [0.70], [0.20])]  # faster than every default point: no reading
+    lines = versus_reference(rows, "default", time="measured")
+    assert [(x["method"], x["keep"]) for x in lines] == [("cold", 0.3), ("cold", 0.1)]
+    assert lines[0]["reference"] == pytest.approx(0.8 + 0.1 / 0.3 * 0.1)
+    assert lines[0]["diff"] == pytest.approx(0.86 - (0.8 + 0.1 / 3))
+    assert lines[1]["reference"] is None and lines[1]["diff"] is None
