@@ -176,3 +176,26 @@ def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs
         if len(snap["scored"]):
             left = np.setdiff1d(stale, snap["scored"])
             assert before[snap["scored"]].max() <= (before[left].min() if len(left) else np.inf)
+
+
+def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
+    from datadiet.checkpoint import load_diet_state, save_diet_state
+
+    tok, ds = pairs
+    model = tiny_lm(len(tok)).train()
+    diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    diet.setup(N, model=model)
+    diet.epoch = 0
+    batch = CausalLMCollator(tok)([ds[4], ds[9]])
+    inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    with diet.capture_features(model, inputs) as captured:
+        outputs = model(**inputs)
+    diet.weighted_loss(torch.tensor([4, 9]), outputs, batch, features=captured["features"])
+    save_diet_state(diet.state_dict(), tmp_path)  # not flushed: the features are still buffered
+    fresh = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    fresh.load_state_dict(load_diet_state(tmp_path))
+    diet.flush()
+    fresh.flush()
+    np.testing.assert_array_equal(fresh.features, diet.features)
+    np.testing.assert_array_equal(fresh.history.latest, diet.history.latest)
+    assert np.flatnonzero(fresh.features.any(1)).tolist() == [4, 9]

@@ -67,6 +67,7 @@ class DataDiet(Presets):
         self.selection: Selection | None = None
         self.features: np.ndarray | None = None
         self._lengths: np.ndarray | None = None
+        self._warned_missing_features = False  # warn_missing_features: once per diet
 
     # ---------------------------------------------------------------- set-up
     def setup(self, num_examples: int, num_epochs: int | None = None, model: torch.nn.Module | None = None) -> "DataDiet":

@@ -88,7 +88,7 @@ def store_features(store: np.ndarray | None, num_examples: int, ids: np.ndarray,
 def warn_missing_features(diet) -> None:
     """Say once per diet that training batches come without features, so their free scores are not
     recorded (a score is recorded only with features from the same pass)."""
-    if getattr(diet, "_warned_missing_features", False):
+    if diet._warned_missing_features:
         return
     diet._warned_missing_features = True
     logger.warning(
