@@ -35,7 +35,9 @@ def pairs():
 
 def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, pairs):
     tok, ds = pairs
-    diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", progress=False)
+    # rescore="all" (the authors' protocol): every epoch a pass scores every example, with one model;
+    # the default "stale" is tested in test_p3_free.py
+    diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", rescore="all", progress=False)
     args = TrainingArguments(str(tmp_path), num_train_epochs=3, per_device_train_batch_size=4, learning_rate=1e-2,
                              logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True)
     trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,

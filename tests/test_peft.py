@@ -58,7 +58,7 @@ def test_lora_through_datadiet_trainer_scores_with_the_adapted_model(tmp_path, t
     model = lora_model(tok)
     frozen = {k: v.clone() for k, v in model.named_parameters() if not v.requires_grad}
     snapshots = Snapshots()
-    diet = DataDiet.p3(budget=8, progress=False)
+    diet = DataDiet.p3(budget=8, rescore="all", progress=False)  # a pass every epoch (stale: test_p3_free.py)
     trainer = DataDietTrainer(diet=diet, model=model, args=trainer_args(tmp_path, learning_rate=5e-2), train_dataset=tokenized,
                               data_collator=CausalLMCollator(tok), callbacks=[snapshots])
     trainer.train()
@@ -69,10 +69,10 @@ def test_lora_through_datadiet_trainer_scores_with_the_adapted_model(tmp_path, t
         if name in frozen:
             assert torch.equal(p, frozen[name])
     assert any("lora_B" in n and p.abs().sum() > 0 for n, p in model.named_parameters())
-    # the last scoring pass (start of epoch 2) scored with the adapted model of the end of epoch 1:
-    # the examples it scored and that epoch 2 did not train on still hold those scores
+    # the last scoring pass (start of epoch 2) scored with the adapted model of the end of epoch 1;
+    # under rescore="all" no free score overwrites it, so every example still holds it
     held = np.flatnonzero((diet.history.last_source == SOURCE_PASS) & (diet.history.last_epoch == 2))
-    assert len(held) == 30 - 8
+    assert len(held) == 30
     model.load_state_dict(snapshots.states[1])
     dataset, collator = trainer._diet_scoring_inputs()
     adapted = score_examples(model, dataset, held, collator, diet.adapter, diet.score, progress=False)
@@ -120,7 +120,9 @@ def test_lora_through_sft_trains_prunes_and_resumes(tmp_path, tok, how):
     diet = full_run.diet
     assert [r["kept"] for r in diet.log] == [8, 8, 8]
     assert full_run.state.global_step == diet.planned_steps(batch_size=4, sharding="batches")
-    assert diet.history.count.sum() == diet.kept_matrix().sum() + 3 * 30  # training passes + scoring passes
+    scored = [r["scored"] for r in diet.log]  # rescore="stale": free scores and features through the LoRA model
+    assert scored[:2] == [30, 0] and scored[2] <= 3 and np.isfinite(diet.features).all()
+    assert diet.history.count.sum() == diet.kept_matrix().sum() + sum(scored)  # training passes + scoring passes
     ckpts = sorted((tmp_path / "a").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     assert all((c / "adapter_model.safetensors").is_file() and (c / DIET_STATE_FILE).is_file() for c in ckpts)
     resumed = make(tmp_path / "b")

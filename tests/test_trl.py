@@ -141,7 +141,8 @@ def test_p3_on_gsm8k_through_trl_with_smollm2_tokenizer(tmp_path, smollm2_tokeni
     trainer.train()
     assert [rec["kept"] for rec in trainer.diet.log] == [4, 4]
     assert trainer.state.global_step == trainer.diet.planned_steps(batch_size=4, sharding="batches") == 2
-    assert trainer.diet.history.count.sum() == 12 + 12 + 4 + 4  # two scoring passes + the trained examples
+    # one scoring pass before the first selection + the trained examples (epoch 1 re-scores none: rescore="stale")
+    assert trainer.diet.history.count.sum() == 12 + 4 + 4 and [r["scored"] for r in trainer.diet.log] == [12, 0]
 
 
 # -- collator ------------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ def test_datadiet_trainer_with_a_wrapped_trl_collator_runs_p3_from_token_ids(tmp
     trainer = DataDietTrainer(diet=diet, model=tiny_llama(tok), args=args, train_dataset=train, data_collator=collator)
     trainer.train()
     assert [r["kept"] for r in diet.log] == [8, 8]
-    assert diet.history.count.sum() == 2 * 30 + 2 * 8
+    assert diet.history.count.sum() == 30 + 2 * 8  # a pass before epoch 0, then free scores (rescore="stale")
 
 
 def test_a_collator_that_merges_or_reorders_rows_is_refused():
@@ -240,6 +241,35 @@ def test_fused_head_scores_equal_scores_from_logits(tmp_path, tok):
     torch.testing.assert_close(per_example, nll, rtol=1e-5, atol=1e-6)
 
 
+def test_p3_features_come_free_from_the_fused_head_forward(tmp_path, tok):
+    """The fused head never calls the lm_head module; the backbone hook still pools the head's input,
+    equal to a scoring pass's features for the same model state."""
+    require_fused_head()
+    from datadiet.scoring_pass import score_examples
+
+    trainer = make_trainer(tmp_path, tok, diet="p3")
+    dataset, collator = trainer._diet_scoring_inputs()
+    ids = list(range(6))
+    batch = collator([dataset[i] for i in ids])
+    model, diet = trainer.model.eval(), trainer.diet
+    model_inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "labels")}
+    with torch.no_grad(), diet.capture_features(model, model_inputs) as captured:
+        model(**model_inputs, fused_lm_head=True)
+    passed = score_examples(model, dataset, np.array(ids), collator, diet.adapter, diet.score, batch_size=3,
+                            want_features=True, progress=False)
+    order = np.argsort(passed.ids)
+    np.testing.assert_allclose(captured["features"].numpy(), passed.features[order], rtol=1e-5, atol=1e-6)
+
+
+def test_p3_through_trl_scores_by_a_pass_only_before_the_first_selection_and_stale_ones(tmp_path, tok):
+    require_fused_head()
+    trainer = make_trainer(tmp_path, tok, diet="p3")
+    trainer.train()
+    diet = trainer.diet
+    assert [r["scored"] for r in diet.log][:2] == [30, 0] and all(r["scored"] <= 3 for r in diet.log[1:])
+    assert diet.features is not None and np.isfinite(diet.features).all()
+
+
 # -- the plan, with TRL's datasets -----------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["text", "prompt_completion", "messages", "conversational_prompt_completion"])
 @pytest.mark.parametrize("diet_name", ["default", "p3"])
@@ -265,9 +295,10 @@ def test_sft_follows_the_plan_and_records_free_scores(tmp_path, tok, kind, diet_
         assert scored[1] == 0  # epoch 0's free scores cover everything: nothing re-scored
         assert scored[2] <= round(0.1 * 30)  # then only the stalest, within the budget
     else:
-        assert diet.score.name == "policy_difficulty" and scored == [30, 30, 30]
-        assert (diet.history.last_source[~last] == SOURCE_PASS).all()
+        # rescore="stale": a pass before the first selection, then difficulty and features come free
+        assert diet.score.name == "policy_difficulty" and scored[:2] == [30, 0] and scored[2] <= round(0.1 * 30)
         assert ((diet.history.latest >= 0) & (diet.history.latest <= 1)).all()
+        assert diet.features is not None and np.isfinite(diet.features).all()
     if kind.endswith("prompt_completion"):  # completion-only loss: the prompt is never trained or scored
         first = trainer.train_dataset[0]
         # TRL >= 1.x stores labels; older TRL a completion_mask the collator turns into labels
@@ -295,7 +326,8 @@ def test_assistant_only_loss_scores_the_assistant_turns(tmp_path, tok):
         assert int(batch["action_ids"][i].max()) + 1 == len(lines(answer))
     trainer.train()
     assert [r["kept"] for r in trainer.diet.log] == [8, 8, 8]
-    assert trainer.diet.history.count.sum() == trainer.diet.kept_matrix().sum() + 3 * 30
+    scored = sum(r["scored"] for r in trainer.diet.log)  # a pass before epoch 0, then stale ones only
+    assert trainer.diet.history.count.sum() == trainer.diet.kept_matrix().sum() + scored
 
 
 def test_resume_from_checkpoint_gives_the_same_selections(tmp_path, tok):

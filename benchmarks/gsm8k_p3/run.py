@@ -7,9 +7,13 @@ epochs and seed; only the diet differs:
 - ``full``: ``DataDiet.full()``, every pool example, every epoch;
 - ``random``: ``DataDiet.random(keep, dynamic=True, warmup_epochs=0)``, a fresh uniform random
   ``keep * pool`` examples each epoch;
-- ``p3``: ``DataDiet.p3(budget=keep)``: each epoch, score the whole pool with the current model
-  (policy-driven difficulty and mean-pooled last hidden states), then self-paced eligibility
-  (percentile 50 -> 95) and a DPP of ``keep * pool`` examples.
+- ``p3``: ``DataDiet.p3(budget=keep, rescore="all")``, the authors' protocol: each epoch, score the
+  whole pool with the current model (policy-driven difficulty and mean-pooled last hidden states),
+  then self-paced eligibility (percentile 50 -> 95) and a DPP of ``keep * pool`` examples;
+- ``p3_free``: ``DataDiet.p3(budget=keep)`` (``rescore="stale"``, the library's default): the
+  examples trained last epoch keep the difficulty and features their training forward gave; a pass
+  scores the never-scored examples and at most ``--rescore-fraction`` of the pool among the stale ones.
+  With both P3 runs, the summary gives the overlap of their per-epoch selections.
 
 Time is the wall-clock of ``trainer.train()`` per method: training steps + scoring passes +
 selection (evaluation excluded and reported apart), as ratios to ``full``. Metrics on a fixed
@@ -72,8 +76,9 @@ def make_diet(method: str, seed: int, args) -> DataDiet:
         return DataDiet.full(seed=seed, progress=False)
     if method == "random":
         return DataDiet.random(keep=args.keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
+    rescore = {"rescore": "all"} if method == "p3" else {"rescore": "stale", "rescore_fraction": args.rescore_fraction}
     return DataDiet.p3(budget=args.keep, start=args.p_start, end=args.p_end, seed=seed,
-                       scoring_batch_size=args.score_batch_size, progress=False)
+                       scoring_batch_size=args.score_batch_size, progress=False, **rescore)
 
 
 def evaluate(model, tokenizer, test_rows, args) -> dict:
@@ -103,13 +108,14 @@ def run_method(method, seed, pool_examples, test_rows, args) -> dict:
         total = time.perf_counter() - start
     summary = diet.summary()
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    losses += [float("nan")] * (len(diet.log) - len(losses))  # an epoch the Trainer logged no loss for
     kept = diet.kept_matrix()
     epochs = []
     for record, loss, mask in zip(diet.log, losses, kept):
         info = {"epoch": record["epoch"], "train_loss": loss, "kept": record["kept"], "scored": record["scored"],
                 "scoring_seconds": record["scoring_seconds"], "selection_seconds": record["selection_seconds"],
                 "example_ids": [int(pool_examples[i]["example_id"]) for i in np.flatnonzero(mask)]}
-        if method == "p3":
+        if method.startswith("p3"):
             info.update(percentile=record["p3_percentile"], eligible=record["p3_eligible"],
                         difficulty_mean=record["difficulty_mean"],
                         selected_difficulty_mean=record["selected_difficulty_mean"],
@@ -123,7 +129,7 @@ def run_method(method, seed, pool_examples, test_rows, args) -> dict:
         "budget_per_epoch": int(round(args.keep * len(pool_examples))) if method != "full" else len(pool_examples),
         "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
         "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,
-                    "eval": ev["seconds"]},
+                    "eval": ev["seconds"], "observe": summary["observe_seconds"]},
         "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "epochs": epochs,
         "predictions": ev.get("predictions", []),
     }
@@ -150,14 +156,15 @@ def summarize(result: dict) -> str:
         f"(at most {cfg['max_new_tokens']} new tokens). Time = training + scoring + selection (eval excluded); "
         "ratio to full data in the same run.",
         "",
-        "| method | seed | examples/epoch | steps | test NLL | exact match | train s | score s | select s | total s | time / full |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| method | seed | examples/epoch | steps | test NLL | exact match | train s | score s | select s | total s | "
+        "scoring share | time / full |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = result.get("base")
     if base:
         em = base["exact_match"]
         lines.append(f"| base model (no fine-tuning) | - | - | 0 | {base['nll']:.4f} | {_em(em, cfg['test'])} "
-                     "| - | - | - | - | - |")
+                     "| - | - | - | - | - | - |")
     for r in runs:
         s = r["seconds"]
         em = r["test_exact_match"]
@@ -165,9 +172,9 @@ def summarize(result: dict) -> str:
         lines.append(
             f"| {r['method']} | {r['seed']} | {r['budget_per_epoch']} | {r['steps']} | {r['test_nll']:.4f} | "
             f"{_em(em, cfg['test'])} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
-            f"{s['total']:.0f} | {ratio} |"
+            f"{s['total']:.0f} | {s['score'] / s['total']:.1%} | {ratio} |"
         )
-    p3 = [r for r in runs if r["method"] == "p3"]
+    p3 = [r for r in runs if r["method"].startswith("p3")]
     if p3:
         lines += ["", "P3 per epoch (first P3 run): percentile, eligible examples, mean difficulty of the pool and of "
                   "the selection.", "", "| epoch | percentile | eligible | pool mean d | selected mean d | train loss |",
@@ -175,8 +182,28 @@ def summarize(result: dict) -> str:
         for e in p3[0]["epochs"]:
             lines.append(f"| {e['epoch']} | {e['percentile']:.1f} | {e['eligible']} | {e['difficulty_mean']:.4f} | "
                          f"{e['selected_difficulty_mean']:.4f} | {e['train_loss']:.4f} |")
+        lines += selection_overlap(runs)
     lines += ["", *(f"- {note}" for note in result.get("notes", []))]
     return "\n".join(lines) + "\n"
+
+
+def selection_overlap(runs: list) -> list:
+    """Rows of a table comparing the first ``p3`` and ``p3_free`` runs of each seed, epoch by epoch:
+    examples scored by a pass and the shared fraction of the selections (|A & B| / |A|)."""
+    lines = []
+    for seed in sorted({r["seed"] for r in runs}):
+        pair = {r["method"]: r for r in runs if r["seed"] == seed and r["method"] in ("p3", "p3_free")}
+        if len(pair) < 2:
+            continue
+        lines += ["", f"P3 full pass every epoch (`p3`) vs free scores (`p3_free`), seed {seed}: examples scored by a pass, "
+                  "the selections' overlap (shared / budget), mean pool difficulty.", "",
+                  "| epoch | scored p3 | scored p3_free | overlap | pool mean d p3 | pool mean d p3_free |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for a, b in zip(pair["p3"]["epochs"], pair["p3_free"]["epochs"]):
+            shared = len(set(a["example_ids"]) & set(b["example_ids"])) / max(len(a["example_ids"]), 1)
+            lines.append(f"| {a['epoch']} | {a['scored']} | {b['scored']} | {shared:.0%} | {a['difficulty_mean']:.4f} | "
+                         f"{b['difficulty_mean']:.4f} |")
+    return lines
 
 
 def save(result: dict, out: Path) -> None:
@@ -199,7 +226,10 @@ def main() -> None:
     ap.add_argument("--eval-batch-size", type=int, default=8)
     ap.add_argument("--p-start", type=float, default=50.0)
     ap.add_argument("--p-end", type=float, default=95.0)
-    ap.add_argument("--methods", nargs="+", default=["p3", "random", "full"], choices=["full", "random", "p3"],
+    ap.add_argument("--rescore-fraction", type=float, default=0.1,
+                    help="p3_free: at most this fraction of the pool is re-scored by a pass per epoch (stale ones)")
+    ap.add_argument("--methods", nargs="+", default=["p3", "random", "full"],
+                    choices=["full", "random", "p3", "p3_free"],
                     help="run in this order (results are saved after each)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--data-seed", type=int, default=0)

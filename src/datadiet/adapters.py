@@ -65,8 +65,10 @@ def _get(outputs: Any, name: str):
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-    """``(B, h)`` mean of ``hidden`` ``(B, T, h)`` over the tokens the attention mask keeps (all
-    tokens without a mask)."""
+    """``(B, h)`` float32 mean of ``hidden`` ``(B, T, h)`` over the tokens the attention mask keeps
+    (all tokens without a mask). Summed in float32 whatever the model's dtype, so the scoring pass
+    and the training pass (:mod:`datadiet.free_features`) pool identically."""
+    hidden = hidden.float()
     if attention_mask is None:
         return hidden.mean(1)
     m = attention_mask.unsqueeze(-1).to(hidden.dtype)

@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from datadiet.adapters import ON_REQUEST, TaskAdapter, infer_task
+from datadiet.adapters import CAUSAL_LM, ON_REQUEST, TaskAdapter, infer_task
+from datadiet.free_features import capture_context, store_features, warn_missing_features
 from datadiet.history import ScoreHistory
 from datadiet.planning import Plan, plan_run
 from datadiet.presets import Presets
@@ -66,6 +67,7 @@ class DataDiet(Presets):
         self.selection: Selection | None = None
         self.features: np.ndarray | None = None
         self._lengths: np.ndarray | None = None
+        self._warned_missing_features = False  # warn_missing_features: once per diet
 
     # ---------------------------------------------------------------- set-up
     def setup(self, num_examples: int, num_epochs: int | None = None, model: torch.nn.Module | None = None) -> "DataDiet":
@@ -197,28 +199,54 @@ class DataDiet(Presets):
         return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
 
     # ---------------------------------------------------------------- free scores and weights
-    def observe(self, example_ids, inputs) -> None:
+    def observe(self, example_ids, inputs, features: torch.Tensor | None = None) -> None:
         """Record the scores of a training batch from its detached outputs (free: the forward pass
-        made them). Buffered, then all-gathered and applied at the next ``begin_epoch``."""
+        made them). Buffered, then all-gathered and applied at the next ``begin_epoch``.
+
+        A strategy that selects on features records a score only with its features (``features``,
+        else ``inputs.features``), so every example's score and features come from the same pass;
+        batches without them are skipped (their examples go stale and are re-scored by a pass)."""
         self._require_setup()
         ids = as_id_array(example_ids)
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
             raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
                              "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
-        if self.strategy.records_free_scores and self.adapter_observes_free():
-            self.recorder.observe(ids, inputs, self.score, self.epoch)
+        if not (self.strategy.records_free_scores and self.adapter_observes_free()):
+            return
+        wants_features = "features" in self.strategy.needs
+        if features is not None:
+            inputs.features = features
+        if wants_features and inputs.features is None:
+            warn_missing_features(self)
+            return
+        self.recorder.observe(ids, inputs, self.score, self.epoch, with_features=wants_features)
+
+    def records_free_features(self) -> bool:
+        """Whether training steps should capture pooled features (:meth:`capture_features`)."""
+        return ("features" in self.strategy.needs and self.strategy.records_free_scores
+                and self.adapter is not None and self.adapter.task == CAUSAL_LM and self.adapter_observes_free())
+
+    def capture_features(self, model: torch.nn.Module, batch: dict):
+        """A block around a training forward that yields a dict whose ``"features"`` are the batch's
+        pooled last hidden states, when the strategy records free features (else it stays empty);
+        pass them to :meth:`observe` or :meth:`weighted_loss` (``features=``)."""
+        return capture_context(self.records_free_features(), model, batch)
 
     def flush(self) -> None:
-        """Apply the buffered training-pass scores to the history (a collective across ranks)."""
+        """Apply the buffered training-pass scores (and features) to the history (a collective)."""
         self._require_setup()
-        self.recorder.flush(self.history)
+        self.recorder.flush(self.history, self._store_features, with_features="features" in self.strategy.needs)
 
-    def weighted_loss(self, example_ids, outputs: Any, batch: dict) -> torch.Tensor:
+    def _store_features(self, ids: np.ndarray, features: np.ndarray) -> None:
+        self.features = store_features(self.features, self.num_examples, ids, features)
+
+    def weighted_loss(self, example_ids, outputs: Any, batch: dict, features: torch.Tensor | None = None) -> torch.Tensor:
         """The batch's training loss with the selection's loss weights applied, after observing its
-        free scores. Uniform weights return the model's own ``outputs.loss`` unchanged."""
+        free scores (and ``features``, see :meth:`capture_features`). Uniform weights return the
+        model's own ``outputs.loss`` unchanged."""
         if self.adapter is None:
             raise ValueError("the diet does not know the task yet: pass task= to the DataDiet or model= to setup()")
-        self.observe(example_ids, self.adapter.score_inputs(outputs, batch))
+        self.observe(example_ids, self.adapter.score_inputs(outputs, batch), features)
         loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
         if loss is None:
             raise ValueError("the model returned no loss: include the labels in the batch")

@@ -7,6 +7,7 @@ epoch boundary (or checkpoint), so every rank's history stays identical.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,14 +34,17 @@ class FreeScoreRecorder:
         self.pending: list[dict[str, np.ndarray]] = []
         self.seconds = 0.0
 
-    def observe(self, example_ids, inputs: ScoreInputs, score: Score, epoch: int) -> None:
-        """Score one training batch from its detached outputs and buffer the result."""
+    def observe(self, example_ids, inputs: ScoreInputs, score: Score, epoch: int, with_features: bool = False) -> None:
+        """Score one training batch from its detached outputs and buffer the result (with
+        ``inputs.features``, as float32, when ``with_features``)."""
         start = time.perf_counter()
         ids = as_id_array(example_ids)
         score.check_inputs(inputs)
         with torch.no_grad():
             values = score(inputs).float().cpu().numpy().astype(np.float64)
             entry = {"ids": ids, "scores": values, "epoch": np.full(len(ids), max(epoch, 0), dtype=np.int64)}
+            if with_features:
+                entry["features"] = inputs.features.detach().float().cpu().numpy()
             try:
                 conf, correct = true_class_probability(inputs)
                 entry.update(confidence=conf.float().cpu().numpy().astype(np.float64), correct=correct.cpu().numpy())
@@ -49,15 +53,24 @@ class FreeScoreRecorder:
         self.pending.append(entry)
         self.seconds += time.perf_counter() - start
 
-    def flush(self, history: ScoreHistory) -> int:
+    def flush(self, history: ScoreHistory, on_features: Callable[[np.ndarray, np.ndarray], None] | None = None,
+              with_features: bool = False) -> int:
         """All-gather the buffered observations (a collective: every rank calls it) and apply them to
-        ``history`` in epoch order; returns how many were applied."""
+        ``history`` in epoch order; returns how many were applied. With ``with_features`` (the same
+        on every rank), the buffered features go to ``on_features(ids, features)``, in the same order."""
         local = {k: np.concatenate([p[k] for p in self.pending])
                  for k in _KEYS if self.pending and all(k in p for p in self.pending)}
         if not local:
             local = {"ids": np.zeros(0, np.int64), "scores": np.zeros(0), "epoch": np.zeros(0, np.int64)}
+        if with_features:
+            parts = [p["features"] for p in self.pending if "features" in p]
+            if len(parts) != len(self.pending):
+                raise ValueError("some buffered training batches have no features: record every batch with them")
+            local["features"] = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
         merged = all_gather_arrays(local)
         self.pending = []
+        if with_features and on_features is not None and len(merged["ids"]):
+            on_features(merged["ids"], merged["features"])
         for e in np.unique(merged["epoch"]):
             m = merged["epoch"] == e
             history.update(merged["ids"][m], merged["scores"][m], int(e), SOURCE_TRAIN,

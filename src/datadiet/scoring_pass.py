@@ -17,6 +17,7 @@ from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is i
 
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
+from datadiet.free_features import store_features
 from datadiet.history import SOURCE_PASS
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
@@ -178,9 +179,7 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
                             want_features=want_features, progress=diet.settings.progress)
     diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
     if want_features:
-        if diet.features is None:
-            diet.features = np.zeros((diet.num_examples, result.features.shape[1]), np.float32)
-        diet.features[result.ids] = result.features
+        diet.features = store_features(diet.features, diet.num_examples, result.ids, result.features)
     return result
 
 

@@ -8,7 +8,8 @@ Built as a mixin (:class:`DataDietTrainerMixin`) so it composes with other Train
   the number of steps of every epoch follows the diet;
 - the LR schedule ends exactly at the last step, for every method (see :meth:`create_scheduler`);
 - ``example_id`` (and ``action_ids``) survive ``remove_unused_columns`` and never reach the model;
-- ``compute_loss`` records free scores from the training forward pass and applies loss weights;
+- ``compute_loss`` records free scores (and, for a method that selects on features, the pooled last
+  hidden states) from the training forward pass and applies loss weights;
 - the kept count, scoring and selection seconds go to the Trainer's logs;
 - the diet's state is written (atomically, no pickle) into every checkpoint before transformers writes
   its own files, and ``resume_from_checkpoint`` restores it; ``resume_from_checkpoint=True`` picks the
@@ -204,9 +205,11 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         if not model.training or "example_id" not in diet_inputs:
             return super().compute_loss(model, model_inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         batch = {**model_inputs, **diet_inputs}
-        loss, outputs = super().compute_loss(model, dict(model_inputs), return_outputs=True, num_items_in_batch=num_items_in_batch)
+        with self.diet.capture_features(model, model_inputs) as captured:  # pooled in a hook, this forward only
+            loss, outputs = super().compute_loss(model, dict(model_inputs), return_outputs=True,
+                                                 num_items_in_batch=num_items_in_batch)
         ids = diet_inputs["example_id"]
-        self.diet.observe(ids, self.diet.adapter.score_inputs(outputs, batch))
+        self.diet.observe(ids, self.diet.adapter.score_inputs(outputs, batch), captured.get("features"))
         loss = self.diet.apply_weights(ids, loss, outputs, batch)
         return (loss, outputs) if return_outputs else loss
 

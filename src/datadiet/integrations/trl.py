@@ -135,14 +135,16 @@ class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
         forwards = []
         handle = model.register_forward_hook(lambda module, args, output: forwards.append(output))
         try:
-            result = sft_loss(model, model_inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            with self.diet.capture_features(model, model_inputs) as captured:
+                result = sft_loss(model, model_inputs, return_outputs=return_outputs,
+                                  num_items_in_batch=num_items_in_batch)
         finally:
             handle.remove()
         loss, outputs = result if return_outputs else (result, None)
         scored = _scored_forward(forwards)
         batch = {**model_inputs, **diet_inputs}
         ids = diet_inputs["example_id"]
-        self.diet.observe(ids, self.diet.adapter.score_inputs(scored, batch))
+        self.diet.observe(ids, self.diet.adapter.score_inputs(scored, batch), captured.get("features"))
         loss = self.diet.apply_weights(ids, loss, scored, batch)
         return (loss, outputs) if return_outputs else loss
 

@@ -40,7 +40,13 @@ class P3(Strategy):
     pooled last hidden states. Where the paper is silent the defaults follow the authors' code:
     the schedule ``p3_code`` (20, 40, ..., 100 for 5 epochs), quality ``easiness`` (1 - d) and
     feature dimensions z-scored over the eligible set (``standardize``). ``trend_alpha`` adds
-    ``alpha (d_e - d_{e-1})``. Method card: ``docs/methods/p3.md``.
+    ``alpha (d_e - d_{e-1})``.
+
+    Scoring (``rescore``): ``"stale"`` (the default) takes the difficulty and the pooled features of
+    the examples trained last epoch from their training forward pass (free) and re-scores with a
+    pass only the never-scored examples and at most ``rescore_fraction * N`` of the stale ones
+    (not trained last epoch, oldest first); ``"all"`` re-scores every example every epoch, as the
+    authors' code. Method card: ``docs/methods/p3.md``.
     """
 
     method: ClassVar[str] = "p3"
@@ -55,7 +61,7 @@ class P3(Strategy):
     theta: float | None = None
     trend_alpha: float = 0.0
     score: str = "policy_difficulty"
-    rescore: str = "all"
+    rescore: str = "stale"
     rescore_fraction: float = 0.1
     warmup_epochs: int = 0
     _previous: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -87,13 +93,23 @@ class P3(Strategy):
         keep = p3_budget(self.budget, num_examples) / num_examples
         return pruned_schedule(num_epochs, keep, self.warmup_epochs)
 
+    @property
+    def records_free_scores(self) -> bool:
+        """Under ``rescore="all"`` every selection reads pass scores alone."""
+        return self.rescore != "all"
+
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
+        """N at the first selection (every example may still be unscored: a plain loop that gives no
+        features records no free score) and under ``rescore="all"``; else the stale budget."""
         if not self.selects_at(epoch, schedule):
             return 0
-        return num_examples if self.rescore == "all" or epoch == 0 else int(round(self.rescore_fraction * num_examples))
+        first = epoch == min(e for e in range(schedule.num_epochs) if self.selects_at(e, schedule))
+        if self.rescore == "all" or first:
+            return num_examples
+        return 0 if self.rescore == "none" else int(round(self.rescore_fraction * num_examples))
 
     def select(self, ctx: EpochContext) -> Selection:
         scores = ctx.history.latest.copy()

@@ -1,0 +1,201 @@
+"""P3 with free difficulty and features: the training forward pass gives the trained examples'
+policy difficulty and pooled last hidden states, so only stale examples are re-scored by a pass."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from transformers import TrainerCallback, TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.free_features import causal_lm_backbone, pooled_last_hidden, store_features
+from datadiet.history import SOURCE_PASS, SOURCE_TRAIN
+from datadiet.llm.tokenization import CausalLMCollator
+from datadiet.scoring_pass import score_examples
+from datadiet.strategies import P3
+from resume_setups import causal_lm_pairs, tiny_lm
+
+N = 30
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return causal_lm_pairs(N)
+
+
+def _pass(diet, model, ds, collate, ids):
+    """The scoring pass's difficulty and features of ``ids``, sorted by id."""
+    res = score_examples(model, ds, np.asarray(ids), collate, diet.adapter, diet.score, batch_size=4,
+                         want_features=True, progress=False)
+    order = np.argsort(res.ids)
+    return res.ids[order], res.scores[order], res.features[order]
+
+
+def test_free_difficulty_and_features_equal_the_scoring_pass(pairs):
+    tok, ds = pairs
+    model = tiny_lm(len(tok))  # Llama has no dropout: train mode computes what eval mode does
+    diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    diet.setup(N, model=model)
+    diet.epoch = 0
+    collate = CausalLMCollator(tok)
+    ids = np.array([3, 7, 1, 12, 20])  # one padded batch, mixed lengths, not the pass's length buckets
+    batch = collate([ds[int(i)] for i in ids])
+    model.train()
+    model_inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    with diet.capture_features(model, model_inputs) as captured:
+        outputs = model(**model_inputs)
+    assert captured["features"].shape == (len(ids), 16) and captured["features"].dtype == torch.float32
+    assert not captured["features"].requires_grad
+    diet.weighted_loss(torch.as_tensor(ids), outputs, batch, features=captured["features"])
+    diet.flush()
+    pass_ids, pass_d, pass_f = _pass(diet, model, ds, collate, np.sort(ids))
+    np.testing.assert_allclose(diet.features[pass_ids], pass_f, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(diet.history.latest[pass_ids], pass_d, rtol=1e-5, atol=1e-6)
+    assert (diet.history.last_source[ids] == SOURCE_TRAIN).all()
+    # only the trained rows were written; the rest of the store is untouched (zeros)
+    others = np.setdiff1d(np.arange(N), ids)
+    assert (diet.features[others] == 0).all() and np.isnan(diet.history.latest[others]).all()
+    # and the features are the masked mean of hidden_states[-1], brute force per example
+    with torch.no_grad():
+        for row, i in enumerate(ids):
+            alone = model(input_ids=torch.tensor([ds[int(i)]["input_ids"]]), output_hidden_states=True)
+            np.testing.assert_allclose(diet.features[i], alone.hidden_states[-1][0].mean(0).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_the_capture_keeps_no_hook_and_pools_the_head_input(pairs):
+    tok, ds = pairs
+    model = tiny_lm(len(tok)).eval()
+    backbone = causal_lm_backbone(model)
+    assert backbone is model.model
+    batch = CausalLMCollator(tok)([ds[0], ds[5]])
+    with pooled_last_hidden(model, batch["attention_mask"]) as got, torch.no_grad():
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True)
+    assert not backbone._forward_hooks  # removed on leaving the block
+    m = batch["attention_mask"].unsqueeze(-1).float()
+    torch.testing.assert_close(got["features"], (out.hidden_states[-1] * m).sum(1) / m.sum(1))
+    with pytest.raises(ValueError, match="cannot find the backbone"):
+        causal_lm_backbone(torch.nn.Linear(2, 2))
+
+
+def test_store_features_allocates_then_writes_rows():
+    store = store_features(None, 4, np.array([2, 0]), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert store.dtype == np.float32 and store.tolist() == [[3, 4], [0, 0], [1, 2], [0, 0]]
+    with pytest.raises(ValueError, match="width"):
+        store_features(store, 4, np.array([1]), np.zeros((1, 3)))
+
+
+def test_without_features_free_scores_are_not_recorded(pairs, caplog):
+    tok, ds = pairs
+    model = tiny_lm(len(tok)).train()
+    diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    diet.setup(N, model=model)
+    diet.epoch = 0
+    batch = CausalLMCollator(tok)([ds[0], ds[1]])
+    inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    with caplog.at_level(logging.WARNING, logger="datadiet"):
+        diet.weighted_loss(torch.tensor([0, 1]), model(**inputs), batch)  # no features: score not recorded
+    diet.flush()
+    assert diet.history.count.sum() == 0 and diet.features is None
+    assert "came without them" in caplog.text
+
+
+def test_rescore_all_records_nothing_free_and_captures_nothing(pairs):
+    tok, _ = pairs
+    diet = DataDiet.p3(budget=8, rescore="all", num_epochs=2, progress=False)
+    diet.setup(N, model=tiny_lm(len(tok)))
+    assert not diet.strategy.records_free_scores and not diet.records_free_features()
+    assert DataDiet.p3(budget=8).strategy.rescore == "stale"
+
+
+def test_expected_scored_is_n_at_the_first_selection_then_the_stale_budget():
+    s = P3(budget=0.5, warmup_epochs=1)
+    sched = s.plan(100, 4)
+    assert [s.expected_scored(e, sched, 100) for e in range(4)] == [0, 100, 10, 10]
+    s = P3(budget=0.5, rescore="all")
+    sched = s.plan(100, 3)
+    assert [s.expected_scored(e, sched, 100) for e in range(3)] == [100, 100, 100]
+    s = P3(budget=0.5, rescore="none")
+    assert [s.expected_scored(e, s.plan(100, 3), 100) for e in range(3)] == [100, 0, 0]
+
+
+class _ScoredIds(TrainerCallback):
+    """Right after each diet epoch begins (the diet's own callback runs first): the ids its pass
+    scored, the ids trained free in the epoch before, and a copy of the features."""
+
+    def __init__(self, trainer):
+        self.trainer, self.seen = trainer, []
+
+    def _snap(self):
+        diet = self.trainer.diet
+        h = diet.history
+        self.seen.append({"epoch": diet.epoch,
+                          "scored": np.flatnonzero((h.last_epoch == diet.epoch) & (h.last_source == SOURCE_PASS)),
+                          "free": np.flatnonzero((h.last_epoch == diet.epoch - 1) & (h.last_source == SOURCE_TRAIN)),
+                          "features": diet.features.copy(), "last_epoch": h.last_epoch.copy(), "kept": diet.selection.indices.copy()})
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._snap()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.trainer.diet.epoch > len(self.seen) - 1:
+            self._snap()
+
+
+def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs):
+    tok, ds = pairs
+    diet = DataDiet.p3(budget=10, num_epochs=4, progress=False)  # rescore="stale", 10% of N = 3
+    args = TrainingArguments(str(tmp_path), num_train_epochs=4, per_device_train_batch_size=4, learning_rate=1e-2,
+                             logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
+                             use_cpu=True, seed=0)
+    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
+                              data_collator=CausalLMCollator(tok))
+    spy = _ScoredIds(trainer)
+    trainer.add_callback(spy)
+    trainer.train()
+    kept = diet.kept_matrix()
+    assert [r["scored"] for r in diet.log] == [N, 0, 3, 3] == [len(s["scored"]) for s in spy.seen]
+    plan = DataDiet.p3(budget=10, progress=False).plan(N, 4)
+    assert [e.scored for e in plan.epochs] == [N, 3, 3, 3]  # the plan bounds what ran
+    np.testing.assert_array_equal(spy.seen[0]["scored"], np.arange(N))
+    for e in (1, 2, 3):
+        snap = spy.seen[e]
+        trained = np.flatnonzero(kept[e - 1])
+        # the examples trained last epoch got their difficulty and features from the training pass...
+        np.testing.assert_array_equal(snap["free"], trained)
+        changed = np.flatnonzero(np.any(snap["features"] != spy.seen[e - 1]["features"], axis=1))
+        if e >= 2:  # (in epoch 0 the first batch still met the model the pass had scored with)
+            assert set(trained) <= set(changed)
+        # ...and the pass scored only stale ones (not trained last epoch), the oldest first
+        assert not set(snap["scored"]) & set(trained)
+        assert set(changed) <= set(trained) | set(snap["scored"])
+        before = spy.seen[e - 1]["last_epoch"].copy()  # each example's last scoring before this epoch's pass
+        before[trained] = e - 1
+        stale = np.flatnonzero(before < e - 1)
+        assert set(snap["scored"]) <= set(stale) and len(snap["scored"]) == min(3, len(stale))
+        if len(snap["scored"]):
+            left = np.setdiff1d(stale, snap["scored"])
+            assert before[snap["scored"]].max() <= (before[left].min() if len(left) else np.inf)
+
+
+def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
+    from datadiet.checkpoint import load_diet_state, save_diet_state
+
+    tok, ds = pairs
+    model = tiny_lm(len(tok)).train()
+    diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    diet.setup(N, model=model)
+    diet.epoch = 0
+    batch = CausalLMCollator(tok)([ds[4], ds[9]])
+    inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    with diet.capture_features(model, inputs) as captured:
+        outputs = model(**inputs)
+    diet.weighted_loss(torch.tensor([4, 9]), outputs, batch, features=captured["features"])
+    save_diet_state(diet.state_dict(), tmp_path)  # not flushed: the features are still buffered
+    fresh = DataDiet.p3(budget=8, num_epochs=2, progress=False)
+    fresh.load_state_dict(load_diet_state(tmp_path))
+    diet.flush()
+    fresh.flush()
+    np.testing.assert_array_equal(fresh.features, diet.features)
+    np.testing.assert_array_equal(fresh.history.latest, diet.history.latest)
+    assert np.flatnonzero(fresh.features.any(1)).tolist() == [4, 9]
