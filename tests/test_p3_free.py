@@ -199,3 +199,33 @@ def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
     np.testing.assert_array_equal(fresh.features, diet.features)
     np.testing.assert_array_equal(fresh.history.latest, diet.history.latest)
     assert np.flatnonzero(fresh.features.any(1)).tolist() == [4, 9]
+
+
+def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(pairs):
+    """``feature_dim=4`` of a 16-wide model: the store is N x 4, and both the training forward's and
+    the scoring pass's rows are the seeded Gaussian projection of the 16-d pooled features."""
+    from datadiet.select.compress import FeatureProjection
+
+    tok, ds = pairs
+    model = tiny_lm(len(tok))
+    diet = DataDiet.p3(budget=8, num_epochs=2, feature_dim=4, seed=5, progress=False)
+    collate = CausalLMCollator(tok)
+    diet.setup(N, model=model)
+    diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)  # P3's first pass: every example
+    plain = DataDiet.p3(budget=8, num_epochs=2, progress=False).setup(N, model=model)
+    ids16, _, f16 = _pass(plain, model, ds, collate, np.arange(N))
+    proj = FeatureProjection.random(16, 4, seed=5)
+    assert diet.features.shape == (N, 4)
+    np.testing.assert_allclose(diet.features[ids16], proj(f16), rtol=1e-4, atol=1e-5)
+    # the training forward's features go through the same map
+    ids = np.array([2, 9, 4])
+    batch = collate([ds[int(i)] for i in ids])
+    model_inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    with diet.capture_features(model, model_inputs) as captured:
+        outputs = model(**model_inputs)
+    assert captured["features"].shape == (3, 16)  # projected when recorded, not in the hook
+    diet.weighted_loss(torch.as_tensor(ids), outputs, batch, features=captured["features"])
+    diet.flush()
+    np.testing.assert_allclose(diet.features[ids], proj(captured["features"].numpy()), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="feature_dim"):
+        DataDiet.p3(budget=8, feature_dim=0)

@@ -26,6 +26,7 @@ from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
 from datadiet.scores import get_score
 from datadiet.scoring_pass import dataset_labels, example_lengths, model_device, refresh_scores
+from datadiet.select.compress import LazyProjection
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
@@ -66,6 +67,7 @@ class DataDiet(Presets):
         self.epoch = -1
         self.selection: Selection | None = None
         self.features: np.ndarray | None = None
+        self._projection: LazyProjection | None = None  # compress_features: built on first use
         self._lengths: np.ndarray | None = None
         self._warned_missing_features = False  # warn_missing_features: once per diet
 
@@ -214,12 +216,18 @@ class DataDiet(Presets):
         if not (self.strategy.records_free_scores and self.adapter_observes_free()):
             return
         wants_features = "features" in self.strategy.needs
-        if features is not None:
-            inputs.features = features
+        inputs.features = self.compress_features(features if features is not None else inputs.features)
         if wants_features and inputs.features is None:
             warn_missing_features(self)
             return
         self.recorder.observe(ids, inputs, self.score, self.epoch, with_features=wants_features)
+
+    def compress_features(self, features):
+        """A batch of pooled features projected to the strategy's ``feature_dim`` (as they are
+        without one), the same map for the training forward and the scoring passes."""
+        if self._projection is None or self._projection.seed != self.seed:
+            self._projection = LazyProjection(self.strategy.feature_dim, self.seed)
+        return self._projection(features)
 
     def records_free_features(self) -> bool:
         """Whether training steps should capture pooled features (:meth:`capture_features`)."""

@@ -109,13 +109,15 @@ def score_examples(
     lengths: np.ndarray | None = None,
     want_features: bool = False,
     progress: bool = True,
+    feature_transform: Callable | None = None,
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
     Model outputs the score needs but a plain forward does not give (:data:`ON_REQUEST`: hidden
     states, the head's input) are asked for. In a distributed run each rank scores every
     ``world_size``-th batch and the results are all-gathered, so the returned arrays are identical
-    on every rank.
+    on every rank. ``feature_transform`` maps each batch's features before they leave the device
+    (e.g. a projection to fewer dimensions, so the pass never holds ``N x h`` features).
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
@@ -149,7 +151,8 @@ def score_examples(
                 if inputs.features is None:
                     raise ValueError("diversity features were asked for but the model outputs have neither "
                                      "`pooled` nor `hidden_states`")
-                out_feat.append(inputs.features.float().cpu().numpy())
+                feats = inputs.features if feature_transform is None else feature_transform(inputs.features)
+                out_feat.append(feats.float().cpu().numpy())
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     local = {"ids": cat(out_ids, np.int64), "scores": cat(out_scores, np.float64)}
     if dynamics_ok:
@@ -176,7 +179,8 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
     want_features = "features" in diet.strategy.needs
     result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
                             batch_size=diet.settings.scoring_batch_size, lengths=lengths,
-                            want_features=want_features, progress=diet.settings.progress)
+                            want_features=want_features, progress=diet.settings.progress,
+                            feature_transform=diet.compress_features)
     diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
     if want_features:
         diet.features = store_features(diet.features, diet.num_examples, result.ids, result.features)

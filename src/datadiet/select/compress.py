@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COMPRESSIONS", "FeatureProjection", "compress_features", "feature_moments"]
+__all__ = ["COMPRESSIONS", "FeatureProjection", "LazyProjection", "compress_features", "feature_moments"]
 
 COMPRESSIONS = ("gaussian", "sparse", "pca")
 """Projections :class:`FeatureProjection` can build: two random (seeded, data-free) and PCA."""
@@ -207,6 +207,33 @@ class FeatureProjection:
         if self._scale is not None:
             z *= self._scale
         return z @ self.matrix
+
+
+class LazyProjection:
+    """A seeded Gaussian projection to ``out_dim`` dimensions, built on the first features it sees
+    (their width is its ``in_dim``), for features that arrive batch by batch from a model whose
+    width is not known in advance. The identity when ``out_dim`` is None or the features are no
+    wider than it. The matrix depends only on ``(in_dim, out_dim, seed)``: every rank and every
+    resumed run builds the same one, so it needs no state of its own.
+
+    No z-scoring happens before it (the per-dimension moments are not known until every example
+    has been seen); centring commutes with the projection, so a selection that standardises its
+    candidates (P3's ``standardize``) still removes the mean exactly, only the per-dimension scale
+    of the original features is not undone.
+    """
+
+    def __init__(self, out_dim: int | None, seed: int = 0):
+        if out_dim is not None and (isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1):
+            raise ValueError(f"feature_dim must be a whole number of dimensions >= 1 (or None), got {out_dim!r}")
+        self.out_dim, self.seed = out_dim, seed
+        self._projection: FeatureProjection | None = None
+
+    def __call__(self, x):
+        if x is None or self.out_dim is None or x.shape[-1] <= self.out_dim:
+            return x
+        if self._projection is None or self._projection.in_dim != x.shape[-1]:
+            self._projection = FeatureProjection.random(x.shape[-1], self.out_dim, seed=self.seed)
+        return self._projection(x)
 
 
 def compress_features(features, out_dim: int, *, method: str = "gaussian", seed: int = 0,

@@ -97,6 +97,7 @@ class Strategy:
 
     method: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
+    feature_dim: int | None = None  # width the diversity features are projected to (None: as the model gives them)
 
     # -- the plan --------------------------------------------------------------------------
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:

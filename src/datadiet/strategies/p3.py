@@ -20,6 +20,7 @@ from datadiet.select.self_paced import (
     self_paced_eligible,
     self_paced_percentile,
 )
+from datadiet.select.compress import LazyProjection
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
 from datadiet.strategies.rescore import check_rescore, ids_to_rescore
 
@@ -46,7 +47,10 @@ class P3(Strategy):
     the examples trained last epoch from their training forward pass (free) and re-scores with a
     pass only the never-scored examples and at most ``rescore_fraction * N`` of the stale ones
     (not trained last epoch, oldest first); ``"all"`` re-scores every example every epoch, as the
-    authors' code. Method card: ``docs/methods/p3.md``.
+    authors' code. ``feature_dim``: project the pooled features batch by batch, as they leave the
+    model, to this many dimensions (a seeded Gaussian projection, :class:`~datadiet.select.compress.LazyProjection`),
+    so the feature store is ``N x feature_dim`` float32 however wide the model. Method card:
+    ``docs/methods/p3.md``.
     """
 
     method: ClassVar[str] = "p3"
@@ -64,12 +68,14 @@ class P3(Strategy):
     rescore: str = "stale"
     rescore_fraction: float = 0.1
     warmup_epochs: int = 0
+    feature_dim: int | None = None
     _previous: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         b = self.budget
         if isinstance(b, bool) or not ((isinstance(b, int) and b >= 1) or (isinstance(b, float) and 0 < b <= 1)):
             raise ValueError(f"budget is an example count >= 1 or a fraction in (0, 1], got {b!r}")
+        LazyProjection(self.feature_dim)  # checks it
         check_fraction("start", self.start, 0.0, 100.0)
         check_fraction("end", self.end, 0.0, 100.0)
         if self.shape not in PERCENTILE_SHAPES:
