@@ -39,3 +39,15 @@ def test_time_budget_checks_and_inverse():
         DataDiet(time_budget=0.2, warmup_epochs=2, num_epochs=10)
     with pytest.raises(ValueError, match=r"cannot pay for 1 warm-up .* \(they and the scoring alone cost 0.26\)"):
         DataDiet(time_budget=0.25, rescore="all", num_epochs=10)  # 0.1 + 0.9 x 0.18 = 0.262
+
+
+@pytest.mark.parametrize("budget", [0.25, 0.4])
+def test_a_time_budget_with_a_random_cold_start_is_solved_on_its_own_plan(budget):
+    """No warm-up: epoch 0 trains keep N unscored, epoch 1 scores the (1 - keep) N it did not train,
+    later epochs 10%; the planned keep makes that plan cost the budget, not the closed form's."""
+    plan = DataDiet(time_budget=budget, warmup_epochs=0, cold_start="random").plan(2000, 10)
+    k = plan.epochs[0].trained / 2000
+    by_hand = (10 * k + PASS_COST * (1 - k) + 8 * PASS_COST * 0.1) / 10
+    assert plan.predicted_time_ratio == pytest.approx(by_hand, abs=1e-3)
+    assert budget - 2e-3 <= plan.predicted_time_ratio <= budget + 1e-9
+    assert [e.scored for e in plan.epochs[:2]] == [0, 2000 - plan.epochs[0].trained]

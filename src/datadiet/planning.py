@@ -8,6 +8,7 @@ examples often are) the measured ratio comes out a little higher.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 PASS_COST = 0.18
@@ -84,3 +85,23 @@ def keep_for_budget(budget: float, num_epochs: int, warmup_epochs: int, anneal_e
                          f"annealing epochs of {num_epochs} (they and the scoring alone cost {floor:.2f}): raise the "
                          "budget, lower warmup_epochs / anneal_epochs, or train for more epochs")
     return min(keep, 1.0)
+
+
+def keep_fitting_plan(strategy, num_examples: int, num_epochs: int, budget: float) -> float:
+    """The largest kept fraction whose plan (``strategy`` with that keep and no time budget) predicts
+    at most ``budget`` of full-data time, by bisection on :func:`plan_run` (its cost grows with the
+    keep); for plans whose cost has no closed form in :func:`keep_for_budget`."""
+    def ratio(keep: float) -> float:
+        fixed = dataclasses.replace(strategy, keep=keep, time_budget=None)
+        return plan_run(fixed, fixed.plan(num_examples, num_epochs), num_examples).predicted_time_ratio
+
+    low, high = 1.0 / num_examples, 1.0
+    if ratio(low) > budget:
+        raise ValueError(f"a time budget of {budget:g} cannot pay for even one example per epoch "
+                         f"({ratio(low):.2f} of full-data time): raise the budget")
+    if ratio(high) <= budget:
+        return high
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ratio(mid) <= budget else (low, mid)
+    return low

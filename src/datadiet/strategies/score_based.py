@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from datadiet.history import ScoreHistory
-from datadiet.planning import keep_for_budget
+from datadiet.planning import keep_fitting_plan, keep_for_budget
 from datadiet.ranking import get_ranking
 from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
@@ -191,6 +191,8 @@ class ScoreBased(RankedStrategy):
             pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
             scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
             keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
+            if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
+                keep = keep_fitting_plan(self, num_examples, num_epochs, self.time_budget)
         return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
