@@ -24,6 +24,7 @@ DIETS = {
     "ccs": lambda: DataDiet(keep=0.4, selector="ccs"),
     "importance": lambda: DataDiet(keep=0.4, selector="importance", selector_options={"hard_share": 0.5}),
     "cold_random": lambda: DataDiet(keep=0.4, warmup_epochs=0, cold_start="random"),
+    "tokens": lambda: DataDiet(keep=0.5, budget_unit="tokens"),
     "grand": lambda: DataDiet(keep=0.5, score="grand"),
     "static": lambda: DataDiet.static(keep=0.5),
     "random": lambda: DataDiet.random(keep=0.5),

@@ -126,7 +126,8 @@ class DataDiet(Presets):
         return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last)
 
     def kept_counts(self) -> list[int]:
-        """Planned examples per epoch (InfoBatch: an upper bound, its kept count depends on the losses)."""
+        """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
+        whose kept count depends on the losses, and token budgets)."""
         self._require_setup()
         return self.schedule.kept_counts(self.num_examples)
 
@@ -179,7 +180,8 @@ class DataDiet(Presets):
             device = model_device(model) if model is not None else None
             ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features,
                                labels, record, None if self.adapter is None else self.adapter.task,
-                               str(device) if device is not None and device.type == "cuda" else None)
+                               str(device) if device is not None and device.type == "cuda" else None,
+                               lengths=self._lengths)
             start = time.perf_counter()
             selection = self.strategy.select(ctx)
             record["selection_seconds"] = time.perf_counter() - start

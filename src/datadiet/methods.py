@@ -23,6 +23,7 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "importance": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5}, **kw),
     "importance_anneal": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5},
                                                      anneal_epochs=1, **kw),
+    "default_tokens": lambda keep, **kw: DataDiet(keep=keep, budget_unit="tokens", **kw),
     "cold": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", **kw),
     "cold_importance_anneal": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", selector="importance",
                                                           selector_options={"hard_share": 0.5}, anneal_epochs=1, **kw),

@@ -35,6 +35,7 @@ class EpochContext:
         record: this epoch's log record; a strategy may add its own fields.
         task: the task adapter's task (``joint_intent_slot``, ...), when known.
         device: the model's accelerator (``"cuda:0"``), where selection may run in torch; None on CPU.
+        lengths: ``(N,)`` token counts of the examples, when the dataset has ``input_ids``.
     """
 
     epoch: int
@@ -47,6 +48,7 @@ class EpochContext:
     record: dict = dataclasses.field(default_factory=dict)
     task: str | None = None
     device: str | None = None
+    lengths: np.ndarray | None = None
 
     @property
     def num_examples(self) -> int:
@@ -112,6 +114,11 @@ class Strategy:
     def phase_name(self, epoch: int, schedule: Schedule) -> str:
         """The phase the run log shows for ``epoch``."""
         return schedule.phase(epoch)
+
+    @property
+    def exact_plan(self) -> bool:
+        """Whether every epoch trains exactly the planned count (else the plan is an upper bound)."""
+        return True
 
     # -- scores ----------------------------------------------------------------------------
     @property

@@ -47,6 +47,10 @@ class InfoBatch(Strategy):
     def score_name(self) -> str:
         return "loss"
 
+    @property
+    def exact_plan(self) -> bool:
+        return False
+
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return Schedule(num_epochs, keep=1.0, warmup_epochs=0,
                         anneal_epochs=infobatch_anneal_epochs(num_epochs, self.anneal_fraction))

@@ -20,6 +20,7 @@ from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
 from datadiet.select.registry import SelectionRequest, get_selector
 from datadiet.select.selection import Selection
+from datadiet.select.token_budget import fit_token_budget
 from datadiet.select.validation import check_keep
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
 from datadiet.strategies.rescore import check_rescore, ids_to_rescore
@@ -48,6 +49,9 @@ def check_score_name(name: Any) -> str:
         raise ValueError(f"unknown score {name!r}; valid scores: {', '.join(sorted(valid))}")
     return name
 
+
+BUDGET_UNITS = ("examples", "tokens")
+"""What ``keep`` counts (:class:`ScoreBased` ``budget_unit``)."""
 
 COLD_STARTS = ("score", "random")
 """How a run without warm-up makes its first selection (:class:`ScoreBased` ``cold_start``)."""
@@ -138,6 +142,10 @@ class ScoreBased(RankedStrategy):
         time_budget: instead of ``keep``, the fraction of full-data training time to spend; the
             kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
+        budget_unit: ``examples`` (``keep`` of the examples) or ``tokens`` (``keep`` of the tokens:
+            fewer examples when the selected ones are longer than average,
+            :func:`~datadiet.select.token_budget.fit_token_budget`; the plan's counts become an
+            upper bound).
         cold_start: with ``warmup_epochs=0``, how the first selection is made: ``score`` (a
             forward-only pass scores every example with the model as it is, then rank) or
             ``random`` (the first epoch trains a uniform random subset; the examples it did not
@@ -153,9 +161,12 @@ class ScoreBased(RankedStrategy):
     anneal_epochs: int = 0
     time_budget: float | None = None
     cold_start: str = "score"
+    budget_unit: str = "examples"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.budget_unit not in BUDGET_UNITS:
+            raise ValueError(f"unknown budget_unit {self.budget_unit!r}; valid: {', '.join(BUDGET_UNITS)}")
         if self.cold_start not in COLD_STARTS:
             raise ValueError(f"unknown cold_start {self.cold_start!r}; valid: {', '.join(COLD_STARTS)}")
         if self.cold_start == "random" and self.warmup_epochs:
@@ -168,6 +179,10 @@ class ScoreBased(RankedStrategy):
             if self.time_budget == 0 or self.period != 1 or isinstance(self.keep, tuple):
                 raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
                                  "fraction itself: it needs period=1 and no keep ramp")
+
+    @property
+    def exact_plan(self) -> bool:
+        return self.budget_unit == "examples"
 
     def _random_first(self, epoch: int) -> bool:
         return self.cold_start == "random" and epoch == 0
@@ -201,10 +216,16 @@ class ScoreBased(RankedStrategy):
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def select(self, ctx: EpochContext) -> Selection:
+        keep = ctx.schedule.keep_at(ctx.epoch)
         if self._random_first(ctx.epoch):
-            return random_subset(ctx.num_examples, ctx.schedule.keep_at(0), ctx.rng("select"))
-        return rank_and_select(ctx, ctx.schedule.keep_at(ctx.epoch), self.smoothing, self.selector,
-                               self.selector_options)
+            choose = lambda k: random_subset(ctx.num_examples, k, ctx.rng("select"))  # noqa: E731
+        else:
+            choose = lambda k: rank_and_select(ctx, k, self.smoothing, self.selector, self.selector_options)  # noqa: E731
+        if self.budget_unit == "examples":
+            return choose(keep)
+        selection = fit_token_budget(choose, keep, ctx.lengths)
+        ctx.record["kept_token_fraction"] = float(ctx.lengths[selection.indices].sum() / ctx.lengths.sum())
+        return selection
 
 
 @dataclass(frozen=True)
