@@ -85,14 +85,20 @@ def test_store_features_allocates_then_writes_rows():
         store_features(store, 4, np.array([1]), np.zeros((1, 3)))
 
 
-def test_without_features_free_scores_are_not_recorded(pairs, caplog):
+def _training_batch(pairs, ids):
+    """A P3 diet at epoch 0 on a tiny Llama in train mode, and the collated batch of ``ids`` (with
+    the model's inputs apart)."""
     tok, ds = pairs
     model = tiny_lm(len(tok)).train()
     diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
     diet.setup(N, model=model)
     diet.epoch = 0
-    batch = CausalLMCollator(tok)([ds[0], ds[1]])
-    inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    batch = CausalLMCollator(tok)([ds[i] for i in ids])
+    return model, diet, batch, {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+
+
+def test_without_features_free_scores_are_not_recorded(pairs, caplog):
+    model, diet, batch, inputs = _training_batch(pairs, [0, 1])
     with caplog.at_level(logging.WARNING, logger="datadiet"):
         diet.weighted_loss(torch.tensor([0, 1]), model(**inputs), batch)  # no features: score not recorded
     diet.flush()
@@ -181,13 +187,7 @@ def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs
 def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
     from datadiet.checkpoint import load_diet_state, save_diet_state
 
-    tok, ds = pairs
-    model = tiny_lm(len(tok)).train()
-    diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
-    diet.setup(N, model=model)
-    diet.epoch = 0
-    batch = CausalLMCollator(tok)([ds[4], ds[9]])
-    inputs = {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
+    model, diet, batch, inputs = _training_batch(pairs, [4, 9])
     with diet.capture_features(model, inputs) as captured:
         outputs = model(**inputs)
     diet.weighted_loss(torch.tensor([4, 9]), outputs, batch, features=captured["features"])
