@@ -24,6 +24,8 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
     "importance_anneal": lambda keep, **kw: DataDiet(keep=keep, selector="importance", selector_options={"hard_share": 0.5},
                                                      anneal_epochs=1, **kw),
     "default_tokens": lambda keep, **kw: DataDiet(keep=keep, budget_unit="tokens", **kw),
+    "class_balanced": lambda keep, **kw: DataDiet(keep=keep, class_balanced=True, **kw),
+    "default_ramp": lambda keep, **kw: DataDiet(keep=(min(1.0, 1.5 * keep), 0.5 * keep), **kw),
     "cold": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", **kw),
     "cold_importance_anneal": lambda keep, **kw: DataDiet(keep=keep, warmup_epochs=0, cold_start="random", selector="importance",
                                                           selector_options={"hard_share": 0.5}, anneal_epochs=1, **kw),
@@ -36,7 +38,12 @@ METHOD_FACTORIES: dict[str, Callable[..., DataDiet]] = {
 ``infobatch``: Qin et al. 2024. ``default``: the library's default (free scores, stale re-scoring).
 ``default_anneal``: the default with its last epoch on all the data (InfoBatch's annealing, applied
 to hard pruning). ``ccs``: the default with coverage-centric selection (Zheng et al. 2023).
-``grand``: dynamic pruning by GraNd at the last layer, re-scored every epoch (Paul et al. 2021)."""
+``grand``: dynamic pruning by GraNd at the last layer, re-scored every epoch (Paul et al. 2021).
+The issue-13 screen (``benchmarks/results/screen-atis``): ``importance`` / ``importance_anneal``
+(the ``importance`` selector, hardest half kept, the rest sampled with weight 1/p), ``cold`` /
+``cold_importance_anneal`` (no warm-up, ``cold_start="random"``), ``default_tokens``
+(``budget_unit="tokens"``), ``class_balanced`` (the band within each class) and ``default_ramp``
+(a kept fraction falling linearly from 1.5 keep to 0.5 keep: the same mean)."""
 
 METHOD_NAMES = tuple(METHOD_FACTORIES)
 
