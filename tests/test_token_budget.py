@@ -48,5 +48,6 @@ def test_a_token_budgeted_run_logs_its_token_share_and_stays_within_the_plan():
     planned = diet.plan(N, EPOCHS)
     assert all(r["kept"] <= e.trained for r, e in zip(diet.log, planned.epochs))
     assert not DataDiet(keep=0.5, budget_unit="tokens").strategy.exact_plan
+    assert "upper bounds" in str(planned) and "upper bounds" not in str(DataDiet(keep=0.5).plan(N, EPOCHS))
     with pytest.raises(ValueError, match="budget_unit"):
         DataDiet(keep=0.5, budget_unit="flops")
