@@ -218,3 +218,34 @@ def test_ablation_reads_each_variant_against_the_reference_frontier():
     assert lines[0]["reference"] == pytest.approx(0.8 + 0.1 / 0.3 * 0.1)
     assert lines[0]["diff"] == pytest.approx(0.86 - (0.8 + 0.1 / 3))
     assert lines[1]["reference"] is None and lines[1]["diff"] is None
+
+
+# ------------------------------------------------------------------ frontiers pooled over folders
+def _record(method, keep, seed, acc, wall, cpu):
+    cfg = {"dataset": "d", "method": method, "keep": keep, "seed": seed, "epochs": 2}
+    return {"config": cfg, "key": f"d|{method}|{keep}|{seed}", "status": OK, "metrics": {"accuracy": acc},
+            "training_seconds": wall, "scoring_seconds": 0.0, "selection_seconds": 0.0, "cpu_seconds": cpu,
+            "examples_trained": 1, "examples_full": 2}
+
+
+def test_pooled_rows_keep_each_folders_own_ratios_and_take_the_cpu_basis(tmp_path):
+    """Folder a: full 100 s wall / 100 s CPU, default 0.5 at 60 / 55. Folder b (a busy session): full
+    200 / 110, ccs 0.5 at 160 / 66, and a default 0.5 that a's row shadows. Wall ratios: default
+    0.60, ccs 0.80; CPU ratios: 0.55 and 0.60. Full data comes from a."""
+    import json
+
+    from benchmarks.grid.combine import pooled_rows
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    runs = {a: [_record("full", 1.0, 0, 0.9, 100, 100), _record("default", 0.5, 0, 0.88, 60, 55)],
+            b: [_record("full", 1.0, 0, 0.7, 200, 110), _record("ccs", 0.5, 0, 0.85, 160, 66),
+                _record("default", 0.5, 0, 0.10, 100, 60)]}
+    for folder, records in runs.items():
+        folder.mkdir()
+        (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    wall = {(r.method, r.keep): (r.time_ratio.mean, r.metrics["accuracy"].mean, f) for r, f in pooled_rows([a, b], "d")}
+    assert wall[("full", 1.0)][1:] == (0.9, str(a))
+    assert wall[("default", 0.5)] == (pytest.approx(0.60), 0.88, str(a))
+    assert wall[("ccs", 0.5)][0] == pytest.approx(0.80) and wall[("ccs", 0.5)][2] == str(b)
+    cpu = {(r.method, r.keep): r.time_ratio.mean for r, _ in pooled_rows([a, b], "d", time="cpu")}
+    assert cpu[("default", 0.5)] == pytest.approx(0.55) and cpu[("ccs", 0.5)] == pytest.approx(0.60)

@@ -1,0 +1,77 @@
+"""One dataset's frontier and issue-13 goals over several results folders, for grids that grew
+over sessions: ``python -m benchmarks.grid.combine OUT --from FOLDER [FOLDER ...] --dataset atis``.
+
+Each folder's time ratios stay against the full-data runs of that folder (its own session and
+machine load); rows are then pooled, full data taken from the first folder that has it and a
+(method, keep) present in several folders taken from the first. ``--time cpu`` reads every row's
+CPU-time ratio instead of the wall-time one: with one torch thread it is what an idle machine
+would show, the better basis when some folders ran beside other jobs. Writes ``OUT/frontier.md``
+(the pooled rows with their folder, the issue-13 goal lines) and ``OUT/frontier_<dataset>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from benchmarks.grid.aggregate import Row, main_metric, summarize
+from benchmarks.grid.goals import issue13_goals
+from benchmarks.grid.render import fmt, goals_table, plot_frontier
+from benchmarks.grid.store import RESULTS_FILE, read_jsonl
+
+
+def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall") -> list[tuple[Row, str]]:
+    """The rows of ``dataset`` from every folder (first folder wins per (method, keep, budget)), with
+    ``time_ratio`` replaced by the CPU-time ratio when ``time == "cpu"``; each with its folder."""
+    seen, out = set(), []
+    for folder in folders:
+        for row in summarize(read_jsonl(Path(folder) / RESULTS_FILE)).get(dataset, []):
+            key = (row.method, row.keep, row.budget)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((dataclasses.replace(row, time_ratio=row.cpu_ratio) if time == "cpu" else row, str(folder)))
+    return out
+
+
+def markdown(pooled: Sequence[tuple[Row, str]], dataset: str, time: str, command: str, goal_method: str) -> str:
+    rows = [r for r, _ in pooled]
+    metric = main_metric(next((r.metrics for r in rows if r.metrics), {}))
+    lines = [f"# {dataset}: the frontier over several results folders", "",
+             f"Written by `{command}`. Time basis: {'CPU-time' if time == 'cpu' else 'wall-time'} ratio, each "
+             "against the full-data runs of its own folder.", "",
+             f"| method | keep | {metric} (%) | time ratio ({time}) | seeds | folder |", "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {r.method} | {r.keep:g} | {fmt(r.metrics[metric], 100)} | {fmt(r.time_ratio, digits=3)} | {r.n} | "
+              f"{folder} |" for r, folder in pooled if metric in r.metrics]
+    lines += ["", f"## Goals (issue 13), {goal_method}", "", goals_table(issue13_goals(rows, method=goal_method)), "",
+              f"![frontier](frontier_{dataset}.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--from", dest="folders", nargs="+", required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--time", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--goal-method", default="default")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pooled = pooled_rows([Path(f) for f in args.folders], args.dataset, args.time)
+    if not pooled:
+        raise SystemExit(f"no {args.dataset} runs in {', '.join(args.folders)}")
+    command = "python -m benchmarks.grid.combine " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    (out / "frontier.md").write_text(markdown(pooled, args.dataset, args.time, command, args.goal_method))
+    plot_frontier([r for r, _ in pooled], out / f"frontier_{args.dataset}.png",
+                  title=f"{args.dataset}: time ({args.time}) vs accuracy")
+    print((out / "frontier.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
