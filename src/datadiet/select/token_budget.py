@@ -51,10 +51,15 @@ def fit_token_budget(select: Callable[[float], Selection], keep: float, lengths:
     if best is None:  # still over budget: bisect the kept fraction below the last one tried
         low, high = 1.0 / n, k
         best = select(low)
+        best_tokens = cost(best)
         for _ in range(20):
             mid = (low + high) / 2
             selection = select(mid)
-            low, high = (mid, high) if cost(selection) <= target else (low, mid)
-            if cost(selection) <= target and cost(selection) > cost(best):
-                best = selection
+            tokens = cost(selection)
+            if tokens <= target:
+                low = mid
+                if tokens > best_tokens:
+                    best, best_tokens = selection, tokens
+            else:
+                high = mid
     return best

@@ -204,10 +204,11 @@ class ScoreBased(RankedStrategy):
         keep = self.keep
         if self.time_budget is not None:
             pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
-            scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
-            keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
             if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
                 keep = keep_fitting_plan(self, num_examples, num_epochs, self.time_budget)
+            else:
+                scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
+                keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
         return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
