@@ -41,6 +41,9 @@ def test_steps_kept_fraction_and_logs_follow_the_plan(tmp_path, diet_factory):
     logged = [h for h in trainer.state.log_history if "datadiet/kept" in h]
     assert [h["datadiet/kept"] for h in logged] == diet.kept_counts()
     assert all("datadiet/scoring_seconds" in h and "datadiet/selection_seconds" in h for h in logged)
+    # logging_strategy="epoch": the training loss of every epoch is logged, as the plain Trainer logs it
+    # (the diet's own log at an epoch's end must not swallow the loss log the Trainer has pending)
+    assert [h["epoch"] for h in trainer.state.log_history if "loss" in h] == [1.0, 2.0, 3.0, 4.0]
     # every kept example of every epoch was trained on, so observed: counts add up
     assert diet.history.count.sum() >= sum(diet.kept_counts())
     # the LR schedule (linear decay) ends at zero at the planned step

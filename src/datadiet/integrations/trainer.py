@@ -164,9 +164,13 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(self.model), dataset=dataset,
                               collate_fn=collator)
         record = self.diet.log[-1]
+        # Trainer.log clears control.should_log, which logging_strategy="epoch" has just set in this
+        # same on_epoch_end: without restoring it the epoch's training loss would never be logged.
+        pending_log = self.control.should_log
         # counts stay ints (the Trainer prints floats as 4 significant digits: 10,003 would read 1e+04)
         self.log({"datadiet/epoch": int(epoch), **{f"datadiet/{k}": record[k] if isinstance(record[k], int)
                                                     else float(record[k]) for k in LOGGED if k in record}})
+        self.control.should_log = self.control.should_log or pending_log
 
     # -- LR schedule ---------------------------------------------------------------------------
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):

@@ -1,0 +1,90 @@
+"""The runs of the GSM8K benchmark: which diet each method name means, and the model it fine-tunes
+(all weights, or LoRA adapters through ``peft``).
+
+A method is written ``NAME`` or ``NAME@KEEP``: ``random@0.62`` is dynamic random at 62% of the pool
+per epoch, the way to put a cheap method at the same *time* as a costlier one (P3 pays for its
+scoring passes) next to the runs at the same *example budget* (``--keep``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datadiet import DataDiet
+
+METHODS = {
+    "full": "every pool example, every epoch (the reference of every time ratio)",
+    "random": "a fresh uniform random keep x pool examples each epoch, no warm-up",
+    "default": "the library's default DataDiet(keep): 1 warm-up epoch, then the hardest examples by their "
+               "completion NLL, scores free from the training forward, stale ones re-scored, 10% exploration",
+    "p3": "P3 as the authors' code runs it: percentile 20, 40, ..., 100 of the epochs, DPP quality = mean action "
+          "probability, z-scored features, a scoring pass over the whole pool every epoch (rescore='all')",
+    "p3_free": "the library's DataDiet.p3(budget): the authors' selection rules, with difficulty and features of "
+               "the examples trained last epoch taken from their training forward (rescore='stale')",
+}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of the benchmark at one kept fraction (``keep`` is None for ``full``)."""
+
+    name: str
+    keep: float | None
+    explicit_keep: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the method appears in results: ``random``, or ``random@0.62`` off the default keep."""
+        return f"{self.name}@{self.keep:g}" if self.explicit_keep else self.name
+
+    @classmethod
+    def parse(cls, text: str, default_keep: float) -> "MethodSpec":
+        """``NAME`` (at ``default_keep``) or ``NAME@KEEP``; unknown names and keeps outside (0, 1] are refused."""
+        name, sep, keep_text = text.partition("@")
+        if name not in METHODS:
+            raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)} (optionally NAME@KEEP)")
+        if name == "full":
+            if sep:
+                raise ValueError("'full' trains on every example; it takes no @KEEP")
+            return cls(name, None)
+        if not sep:
+            return cls(name, default_keep)
+        try:
+            keep = float(keep_text)
+        except ValueError:
+            raise ValueError(f"{text!r}: the part after '@' must be a kept fraction, got {keep_text!r}") from None
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"{text!r}: the kept fraction must be in (0, 1], got {keep}")
+        return cls(name, keep, explicit_keep=True)
+
+    def diet(self, seed: int, *, scoring_batch_size: int, rescore_fraction: float) -> DataDiet:
+        """The library preset that runs this method."""
+        if self.name == "full":
+            return DataDiet.full(seed=seed, progress=False)
+        if self.name == "random":
+            return DataDiet.random(keep=self.keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
+        if self.name == "default":
+            return DataDiet(keep=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False)
+        rescore = ({"rescore": "all"} if self.name == "p3"
+                   else {"rescore": "stale", "rescore_fraction": rescore_fraction})
+        return DataDiet.p3(budget=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False,
+                           **rescore)
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA adapters (``peft``) on every linear layer of the decoder, the base weights frozen."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+
+    def apply(self, model):
+        """``model`` wrapped by ``peft.get_peft_model``; only the adapters train."""
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError as err:  # pragma: no cover - peft is in the llm extra
+            raise SystemExit("--finetune lora needs peft: pip install 'datadiet[llm]'") from err
+        config = LoraConfig(task_type="CAUSAL_LM", r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                            target_modules="all-linear")
+        return get_peft_model(model, config)
