@@ -19,6 +19,7 @@ from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
 from datadiet.free_features import store_features
 from datadiet.history import SOURCE_PASS
+from datadiet.labelled_head import labelled_score_inputs, pass_split
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
 
@@ -110,6 +111,7 @@ def score_examples(
     want_features: bool = False,
     progress: bool = True,
     feature_transform: Callable | None = None,
+    labelled_head: bool = True,
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
@@ -118,6 +120,10 @@ def score_examples(
     ``world_size``-th batch and the results are all-gathered, so the returned arrays are identical
     on every rank. ``feature_transform`` maps each batch's features before they leave the device
     (e.g. a projection to fewer dimensions, so the pass never holds ``N x h`` features).
+
+    ``labelled_head``: for a causal LM and a score read from gold-token log-probabilities, run the
+    backbone and apply the LM head at the labelled positions only (:mod:`datadiet.labelled_head`:
+    the same scores, no logits for the prompt); False always runs the model's own forward.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
@@ -125,6 +131,7 @@ def score_examples(
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
+    split = pass_split(model, adapter, score.name, requested) if labelled_head else None
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     with eval_forward(model) as device, capture_on_request(model, requested) as captured:
@@ -133,10 +140,13 @@ def score_examples(
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-            if "features" in requested:
-                forward_inputs["output_hidden_states"] = True
-            outputs = model(**forward_inputs)
-            inputs = adapter.score_inputs(outputs, batch, captured)
+            if split is not None and "labels" in batch:
+                inputs = labelled_score_inputs(split, forward_inputs, batch, "features" in requested)
+            else:
+                if "features" in requested:
+                    forward_inputs["output_hidden_states"] = True
+                outputs = model(**forward_inputs)
+                inputs = adapter.score_inputs(outputs, batch, captured)
             score.check_inputs(inputs)
             out_ids.append(batch_ids)
             out_scores.append(score(inputs).float().cpu().numpy())

@@ -18,10 +18,11 @@ import torch
 
 from datadiet.adapters import CAUSAL_LM, TaskAdapter
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.lm import GOLD_LOGPROB_SCORES
 
 __all__ = ["FUSED_HEAD_SCORES", "FusedLMHeadAdapter"]
 
-FUSED_HEAD_SCORES = ("token_nll", "policy_difficulty")
+FUSED_HEAD_SCORES = GOLD_LOGPROB_SCORES
 """The registered scores computed from gold-token log-probabilities alone (no logits)."""
 
 

@@ -150,8 +150,14 @@ def true_class_probability(inputs: ScoreInputs) -> tuple[torch.Tensor, torch.Ten
         count = (labels != IGNORE_INDEX).sum(-1).clamp(min=1)
         parts_conf.append(conf_sum / count)
         parts_correct.append(wrong == 0)
+    elif inputs.token_logprobs is not None and inputs.token_is_argmax is not None and inputs.token_labels is not None:
+        valid = inputs.token_labels != IGNORE_INDEX
+        count = valid.sum(-1).clamp(min=1)
+        parts_conf.append((inputs.token_logprobs.float().exp() * valid).sum(-1) / count)
+        parts_correct.append((inputs.token_is_argmax | ~valid).all(-1))
     if not parts_conf:
-        raise ValueError("training dynamics need logits+labels or token_logits+token_labels")
+        raise ValueError("training dynamics need logits+labels, token_logits+token_labels or "
+                         "token_logprobs+token_is_argmax+token_labels")
     confidence = torch.stack(parts_conf).mean(0)
     correct = torch.stack(parts_correct).all(0)
     return confidence, correct

@@ -33,7 +33,11 @@ class ScoreInputs:
             linear layer), for last-layer gradient scores; given only on request.
         token_logprobs: ``(B, T)`` causal LM only, aligned with ``token_labels``: the log-probability
             of each gold token (0 where ignored), from a model whose fused LM head returns these
-            instead of ``token_logits`` (TRL's ``SFTTrainer``).
+            instead of ``token_logits`` (TRL's ``SFTTrainer``), or from a scoring pass that applied
+            the LM head at the labelled positions only (:mod:`datadiet.labelled_head`).
+        token_is_argmax: ``(B, T)`` bool beside ``token_logprobs``: the gold token is the model's
+            top prediction (False where ignored); with ``token_logprobs`` what training dynamics
+            need when no logits are kept.
     """
 
     logits: torch.Tensor | None = None
@@ -44,6 +48,7 @@ class ScoreInputs:
     features: torch.Tensor | None = None
     head_inputs: torch.Tensor | None = None
     token_logprobs: torch.Tensor | None = None
+    token_is_argmax: torch.Tensor | None = None
 
     def available(self) -> set[str]:
         """Names of the fields that are set."""

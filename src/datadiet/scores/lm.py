@@ -13,7 +13,12 @@ import torch
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.tokens import gold_token_logprobs
 
-__all__ = ["labelled_token_logprobs", "token_nll"]
+__all__ = ["GOLD_LOGPROB_SCORES", "labelled_token_logprobs", "token_nll"]
+
+GOLD_LOGPROB_SCORES = ("token_nll", "policy_difficulty")
+"""The registered scores computed from gold-token log-probabilities alone (no logits): what a fused
+LM head (TRL) or a scoring pass with the head at the labelled positions only
+(:mod:`datadiet.labelled_head`) gives them."""
 
 
 def labelled_token_logprobs(

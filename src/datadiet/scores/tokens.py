@@ -14,7 +14,7 @@ import torch
 
 from datadiet.scores.inputs import IGNORE_INDEX
 
-__all__ = ["GoldTokenStats", "gold_token_logprobs", "gold_token_stats", "labelled_rows"]
+__all__ = ["GoldTokenStats", "gold_row_stats", "gold_token_logprobs", "gold_token_stats", "labelled_rows"]
 
 CHUNK_ELEMENTS = 1 << 24
 """Logits elements (64 MiB in float32) read at a time."""
@@ -58,10 +58,15 @@ def gold_token_stats(
     logp = torch.empty(rows.shape[0], dtype=torch.float32, device=token_logits.device)
     is_argmax = torch.empty(rows.shape[0], dtype=torch.bool, device=token_logits.device)
     for part, lg, label in labelled_rows(token_logits, token_labels, (rows, cols), chunk_elements=chunk_elements):
-        gold = lg.gather(-1, label.unsqueeze(-1)).squeeze(-1)
-        logp[part] = gold - torch.logsumexp(lg, dim=-1)
-        is_argmax[part] = lg.argmax(-1) == label
+        logp[part], is_argmax[part] = gold_row_stats(lg, label)
     return GoldTokenStats(rows, cols, logp, is_argmax)
+
+
+def gold_row_stats(logit_rows: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log softmax(row)[label], label == argmax(row))`` of each float32 ``(k, V)`` logit row and
+    its ``(k,)`` label: the one place the gold token's log-probability is computed."""
+    gold = logit_rows.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    return gold - torch.logsumexp(logit_rows, dim=-1), logit_rows.argmax(-1) == labels
 
 
 def labelled_rows(
