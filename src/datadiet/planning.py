@@ -104,7 +104,9 @@ def keep_fitting_plan(strategy, num_examples: int, num_epochs: int, budget: floa
                          f"({ratio(low):.2f} of full-data time): raise the budget")
     if ratio(high) <= budget:
         return high
-    for _ in range(40):
+    for _ in range(40):  # until the bracket is narrower than half an example: the counts are settled
+        if (high - low) * num_examples < 0.5:
+            break
         mid = (low + high) / 2
         low, high = (mid, high) if ratio(mid) <= budget else (low, mid)
     return low
