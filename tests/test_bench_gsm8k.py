@@ -1,0 +1,75 @@
+"""The GSM8K benchmark's bookkeeping (benchmarks/gsm8k_p3): method specs, the diet each one means,
+seeds pooled against the same seed's full run, and a resume that refuses to mix settings."""
+
+import json
+import math
+
+import pytest
+
+from benchmarks.gsm8k_p3.methods import MethodSpec
+from benchmarks.gsm8k_p3.report import pooled, summarize, time_ratio
+from benchmarks.gsm8k_p3.run import RUN_SETTINGS, parse_args, resume
+
+
+def test_method_specs_name_a_method_and_optionally_its_keep():
+    assert MethodSpec.parse("random", 0.5) == MethodSpec("random", 0.5)
+    assert MethodSpec.parse("random", 0.5).label == "random"
+    spec = MethodSpec.parse("random@0.62", 0.5)
+    assert (spec.keep, spec.label) == (0.62, "random@0.62")
+    assert MethodSpec.parse("full", 0.5).keep is None
+    for bad, message in [("p4", "unknown method"), ("full@0.5", "no @KEEP"), ("random@1.5", r"\(0, 1\]"),
+                         ("random@half", "kept fraction")]:
+        with pytest.raises(ValueError, match=message):
+            MethodSpec.parse(bad, 0.5)
+
+
+def test_each_method_runs_its_library_preset():
+    diets = {name: MethodSpec.parse(name, 0.25).diet(3, scoring_batch_size=4, rescore_fraction=0.2).strategy
+             for name in ("full", "random", "default", "p3", "p3_free")}
+    assert diets["full"].method == "full"
+    assert diets["random"].method == "random" and diets["random"].keep == 0.25
+    assert diets["default"].keep == 0.25 and diets["default"].warmup_epochs == 1
+    assert diets["p3"].rescore == "all" and diets["p3"].budget == 0.25
+    assert diets["p3_free"].rescore == "stale" and diets["p3_free"].rescore_fraction == 0.2
+    # where the paper is silent P3 follows the authors' code in both
+    assert diets["p3"].shape == diets["p3_free"].shape == "p3_code"
+
+
+def _run(method, seed, total, nll, em, score=0.0, tokens=100):
+    return {"method": method, "seed": seed, "test_nll": nll, "test_exact_match": em, "trained_tokens": tokens,
+            "seconds": {"total": total, "score": score, "train": total - score, "select": 0.0},
+            "budget_per_epoch": 1, "steps": 1, "epochs": []}
+
+
+def test_seeds_pool_against_the_full_run_of_the_same_seed():
+    runs = [_run("full", 0, 100.0, 1.0, 0.2, tokens=1000), _run("full", 1, 200.0, 1.2, 0.3, tokens=1000),
+            _run("p3", 0, 60.0, 1.1, 0.1, score=12.0, tokens=500), _run("p3", 1, 100.0, 1.3, 0.2, score=30.0, tokens=500)]
+    assert time_ratio(runs[2], runs) == pytest.approx(0.6) and time_ratio(runs[3], runs) == pytest.approx(0.5)
+    row = next(r for r in pooled(runs) if r["method"] == "p3")
+    assert row["seeds"] == [0, 1]
+    assert row["time_ratio"][0] == pytest.approx(0.55)
+    assert row["time_ratio"][1] == pytest.approx(math.sqrt(((0.6 - 0.55) ** 2 + (0.5 - 0.55) ** 2) / 1))
+    assert row["nll"][0] == pytest.approx(1.2) and row["exact_match"][0] == pytest.approx(0.15)
+    assert row["token_ratio"][0] == pytest.approx(0.5)
+    assert row["scoring_share"][0] == pytest.approx((0.2 + 0.3) / 2)
+    single = pooled([runs[0]])[0]
+    assert single["nll"][0] == 1.0 and math.isnan(single["nll"][1])  # one seed has no std
+
+
+def test_the_report_names_the_fine_tuning_and_pools_seeds():
+    result = {"command": "python run.py", "machine": {"device": "cpu"}, "runs": [_run("full", 0, 10.0, 1.0, 0.5)],
+              "config": {"pool": 8, "data_seed": 0, "max_length": 64, "epochs": 2, "batch_size": 2, "lr": 2e-4,
+                         "keep": 0.5, "test": 4, "max_new_tokens": 8, "finetune": "lora", "lora_r": 16,
+                         "lora_alpha": 32}}
+    text = summarize(result)
+    assert "LoRA (r 16, alpha 32" in text and "## Seeds pooled" in text and "| full | 0 | 1.0000 |" in text
+
+
+def test_resume_refuses_results_made_with_other_settings(tmp_path):
+    config = vars(parse_args(["--out", str(tmp_path), "--device", "cpu"]))
+    config = {k: v for k, v in config.items() if k in RUN_SETTINGS}
+    assert resume(tmp_path, config) is None  # nothing there yet
+    (tmp_path / "results.json").write_text(json.dumps({"config": config, "runs": [{"method": "full", "seed": 0}]}))
+    assert resume(tmp_path, config)["runs"] == [{"method": "full", "seed": 0}]
+    with pytest.raises(SystemExit, match="epochs: 5 -> 3"):
+        resume(tmp_path, {**config, "epochs": 3})
