@@ -111,3 +111,20 @@ def test_lora_models_are_split_with_their_adapters_in_place(pairs):
     prompt_tuned = peft.get_peft_model(tiny_lm(len(tok)), peft.PromptTuningConfig(task_type="CAUSAL_LM",
                                                                                   num_virtual_tokens=2))
     assert split_lm_head(prompt_tuned) is None  # virtual tokens: the full forward's shapes differ
+
+
+def test_other_architectures_split_at_their_own_backbone(pairs):
+    """GPT-2 (backbone ``transformer``, the head tied to the embeddings): the same scores as its forward."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok, ds = pairs
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=16, n_layer=1, n_head=2))
+    backbone, head = split_lm_head(model)
+    assert backbone is model.transformer and head.weight is model.transformer.wte.weight
+    diet = DataDiet(keep=0.5, progress=False)
+    diet.setup(N, num_epochs=2, model=model)
+    fast, full = (score_examples(model, ds, np.arange(N), CausalLMCollator(tok), diet.adapter, diet.score,
+                                 batch_size=7, progress=False, labelled_head=flag) for flag in (True, False))
+    np.testing.assert_allclose(fast.scores, full.scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.confidence, full.confidence, rtol=1e-5, atol=1e-6)
