@@ -87,8 +87,9 @@ def labelled_logprobs(hidden: torch.Tensor, head: torch.nn.Linear, labels: torch
         lp, top = gold_row_stats(logits, gold[start:start + step])
         parts_lp.append(lp)
         parts_top.append(top)
-    logp[valid] = torch.cat(parts_lp)
-    is_argmax[valid] = torch.cat(parts_top)
+    # the head may sit on another device than the backbone's output (a model split over GPUs)
+    logp[valid] = torch.cat(parts_lp).to(hidden.device)
+    is_argmax[valid] = torch.cat(parts_top).to(hidden.device)
     return logp, is_argmax
 
 
