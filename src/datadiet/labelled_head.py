@@ -84,7 +84,7 @@ def labelled_logprobs(hidden: torch.Tensor, head: torch.nn.Linear, labels: torch
     parts_lp, parts_top = [], []
     for start in range(0, len(gold), step):
         logits = head(rows[start:start + step]).float()
-        lp, top = gold_row_stats(logits, gold[start:start + step])
+        lp, top = gold_row_stats(logits, gold[start:start + step].to(logits.device))
         parts_lp.append(lp)
         parts_top.append(top)
     # the head may sit on another device than the backbone's output (a model split over GPUs)
