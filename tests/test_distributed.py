@@ -46,8 +46,14 @@ def _worker(rank, world, port, out_dir):
         ds, model = toy_classification_dataset(N), tiny_classifier()
         res = score_examples(model, ds, np.arange(N), pad_collate, TaskAdapter("sequence_classification"),
                              get_score("el2n"), batch_size=8, progress=False)
+        # a feature projection fitted on each rank's own first training batch: the moments of both
+        from datadiet.select.compress import LazyProjection
+        projection = LazyProjection(2, seed=3)
+        batch = torch.tensor(np.random.default_rng(10 + rank).normal(rank, 1 + rank, size=(5, 6)), dtype=torch.float32)
+        projected = projection(batch)
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), shard0=shard0, shard1=shard1, sel=sel.indices,
-                 ids=res.ids, scores=res.scores, hist=diet.history.latest)
+                 ids=res.ids, scores=res.scores, hist=diet.history.latest, batch=batch.numpy(),
+                 fit_mean=projection.mean, fit_std=projection.std, projected=projected.numpy())
     finally:
         dist.destroy_process_group()
 
@@ -117,3 +123,14 @@ def test_trainer_under_torchrun_gloo_two_processes(tmp_path, method):
     assert min(r0["latest"]) >= 0
     if method == "nlu":
         assert r0["scored"] == [0, 101, 101]
+
+
+def test_a_feature_projection_fits_one_map_over_every_ranks_first_batch(two_ranks):
+    from datadiet.select.compress import FeatureProjection
+
+    both = np.concatenate([r["batch"] for r in two_ranks])
+    for r in two_ranks:
+        np.testing.assert_allclose(r["fit_mean"], both.mean(0), rtol=1e-5)
+        np.testing.assert_allclose(r["fit_std"], both.std(0), rtol=1e-5)
+        proj = FeatureProjection.random(6, 2, seed=3, mean=both.mean(0), std=both.std(0))
+        np.testing.assert_allclose(r["projected"], proj(r["batch"]), rtol=1e-4, atol=1e-5)

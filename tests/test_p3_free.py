@@ -203,8 +203,9 @@ def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
 
 def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(pairs):
     """``feature_dim=4`` of a 16-wide model: the store is N x 4, and both the training forward's and
-    the scoring pass's rows are the seeded Gaussian projection of the 16-d pooled features."""
-    from datadiet.select.compress import FeatureProjection
+    the scoring pass's rows are the seeded Gaussian projection of the 16-d pooled features, z-scored
+    with the moments of the first pass's features (all 30 here: fewer than the 64 a pass fits on)."""
+    from datadiet.select.compress import FeatureProjection, feature_moments
 
     tok, ds = pairs
     model = tiny_lm(len(tok))
@@ -214,7 +215,8 @@ def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(pairs):
     diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)  # P3's first pass: every example
     plain = DataDiet.p3(budget=8, num_epochs=2, progress=False).setup(N, model=model)
     ids16, _, f16 = _pass(plain, model, ds, collate, np.arange(N))
-    proj = FeatureProjection.random(16, 4, seed=5)
+    mean, std = feature_moments(f16)
+    proj = FeatureProjection.random(16, 4, seed=5, mean=mean, std=std)
     assert diet.features.shape == (N, 4)
     np.testing.assert_allclose(diet.features[ids16], proj(f16), rtol=1e-4, atol=1e-5)
     # the training forward's features go through the same map
@@ -227,5 +229,38 @@ def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(pairs):
     diet.weighted_loss(torch.as_tensor(ids), outputs, batch, features=captured["features"])
     diet.flush()
     np.testing.assert_allclose(diet.features[ids], proj(captured["features"].numpy()), rtol=1e-4, atol=1e-5)
+    # the moments travel with the checkpoint: a resumed diet projects with the same map
+    fresh = DataDiet.p3(budget=8, num_epochs=2, feature_dim=4, seed=5, progress=False)
+    fresh.load_state_dict(diet.state_dict())
+    np.testing.assert_allclose(fresh.feature_projection().mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(fresh.compress_features(captured["features"]).numpy(),
+                               proj(captured["features"].numpy()), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="feature_dim"):
         DataDiet.p3(budget=8, feature_dim=0)
+
+
+def test_a_pass_fits_the_projection_on_a_spread_sample_of_its_ids():
+    """Up to 64 examples spread over the ids, forwarded in the pass's length buckets; their features'
+    moments (hand-checked: the features here are the ids themselves)."""
+    from datadiet.scoring_pass import FIT_ROWS, fit_feature_transform
+    from datadiet.select.compress import LazyProjection
+    from datadiet.scores.inputs import ScoreInputs
+
+    seen = []
+
+    def forward(batch_ids):
+        seen.append(list(batch_ids))
+        f = torch.tensor(np.stack([batch_ids, 2 * batch_ids, np.ones(len(batch_ids))], 1), dtype=torch.float32)
+        return ScoreInputs(features=f)
+
+    ids = np.arange(1000, 1200)
+    proj = LazyProjection(2, seed=0)
+    fit_feature_transform(proj, ids, None, 16, forward)
+    sample = np.concatenate(seen)
+    assert len(sample) == FIT_ROWS == 64 and all(len(b) <= 16 for b in seen)
+    assert sample.min() == 1000 and sample.max() == 1199  # spread over all of them
+    np.testing.assert_allclose(proj.mean, [sample.mean(), 2 * sample.mean(), 1.0])
+    np.testing.assert_allclose(proj.std, [sample.std(), 2 * sample.std(), 1.0])  # constant: centred, not scaled
+    narrow = LazyProjection(8, seed=0)  # features no wider than feature_dim pass through, unfitted
+    fit_feature_transform(narrow, ids, None, 16, forward)
+    assert not narrow.fitted

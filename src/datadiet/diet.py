@@ -227,9 +227,13 @@ class DataDiet(Presets):
     def compress_features(self, features):
         """A batch of pooled features projected to the strategy's ``feature_dim`` (as they are
         without one), the same map for the training forward and the scoring passes."""
+        return self.feature_projection()(features)
+
+    def feature_projection(self) -> LazyProjection:
+        """The map of :meth:`compress_features` (z-scoring moments fitted on the first features)."""
         if self._projection is None or self._projection.seed != self.seed:
             self._projection = LazyProjection(self.strategy.feature_dim, self.seed)
-        return self._projection(features)
+        return self._projection
 
     def records_free_features(self) -> bool:
         """Whether training steps should capture pooled features (:meth:`capture_features`)."""

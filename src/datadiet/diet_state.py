@@ -37,6 +37,7 @@ def diet_state_dict(diet: "DataDiet") -> dict:
         "recorder": diet.recorder.state_dict(),
         "run_log": diet.run_log.state_dict(),
         "features": None if diet.features is None else diet.features.copy(),
+        "feature_moments": diet.feature_projection().state(),
         "task": None if diet.adapter is None else diet.adapter.task,
     }
 
@@ -64,5 +65,6 @@ def load_diet_state(diet: "DataDiet", state: dict) -> None:
     diet.epoch = int(state["epoch"])
     diet.selection = Selection.of(state["selection_indices"], state["selection_weights"])
     diet.features = None if state.get("features") is None else np.asarray(state["features"], np.float32).copy()
+    diet.feature_projection().load_state(state.get("feature_moments"))
     if state.get("task") and diet.adapter is None:
         diet.adapter = TaskAdapter(state["task"])

@@ -135,18 +135,21 @@ def score_examples(
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     with eval_forward(model) as device, capture_on_request(model, requested) as captured:
-        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
-        for batch_ids in bar:
+        def forward(batch_ids):
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
             if split is not None and "labels" in batch:
-                inputs = labelled_score_inputs(split, forward_inputs, batch, "features" in requested)
-            else:
-                if "features" in requested:
-                    forward_inputs["output_hidden_states"] = True
-                outputs = model(**forward_inputs)
-                inputs = adapter.score_inputs(outputs, batch, captured)
+                return labelled_score_inputs(split, forward_inputs, batch, "features" in requested)
+            if "features" in requested:
+                forward_inputs["output_hidden_states"] = True
+            return adapter.score_inputs(model(**forward_inputs), batch, captured)
+
+        if want_features and getattr(feature_transform, "fitted", True) is False:
+            fit_feature_transform(feature_transform, ids, lengths, batch_size, forward)
+        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
+        for batch_ids in bar:
+            inputs = forward(batch_ids)
             score.check_inputs(inputs)
             out_ids.append(batch_ids)
             out_scores.append(score(inputs).float().cpu().numpy())
@@ -177,6 +180,28 @@ def score_examples(
     )
 
 
+FIT_ROWS = 64
+"""Examples a scoring pass forwards to fit a feature projection's z-scoring moments (see
+:class:`~datadiet.select.compress.LazyProjection`: 64 rows keep as much as all of them)."""
+
+
+def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None, batch_size: int,
+                          forward: Callable) -> None:
+    """Fit ``transform``'s moments on the features of up to :data:`FIT_ROWS` of ``ids``, spread
+    over them and the same on every rank (each rank forwards them: no collective, so ranks that
+    score different numbers of batches cannot wait on each other)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not len(ids):
+        return
+    sample = ids[np.unique(np.linspace(0, len(ids) - 1, num=min(len(ids), FIT_ROWS)).round().astype(np.int64))]
+    parts = [forward(chunk).features for chunk in length_buckets(sample, lengths, batch_size)]
+    if any(p is None for p in parts):
+        return  # no features: the pass raises its own error
+    rows = torch.cat([p.detach().float().cpu() for p in parts])
+    if transform.projects(rows.shape[-1]):
+        transform.fit(rows)
+
+
 def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,
                    lengths: np.ndarray | None = None) -> PassResult:
     """Re-score ``ids`` for a :class:`~datadiet.DataDiet` at ``epoch``: run the pass (with the
@@ -190,7 +215,7 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
     result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
                             batch_size=diet.settings.scoring_batch_size, lengths=lengths,
                             want_features=want_features, progress=diet.settings.progress,
-                            feature_transform=diet.compress_features)
+                            feature_transform=diet.feature_projection())
     diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
     if want_features:
         diet.features = store_features(diet.features, diet.num_examples, result.ids, result.features)

@@ -48,7 +48,8 @@ class P3(Strategy):
     pass only the never-scored examples and at most ``rescore_fraction * N`` of the stale ones
     (not trained last epoch, oldest first); ``"all"`` re-scores every example every epoch, as the
     authors' code. ``feature_dim``: project the pooled features batch by batch, as they leave the
-    model, to this many dimensions (a seeded Gaussian projection, :class:`~datadiet.select.compress.LazyProjection`),
+    model, to this many dimensions (a seeded Gaussian projection after z-scoring with moments fitted
+    on the first features seen, :class:`~datadiet.select.compress.LazyProjection`),
     so the feature store is ``N x feature_dim`` float32 however wide the model. Method card:
     ``docs/methods/p3.md``.
     """
