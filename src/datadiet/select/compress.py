@@ -222,8 +222,8 @@ class LazyProjection:
     they are part of the diet's checkpoint (:meth:`state`). A few dozen rows are enough: on
     LLM-like 4,096-d features compressed to 256, moments from the first 64 rows keep as much of
     the uncompressed DPP's lead over random picks as moments from all rows (93-95%), and 8 rows
-    91-93%, where projecting without z-scoring keeps 85-90% (a few very large dimensions dominate
-    the projection). Dimensions constant over the fitted rows are centred, not scaled.
+    91-94%, where projecting without z-scoring keeps 89-90% (a few very large dimensions dominate
+    the projection; ``benchmarks/dpp_speed/moments_fit.md``). Dimensions constant over the fitted rows are centred, not scaled.
     """
 
     def __init__(self, out_dim: int | None, seed: int = 0):
