@@ -220,14 +220,24 @@ def test_score_policy_end_to_end_on_a_tiny_model(tok, tiny_lm):
     assert not tiny_lm.training
 
 
-def test_mean_token_nll_equals_the_model_loss(tok, tiny_lm):
+@pytest.mark.parametrize("labelled_head", [True, False])
+def test_mean_token_nll_equals_the_model_loss(tok, tiny_lm, labelled_head):
     ex = tokenize_pairs(tok, ["Q: add\n"], ["a = 1\nb = 2"])
-    got = mean_token_nll(tiny_lm, ex, CausalLMCollator(tok))
+    got = mean_token_nll(tiny_lm, ex, CausalLMCollator(tok), labelled_head=labelled_head)
     batch = CausalLMCollator(tok)(ex)
     with torch.no_grad():
         loss = tiny_lm(**model_inputs(batch)).loss.item()
     assert got["nll"] == pytest.approx(loss, rel=1e-5)
     assert got["tokens"] == 8  # a = 1 \n b = 2 EOS
+
+
+def test_mean_token_nll_per_example_is_the_same_with_the_labelled_head(tok, tiny_lm):
+    ex = tokenize_pairs(tok, ["Q: add\n", "Q: a longer question here\n", "Q:\n"],
+                        ["a = 1\nb = 2", "c = 3", "d = 4\ne = 5\nf = 6"])
+    fast, full = (mean_token_nll(tiny_lm, ex, CausalLMCollator(tok), batch_size=2, labelled_head=flag)
+                  for flag in (True, False))
+    np.testing.assert_allclose(fast["per_example"], full["per_example"], rtol=1e-5)
+    assert fast["nll"] == pytest.approx(full["nll"], rel=1e-6) and fast["tokens"] == full["tokens"]
 
 
 def test_score_inputs_shift():

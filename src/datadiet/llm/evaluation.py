@@ -17,6 +17,7 @@ from datadiet.llm.gsm8k import GSM8K_PROMPT, answers_match, extract_final_number
 from datadiet.llm.tokenization import CausalLMCollator, token_lengths
 from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.tokens import gold_token_logprobs
+from datadiet.labelled_head import labelled_forward, split_lm_head
 from datadiet.scoring_pass import batch_to_device, eval_forward, length_buckets
 
 __all__ = ["evaluate_gsm8k", "generate_greedy", "mean_token_nll"]
@@ -29,8 +30,13 @@ def mean_token_nll(
     *,
     tokenizer=None,
     batch_size: int = 8,
+    labelled_head: bool = True,
 ) -> dict[str, Any]:
     """Negative log-likelihood of the labelled tokens (the solutions), teacher-forced.
+
+    With ``labelled_head`` (and a model whose logits are plain ``lm_head(hidden)``) the LM head is
+    applied at the labelled positions only (:mod:`datadiet.labelled_head`): the same numbers,
+    without the prompt's logits.
 
     Returns ``{"nll": token-weighted mean over all labelled tokens, "tokens": their count,
     "per_example": (N,) mean NLL of each example (NaN if it has no labelled token)}``.
@@ -39,15 +45,20 @@ def mean_token_nll(
         collator = CausalLMCollator(tokenizer)
     total, count = 0.0, 0
     per_example = np.full(len(examples), np.nan)
+    split = split_lm_head(model) if labelled_head else None
     with eval_forward(model) as device:
         for idx in length_buckets(np.arange(len(examples)), token_lengths(examples), batch_size):
             batch = batch_to_device(collator([examples[i] for i in idx]), device)
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
             labels = batch["labels"][:, 1:]
             valid = labels != IGNORE_INDEX
-            rows, _, logp = gold_token_logprobs(logits[:, :-1], labels, valid)
-            sums = torch.zeros(labels.shape[0], dtype=torch.float64, device=device)
-            sums.index_add_(0, rows, -logp.double())
+            if split is not None:
+                logp = labelled_forward(split, inputs, batch["labels"])["log_probs"]
+                sums = -(logp.double() * valid).sum(1)
+            else:
+                rows, _, logp = gold_token_logprobs(model(**inputs).logits[:, :-1], labels, valid)
+                sums = torch.zeros(labels.shape[0], dtype=torch.float64, device=device)
+                sums.index_add_(0, rows, -logp.double())
             sums = sums.cpu().numpy()
             counts = valid.sum(1).cpu().numpy()
             total += float(sums.sum())
