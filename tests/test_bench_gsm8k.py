@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.gsm8k_p3.methods import MethodSpec
 from benchmarks.gsm8k_p3.report import pooled, summarize, time_ratio
-from benchmarks.gsm8k_p3.run import RUN_SETTINGS, parse_args, resume
+from benchmarks.gsm8k_p3.run import RUN_SETTINGS, matched_time_ratio, parse_args, resume
 
 
 def test_method_specs_name_a_method_and_optionally_its_keep():
@@ -17,8 +17,11 @@ def test_method_specs_name_a_method_and_optionally_its_keep():
     spec = MethodSpec.parse("random@0.62", 0.5)
     assert (spec.keep, spec.label) == (0.62, "random@0.62")
     assert MethodSpec.parse("full", 0.5).keep is None
+    timed = MethodSpec.parse("default@time=p3_free", 0.5)
+    assert (timed.time_of, timed.keep, timed.label) == ("p3_free", None, "default@time=p3_free")
     for bad, message in [("p4", "unknown method"), ("full@0.5", "no @KEEP"), ("random@1.5", r"\(0, 1\]"),
-                         ("random@half", "kept fraction")]:
+                         ("random@half", "kept fraction"), ("p3@time=random", "only random and default"),
+                         ("random@time=", "name the method")]:
         with pytest.raises(ValueError, match=message):
             MethodSpec.parse(bad, 0.5)
 
@@ -73,3 +76,24 @@ def test_resume_refuses_results_made_with_other_settings(tmp_path):
     assert resume(tmp_path, config)["runs"] == [{"method": "full", "seed": 0}]
     with pytest.raises(SystemExit, match="epochs: 5 -> 3"):
         resume(tmp_path, {**config, "epochs": 3})
+
+
+def test_time_matched_methods_take_the_ratio_of_the_same_seed():
+    runs = [_run("full", 0, 100.0, 1.0, 0.0), _run("full", 1, 120.0, 1.0, 0.0),
+            _run("p3_free", 0, 55.0, 1.0, 0.0), _run("p3_free", 1, 72.0, 1.0, 0.0)]
+    assert matched_time_ratio(runs, "p3_free", 0) == pytest.approx(0.55)
+    assert matched_time_ratio(runs, "p3_free", 1) == pytest.approx(0.60)
+    with pytest.raises(SystemExit, match="seed 2"):
+        matched_time_ratio(runs, "p3_free", 2)
+    random = MethodSpec.parse("random@time=p3_free", 0.5).diet(0, scoring_batch_size=4, rescore_fraction=0.1,
+                                                                time_ratio=0.55)
+    assert random.strategy.keep == pytest.approx(0.55)
+    default = MethodSpec.parse("default@time=p3_free", 0.5).diet(0, scoring_batch_size=4, rescore_fraction=0.1,
+                                                                  time_ratio=0.55)
+    assert default.strategy.time_budget == pytest.approx(0.55)
+    # its plan, warm-up epoch included, predicts the matched time
+    assert default.plan(1000, 5).predicted_time_ratio == pytest.approx(0.55, abs=0.005)
+    with pytest.raises(ValueError, match="needs the time ratio"):
+        MethodSpec.parse("random@time=p3_free", 0.5).diet(0, scoring_batch_size=4, rescore_fraction=0.1)
+    with pytest.raises(SystemExit):  # the matched run must come earlier in --methods
+        parse_args(["--methods", "full", "random@time=p3_free", "p3_free", "--device", "cpu"])

@@ -1,9 +1,12 @@
 """The runs of the GSM8K benchmark: which diet each method name means, and the model it fine-tunes
 (all weights, or LoRA adapters through ``peft``).
 
-A method is written ``NAME`` or ``NAME@KEEP``: ``random@0.62`` is dynamic random at 62% of the pool
-per epoch, the way to put a cheap method at the same *time* as a costlier one (P3 pays for its
-scoring passes) next to the runs at the same *example budget* (``--keep``).
+A method is written ``NAME``, ``NAME@KEEP`` or ``NAME@time=OTHER``: ``random@0.62`` is dynamic
+random at 62% of the pool per epoch; ``random@time=p3_free`` (``random`` and ``default`` only) is
+fitted, seed by seed, to the time ratio that the ``p3_free`` run of the same seed measured (random:
+that kept fraction; the default diet: ``DataDiet(time_budget=ratio)``, whose plan solves the keep
+with its warm-up epoch). These put a cheap method at the same *time* as a costlier one (P3 pays for
+its scoring passes) next to the runs at the same *example budget* (``--keep``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ METHODS = {
 }
 
 
+TIME_MATCHED = ("random", "default")
+"""The methods ``NAME@time=OTHER`` can fit to another run's measured time."""
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """One method of the benchmark at one kept fraction (``keep`` is None for ``full``)."""
@@ -31,10 +38,14 @@ class MethodSpec:
     name: str
     keep: float | None
     explicit_keep: bool = False
+    time_of: str | None = None
 
     @property
     def label(self) -> str:
-        """How the method appears in results: ``random``, or ``random@0.62`` off the default keep."""
+        """How the method appears in results: ``random``, ``random@0.62`` off the default keep, or
+        ``random@time=p3_free``."""
+        if self.time_of is not None:
+            return f"{self.name}@time={self.time_of}"
         return f"{self.name}@{self.keep:g}" if self.explicit_keep else self.name
 
     @classmethod
@@ -49,6 +60,13 @@ class MethodSpec:
             return cls(name, None)
         if not sep:
             return cls(name, default_keep)
+        if keep_text.startswith("time="):
+            if name not in TIME_MATCHED:
+                raise ValueError(f"{text!r}: only {' and '.join(TIME_MATCHED)} can be fitted to another run's time")
+            other = keep_text[len("time="):]
+            if not other:
+                raise ValueError(f"{text!r}: name the method whose time to match, e.g. {name}@time=p3_free")
+            return cls(name, None, time_of=other)
         try:
             keep = float(keep_text)
         except ValueError:
@@ -57,14 +75,19 @@ class MethodSpec:
             raise ValueError(f"{text!r}: the kept fraction must be in (0, 1], got {keep}")
         return cls(name, keep, explicit_keep=True)
 
-    def diet(self, seed: int, *, scoring_batch_size: int, rescore_fraction: float) -> DataDiet:
-        """The library preset that runs this method."""
+    def diet(self, seed: int, *, scoring_batch_size: int, rescore_fraction: float,
+             time_ratio: float | None = None) -> DataDiet:
+        """The library preset that runs this method (``time_ratio``: the matched run's, for ``@time=``)."""
+        if self.time_of is not None and time_ratio is None:
+            raise ValueError(f"{self.label} needs the time ratio of the {self.time_of} run of the same seed")
         if self.name == "full":
             return DataDiet.full(seed=seed, progress=False)
         if self.name == "random":
-            return DataDiet.random(keep=self.keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
+            keep = self.keep if self.time_of is None else min(1.0, time_ratio)
+            return DataDiet.random(keep=keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
         if self.name == "default":
-            return DataDiet(keep=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False)
+            amount = {"keep": self.keep} if self.time_of is None else {"time_budget": min(1.0, time_ratio)}
+            return DataDiet(seed=seed, scoring_batch_size=scoring_batch_size, progress=False, **amount)
         rescore = ({"rescore": "all"} if self.name == "p3"
                    else {"rescore": "stale", "rescore_fraction": rescore_fraction})
         return DataDiet.p3(budget=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False,

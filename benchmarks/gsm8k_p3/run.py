@@ -13,8 +13,9 @@ epochs and seed; only the diet differs (``--methods``, see ``methods.py``):
   difficulty and features taken from their training forward; with both P3 runs the report gives
   the overlap of their per-epoch selections.
 
-``NAME@KEEP`` runs a method at another kept fraction: the cheap methods at P3's measured time
-(e.g. ``random@0.6``) give the comparison at equal time beside the one at equal example budget.
+``NAME@KEEP`` runs a method at another kept fraction; ``random@time=p3_free`` and
+``default@time=p3_free`` are fitted, seed by seed, to the time ratio the ``p3_free`` run of the same
+seed measured: the comparison at equal time beside the one at equal example budget.
 
 Time is the wall-clock of ``trainer.train()``: training steps + scoring passes + selection
 (evaluation excluded and reported apart), as a ratio to the full-data run of the same seed; the
@@ -94,9 +95,9 @@ def evaluate(model, tokenizer, test_rows, args) -> dict:
     return res
 
 
-def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args) -> dict:
+def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time_ratio: float | None = None) -> dict:
     """Fine-tune a fresh SmolLM2 (all weights or LoRA) with ``DataDietTrainer`` and the method's
-    diet; time it and evaluate."""
+    diet (``time_ratio``: the time to fit for ``NAME@time=OTHER``); time it and evaluate."""
     model, tokenizer = load_smollm2()
     if args.finetune == "lora":
         set_seed(seed)  # the adapters' initialisation, as the Trainer seeds everything after it
@@ -104,7 +105,8 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args) -> d
     # The diet indexes examples by position; the GSM8K row ids stay in the results.
     train = Dataset.from_list([{**ex, "example_id": i} for i, ex in enumerate(pool_examples)])
     lengths = np.array([len(ex["input_ids"]) for ex in pool_examples])
-    diet = spec.diet(seed, scoring_batch_size=args.score_batch_size, rescore_fraction=args.rescore_fraction)
+    diet = spec.diet(seed, scoring_batch_size=args.score_batch_size, rescore_fraction=args.rescore_fraction,
+                     time_ratio=time_ratio)
     with tempfile.TemporaryDirectory() as tmp:
         targs = TrainingArguments(
             output_dir=tmp, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
@@ -134,8 +136,9 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args) -> d
     ev = evaluate(trainer.model, tokenizer, test_rows, args)
     score_s, select_s = summary["scoring_seconds"], summary["selection_seconds"]
     return {
-        "method": spec.label, "seed": seed, "keep": spec.keep, "diet": diet.strategy.to_dict(),
-        "budget_per_epoch": int(round(spec.keep * len(pool_examples))) if spec.keep is not None else len(pool_examples),
+        "method": spec.label, "seed": seed, "keep": spec.keep, "matched_time_ratio": time_ratio,
+        "diet": diet.strategy.to_dict(),
+        "budget_per_epoch": int(np.median(kept.sum(1))) if spec.name != "full" else len(pool_examples),
         "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
         "trained_tokens": int((kept.astype(np.int64) @ lengths).sum()),
         "scored_examples": summary["scored_examples"],
@@ -155,6 +158,15 @@ def epoch_losses(log_history: list[dict], num_epochs: int) -> list[float]:
             if 0 <= e < num_epochs:
                 losses[e] = float(entry["loss"])
     return losses
+
+
+def matched_time_ratio(runs: list[dict], label: str, seed: int) -> float:
+    """The time ratio to full data of the ``label`` run of ``seed`` (both in ``runs``)."""
+    by = {(r["method"], r["seed"]): r for r in runs}
+    if (label, seed) not in by or ("full", seed) not in by:
+        raise SystemExit(f"@time={label} needs the {label} and full runs of seed {seed} first: list them earlier "
+                         "in --methods")
+    return by[(label, seed)]["seconds"]["total"] / by[("full", seed)]["seconds"]["total"]
 
 
 RUN_SETTINGS = ("pool", "keep", "epochs", "batch_size", "lr", "max_length", "test", "max_new_tokens", "data_seed",
@@ -195,11 +207,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--eval-batch-size", type=int, default=16)
     ap.add_argument("--rescore-fraction", type=float, default=0.1,
                     help="p3_free and default: at most this fraction of the pool is re-scored by a pass per epoch")
-    ap.add_argument("--methods", nargs="+", default=["full", "random", "default", "p3", "p3_free"],
+    ap.add_argument("--methods", nargs="+", default=["full", "random", "default", "p3", "p3_free",
+                                                     "random@time=p3_free", "default@time=p3_free"],
                     metavar="NAME[@KEEP]",
                     help="run in this order for each seed, results saved after each. NAME is one of: "
                          + "; ".join(f"{k}: {v}" for k, v in METHODS.items())
-                         + ". NAME@KEEP runs it at another kept fraction (e.g. random@0.62 at P3's time)")
+                         + ". NAME@KEEP runs it at another kept fraction; random@time=p3_free and "
+                           "default@time=p3_free are fitted, seed by seed, to that run's measured time ratio")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -217,6 +231,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.specs = [MethodSpec.parse(m, args.keep) for m in args.methods]
     except ValueError as err:
         ap.error(str(err))
+    for i, spec in enumerate(args.specs):
+        earlier = [s.label for s in args.specs[:i]]
+        if spec.time_of is not None and (spec.time_of not in earlier or "full" not in earlier):
+            ap.error(f"{spec.label}: list full and {spec.time_of} before it in --methods (its time is read off them)")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -279,7 +297,11 @@ def main(argv=None) -> None:
             if (spec.label, seed) in done:
                 logger.info("%s seed %d: already in %s", spec.label, seed, args.out)
                 continue
-            run = run_method(spec, seed, pool_examples, test_rows, args)
+            ratio = None
+            if spec.time_of is not None:
+                ratio = matched_time_ratio(result["runs"], spec.time_of, seed)
+                logger.info("%s seed %d: fitted to %s's time ratio %.3f", spec.label, seed, spec.time_of, ratio)
+            run = run_method(spec, seed, pool_examples, test_rows, args, time_ratio=ratio)
             result["runs"].append(run)
             logger.info("%s seed %d: NLL %.4f EM %s, %.0f s", spec.label, seed, run["test_nll"],
                         run["test_exact_match"], run["seconds"]["total"])
