@@ -5,6 +5,7 @@ logits are not plain ``lm_head(hidden)``."""
 import numpy as np
 import pytest
 import torch
+from transformers import LlamaForCausalLM
 
 from datadiet import DataDiet
 from datadiet.labelled_head import labelled_logprobs, split_lm_head
@@ -72,10 +73,55 @@ def test_the_pass_never_builds_the_full_logits(pairs):
     hooks = [model.register_forward_hook(lambda *a: calls.__setitem__("model", calls["model"] + 1)),
              model.model.register_forward_hook(lambda *a: calls.__setitem__("backbone", calls["backbone"] + 1))]
     score_examples(model, ds, np.arange(N), CausalLMCollator(tok), diet.adapter, diet.score, batch_size=8,
-                   want_features=True, progress=False)
+                   want_features=True, progress=False, labelled_head=True)
+    assert calls == {"model": 0, "backbone": 3}
+    # "verify" (the default) also runs the full forward once, on the first batch, to check
+    res = score_examples(model, ds, np.arange(N), CausalLMCollator(tok), diet.adapter, diet.score, batch_size=8,
+                         want_features=True, progress=False)
     for h in hooks:
         h.remove()
-    assert calls == {"model": 0, "backbone": 3}
+    assert calls == {"model": 1, "backbone": 3 + 4} and res.labelled_head is True
+
+
+class ScaledLogitsLlama(LlamaForCausalLM):
+    """A model that transforms its logits in its forward, with no config attribute saying so."""
+
+    datadiet_task = "causal_lm"
+
+    def forward(self, *args, **kwargs):
+        out = super().forward(*args, **kwargs)
+        out.logits = out.logits * 0.5
+        return out
+
+
+def test_a_model_whose_logits_are_not_its_head_falls_back_after_one_batch(pairs, caplog):
+    tok, ds = pairs
+    model = ScaledLogitsLlama(tiny_lm(len(tok)).config)
+    assert split_lm_head(model) is not None  # nothing in its config tells
+    diet = DataDiet.p3(budget=8, progress=False)
+    diet.setup(N, num_epochs=2, model=model)
+    collate = CausalLMCollator(tok)
+    with caplog.at_level("WARNING", logger="datadiet"):
+        checked = score_examples(model, ds, np.arange(N), collate, diet.adapter, diet.score, batch_size=5,
+                                 want_features=True, progress=False)
+    assert checked.labelled_head is False and "full forward" in caplog.text
+    full = score_examples(model, ds, np.arange(N), collate, diet.adapter, diet.score, batch_size=5,
+                          want_features=True, progress=False, labelled_head=False)
+    np.testing.assert_allclose(checked.scores, full.scores, rtol=1e-6)
+    np.testing.assert_allclose(checked.features, full.features, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scaled, verdict", [(False, True), (True, False)])
+def test_a_diet_checks_once_and_remembers(pairs, scaled, verdict):
+    tok, ds = pairs
+    plain = tiny_lm(len(tok))
+    model = ScaledLogitsLlama(plain.config) if scaled else plain
+    diet = DataDiet.p3(budget=8, progress=False)
+    diet.setup(N, num_epochs=3, model=model)
+    assert diet.labelled_head == "verify"
+    collate = CausalLMCollator(tok)
+    diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)  # the first pass checks
+    assert diet.labelled_head is verdict
 
 
 def test_models_that_transform_their_logits_keep_their_own_forward(pairs):

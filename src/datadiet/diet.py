@@ -68,6 +68,7 @@ class DataDiet(Presets):
         self.selection: Selection | None = None
         self.features: np.ndarray | None = None
         self._projection: LazyProjection | None = None  # compress_features: built on first use
+        self.labelled_head: bool | str = "verify"  # a causal LM's passes: LM head at labelled positions (checked once)
         self._lengths: np.ndarray | None = None
         self._warned_missing_features = False  # warn_missing_features: once per diet
 

@@ -11,7 +11,10 @@ float precision.
 
 Only models whose logits are exactly ``lm_head(last hidden state)`` qualify
 (:func:`split_lm_head`); a model that scales or soft-caps its logits, or a prompt-learning
-adapter that prepends virtual tokens, keeps the full forward.
+adapter that prepends virtual tokens, keeps the full forward. Because a model may transform its
+logits in a way no config attribute names, a diet checks the first batch it scores this way
+against the model's own forward (:func:`agrees_with_full_forward`) and falls back, with a warning,
+if they differ.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ import torch
 from datadiet.adapters import CAUSAL_LM, TaskAdapter, mean_pool
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.lm import GOLD_LOGPROB_SCORES
-from datadiet.scores.tokens import CHUNK_ELEMENTS, gold_row_stats
+from datadiet.scores.tokens import CHUNK_ELEMENTS, gold_row_stats, gold_token_logprobs
 
-__all__ = ["LOGIT_TRANSFORMS", "labelled_logprobs", "labelled_forward", "labelled_score_inputs", "pass_split",
-           "split_lm_head"]
+__all__ = ["LOGIT_TRANSFORMS", "agrees_with_full_forward", "labelled_logprobs", "labelled_forward",
+           "labelled_score_inputs", "pass_split", "split_lm_head"]
 
 LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale",
                     "lm_head_multiplier", "logit_softcapping")
@@ -125,3 +128,18 @@ def labelled_score_inputs(split: tuple[torch.nn.Module, torch.nn.Linear], forwar
     features = mean_pool(out["last_hidden_state"], batch.get("attention_mask")) if want_features else None
     return ScoreInputs(token_labels=labels[:, 1:], token_logprobs=out["log_probs"], token_is_argmax=out["is_argmax"],
                        action_ids=None if actions is None else actions[:, 1:], features=features).detach()
+
+
+def agrees_with_full_forward(model: torch.nn.Module, inputs: ScoreInputs, forward_inputs: Mapping[str, Any]) -> bool:
+    """Whether ``inputs`` (from :func:`labelled_score_inputs`) hold the gold-token log-probabilities
+    that ``model``'s own forward gives on the same batch: mean absolute difference at most 1e-3
+    (float32 models; 0.05 in half precision, whose logits round to about 3 significant digits)."""
+    logits = model(**{k: v for k, v in forward_inputs.items() if k != "output_hidden_states"}).logits
+    labels = inputs.token_labels
+    valid = labels != IGNORE_INDEX
+    if not valid.any():
+        return True
+    rows, cols, logp = gold_token_logprobs(logits[:, :-1], labels, valid)
+    diff = (inputs.token_logprobs[rows, cols].float() - logp.to(inputs.token_logprobs.device)).abs().mean().item()
+    tol = 1e-3 if logits.dtype == torch.float32 else 5e-2
+    return diff <= tol

@@ -6,6 +6,7 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
 from datadiet.free_features import store_features
 from datadiet.history import SOURCE_PASS
-from datadiet.labelled_head import labelled_score_inputs, pass_split
+from datadiet.labelled_head import agrees_with_full_forward, labelled_score_inputs, pass_split
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
+
+logger = logging.getLogger("datadiet")
 
 DIET_COLUMNS = ("example_id", "action_ids")
 """Batch keys the library reads but the model's forward never receives."""
@@ -89,6 +92,10 @@ class PassResult:
     correct: np.ndarray | None
     features: np.ndarray | None
     seconds: float
+    labelled_head: bool | None = None
+    """Under ``labelled_head="verify"``, what the check found: True (the labelled-positions head
+    agrees with the model's forward and was used), False (it did not: the full forward was used);
+    None when nothing was checked."""
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -111,7 +118,7 @@ def score_examples(
     want_features: bool = False,
     progress: bool = True,
     feature_transform: Callable | None = None,
-    labelled_head: bool = True,
+    labelled_head: bool | str = "verify",
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
@@ -123,7 +130,9 @@ def score_examples(
 
     ``labelled_head``: for a causal LM and a score read from gold-token log-probabilities, run the
     backbone and apply the LM head at the labelled positions only (:mod:`datadiet.labelled_head`:
-    the same scores, no logits for the prompt); False always runs the model's own forward.
+    the same scores, no logits for the prompt). ``"verify"`` (the default) first checks one batch
+    against the model's own forward and falls back to it, with a warning, if they differ; True
+    trusts it (a model already checked); False always runs the model's own forward.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
@@ -132,6 +141,7 @@ def score_examples(
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
     split = pass_split(model, adapter, score.name, requested) if labelled_head else None
+    state = {"split": split, "verify": labelled_head == "verify", "used": None}
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     with eval_forward(model) as device, capture_on_request(model, requested) as captured:
@@ -139,8 +149,18 @@ def score_examples(
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-            if split is not None and "labels" in batch:
-                return labelled_score_inputs(split, forward_inputs, batch, "features" in requested)
+            if state["split"] is not None and "labels" in batch:
+                inputs = labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
+                if not state["verify"]:
+                    return inputs
+                state["verify"] = False
+                if agrees_with_full_forward(model, inputs, forward_inputs):
+                    state["used"] = True
+                    return inputs
+                logger.warning("%s's logits are not its LM head applied to its last hidden state (a scale or a cap "
+                               "no config attribute names): scoring passes run its full forward",
+                               type(model).__name__)
+                state["split"], state["used"] = None, False
             if "features" in requested:
                 forward_inputs["output_hidden_states"] = True
             return adapter.score_inputs(model(**forward_inputs), batch, captured)
@@ -177,6 +197,7 @@ def score_examples(
     return PassResult(
         ids=merged["ids"], scores=merged["scores"], confidence=merged.get("confidence"),
         correct=merged.get("correct"), features=merged.get("features"), seconds=time.perf_counter() - start,
+        labelled_head=state["used"],
     )
 
 
@@ -215,7 +236,9 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
     result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
                             batch_size=diet.settings.scoring_batch_size, lengths=lengths,
                             want_features=want_features, progress=diet.settings.progress,
-                            feature_transform=diet.feature_projection())
+                            feature_transform=diet.feature_projection(), labelled_head=diet.labelled_head)
+    if result.labelled_head is not None:
+        diet.labelled_head = result.labelled_head  # checked once: later passes trust (or skip) it
     diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
     if want_features:
         diet.features = store_features(diet.features, diet.num_examples, result.ids, result.features)
