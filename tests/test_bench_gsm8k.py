@@ -47,13 +47,14 @@ def _run(method, seed, total, nll, em, score=0.0, tokens=100):
 def test_seeds_pool_against_the_full_run_of_the_same_seed():
     runs = [_run("full", 0, 100.0, 1.0, 0.2, tokens=1000), _run("full", 1, 200.0, 1.2, 0.3, tokens=1000),
             _run("p3", 0, 60.0, 1.1, 0.1, score=12.0, tokens=500), _run("p3", 1, 100.0, 1.3, 0.2, score=30.0, tokens=500)]
+    runs[2]["predicted_time_ratio"], runs[3]["predicted_time_ratio"] = 0.5, 0.6
     assert time_ratio(runs[2], runs) == pytest.approx(0.6) and time_ratio(runs[3], runs) == pytest.approx(0.5)
     row = next(r for r in pooled(runs) if r["method"] == "p3")
     assert row["seeds"] == [0, 1]
     assert row["time_ratio"][0] == pytest.approx(0.55)
     assert row["time_ratio"][1] == pytest.approx(math.sqrt(((0.6 - 0.55) ** 2 + (0.5 - 0.55) ** 2) / 1))
     assert row["nll"][0] == pytest.approx(1.2) and row["exact_match"][0] == pytest.approx(0.15)
-    assert row["token_ratio"][0] == pytest.approx(0.5)
+    assert row["token_ratio"][0] == pytest.approx(0.5) and row["predicted"][0] == pytest.approx(0.55)
     assert row["scoring_share"][0] == pytest.approx((0.2 + 0.3) / 2)
     single = pooled([runs[0]])[0]
     assert single["nll"][0] == 1.0 and math.isnan(single["nll"][1])  # one seed has no std

@@ -58,6 +58,7 @@ from transformers import TrainingArguments, set_seed
 
 from datadiet import DataDietTrainer
 from datadiet.llm import CausalLMCollator, evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
+from datadiet.planning import plan_run
 
 if __package__ in (None, ""):  # run as a script: python benchmarks/gsm8k_p3/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,6 +120,7 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time
         trainer.train()
         total = time.perf_counter() - start
     summary = diet.summary()
+    plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.adapter_observes_free())
     losses = epoch_losses(trainer.state.log_history, len(diet.log))
     kept = diet.kept_matrix()
     epochs = []
@@ -141,6 +143,7 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time
         "budget_per_epoch": int(np.median(kept.sum(1))) if spec.name != "full" else len(pool_examples),
         "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
         "trained_tokens": int((kept.astype(np.int64) @ lengths).sum()),
+        "predicted_time_ratio": plan.predicted_time_ratio, "plan_exact": plan.exact,
         "scored_examples": summary["scored_examples"],
         "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,
                     "eval": ev["seconds"], "observe": summary["observe_seconds"]},
