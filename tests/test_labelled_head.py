@@ -111,6 +111,38 @@ def test_a_model_whose_logits_are_not_its_head_falls_back_after_one_batch(pairs,
     np.testing.assert_allclose(checked.features, full.features, rtol=1e-6)
 
 
+class ModeLlama(LlamaForCausalLM):
+    """A wrapper that takes an input of its own (``mode``) which its backbone refuses."""
+
+    datadiet_task = "causal_lm"
+
+    def forward(self, *args, mode=None, **kwargs):
+        return super().forward(*args, **kwargs)
+
+
+def test_a_backbone_that_refuses_the_batch_falls_back(pairs, caplog):
+    """The check catches a backbone that cannot take the batch; the pass runs the model's forward."""
+    tok, ds = pairs
+    model = ModeLlama(tiny_lm(len(tok)).config)
+    inner = model.model.forward
+
+    def strict(*args, **kwargs):
+        if "mode" in kwargs:
+            raise TypeError("forward() got an unexpected keyword argument 'mode'")
+        return inner(*args, **kwargs)
+
+    model.model.forward = strict
+    diet = DataDiet(keep=0.5, progress=False)
+    diet.setup(N, num_epochs=2, model=model)
+    collate = lambda rows: {**CausalLMCollator(tok)(rows), "mode": None}  # noqa: E731
+    with caplog.at_level("WARNING", logger="datadiet"):
+        res = score_examples(model, ds, np.arange(N), collate, diet.adapter, diet.score, batch_size=8, progress=False)
+    assert res.labelled_head is False and "cannot be run on its own" in caplog.text
+    full = score_examples(model, ds, np.arange(N), collate, diet.adapter, diet.score, batch_size=8, progress=False,
+                          labelled_head=False)
+    np.testing.assert_allclose(res.scores, full.scores, rtol=1e-6)
+
+
 @pytest.mark.parametrize("scaled, verdict", [(False, True), (True, False)])
 def test_a_diet_checks_once_and_remembers(pairs, scaled, verdict):
     tok, ds = pairs

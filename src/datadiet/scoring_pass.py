@@ -150,16 +150,20 @@ def score_examples(
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
             if state["split"] is not None and "labels" in batch:
-                inputs = labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
                 if not state["verify"]:
-                    return inputs
+                    return labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
                 state["verify"] = False
-                if agrees_with_full_forward(model, inputs, forward_inputs):
+                try:
+                    inputs = labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
+                    why = None if agrees_with_full_forward(model, inputs, forward_inputs) else (
+                        "its logits are not its LM head applied to its last hidden state (a scale or a cap no config "
+                        "attribute names)")
+                except (TypeError, AttributeError) as error:  # a backbone that takes other inputs than the model
+                    why = f"its backbone cannot be run on its own ({type(error).__name__}: {error})"
+                if why is None:
                     state["used"] = True
                     return inputs
-                logger.warning("%s's logits are not its LM head applied to its last hidden state (a scale or a cap "
-                               "no config attribute names): scoring passes run its full forward",
-                               type(model).__name__)
+                logger.warning("%s: %s; scoring passes run its full forward", type(model).__name__, why)
                 state["split"], state["used"] = None, False
             if "features" in requested:
                 forward_inputs["output_hidden_states"] = True
