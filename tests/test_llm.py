@@ -238,6 +238,24 @@ def test_mean_token_nll_per_example_is_the_same_with_the_labelled_head(tok, tiny
                   for flag in (True, False))
     np.testing.assert_allclose(fast["per_example"], full["per_example"], rtol=1e-5)
     assert fast["nll"] == pytest.approx(full["nll"], rel=1e-6) and fast["tokens"] == full["tokens"]
+    # a model that scales its logits in forward (no config attribute says so): the check on the
+    # first batch sends it through its own forward, so its NLL is its own
+    tiny_lm.forward_scale = 0.5
+    original = type(tiny_lm).forward
+
+    def scaled(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        out.logits = out.logits * self.forward_scale
+        return out
+
+    tiny_lm.forward = scaled.__get__(tiny_lm)
+    try:
+        checked, own = (mean_token_nll(tiny_lm, ex, CausalLMCollator(tok), batch_size=2, labelled_head=flag)
+                        for flag in (True, False))
+    finally:
+        del tiny_lm.forward
+    assert own["nll"] != pytest.approx(full["nll"], rel=1e-3)
+    np.testing.assert_allclose(checked["per_example"], own["per_example"], rtol=1e-6)
 
 
 def test_score_inputs_shift():

@@ -15,9 +15,9 @@ import torch
 
 from datadiet.llm.gsm8k import GSM8K_PROMPT, answers_match, extract_final_number, gsm8k_prompt, tokenize_gsm8k
 from datadiet.llm.tokenization import CausalLMCollator, token_lengths
-from datadiet.scores.inputs import IGNORE_INDEX
+from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.tokens import gold_token_logprobs
-from datadiet.labelled_head import labelled_forward, split_lm_head
+from datadiet.labelled_head import agrees_with_full_forward, labelled_forward, split_lm_head
 from datadiet.scoring_pass import batch_to_device, eval_forward, length_buckets
 
 __all__ = ["evaluate_gsm8k", "generate_greedy", "mean_token_nll"]
@@ -34,9 +34,9 @@ def mean_token_nll(
 ) -> dict[str, Any]:
     """Negative log-likelihood of the labelled tokens (the solutions), teacher-forced.
 
-    With ``labelled_head`` (and a model whose logits are plain ``lm_head(hidden)``) the LM head is
-    applied at the labelled positions only (:mod:`datadiet.labelled_head`): the same numbers,
-    without the prompt's logits.
+    With ``labelled_head`` (and a model whose logits are plain ``lm_head(hidden)``, checked on the
+    first batch) the LM head is applied at the labelled positions only
+    (:mod:`datadiet.labelled_head`): the same numbers, without the prompt's logits.
 
     Returns ``{"nll": token-weighted mean over all labelled tokens, "tokens": their count,
     "per_example": (N,) mean NLL of each example (NaN if it has no labelled token)}``.
@@ -46,6 +46,7 @@ def mean_token_nll(
     total, count = 0.0, 0
     per_example = np.full(len(examples), np.nan)
     split = split_lm_head(model) if labelled_head else None
+    verify = True
     with eval_forward(model) as device:
         for idx in length_buckets(np.arange(len(examples)), token_lengths(examples), batch_size):
             batch = batch_to_device(collator([examples[i] for i in idx]), device)
@@ -54,6 +55,11 @@ def mean_token_nll(
             valid = labels != IGNORE_INDEX
             if split is not None:
                 logp = labelled_forward(split, inputs, batch["labels"])["log_probs"]
+                if verify:  # the first batch: the same numbers as the model's own forward?
+                    verify = False
+                    if not agrees_with_full_forward(model, ScoreInputs(token_labels=labels, token_logprobs=logp), inputs):
+                        split = None
+            if split is not None:
                 sums = -(logp.double() * valid).sum(1)
             else:
                 rows, _, logp = gold_token_logprobs(model(**inputs).logits[:, :-1], labels, valid)
