@@ -19,6 +19,7 @@ if they differ.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
 import torch
@@ -28,8 +29,10 @@ from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
 from datadiet.scores.lm import GOLD_LOGPROB_SCORES
 from datadiet.scores.tokens import CHUNK_ELEMENTS, gold_row_stats, gold_token_logprobs
 
-__all__ = ["LOGIT_TRANSFORMS", "agrees_with_full_forward", "labelled_logprobs", "labelled_forward",
+__all__ = ["LOGIT_TRANSFORMS", "CheckedHead", "agrees_with_full_forward", "labelled_logprobs", "labelled_forward",
            "labelled_score_inputs", "pass_split", "split_lm_head"]
+
+logger = logging.getLogger("datadiet")
 
 LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale",
                     "lm_head_multiplier", "logit_softcapping")
@@ -143,3 +146,40 @@ def agrees_with_full_forward(model: torch.nn.Module, inputs: ScoreInputs, forwar
     diff = (inputs.token_logprobs[rows, cols].float() - logp.to(inputs.token_logprobs.device)).abs().mean().item()
     tol = 1e-3 if logits.dtype == torch.float32 else 5e-2
     return diff <= tol
+
+
+class CheckedHead:
+    """The labelled-positions head of one model for a run of batches, checked on the first one.
+
+    ``split`` is :func:`split_lm_head`'s (None: always the model's own forward). With ``verify``
+    the first batch is also run through the model's own forward; if the two disagree, or the
+    backbone cannot take the batch on its own, a warning says so and every batch after it goes
+    through the model's forward. :attr:`verdict` holds what the check found (None: not checked).
+    """
+
+    def __init__(self, split: tuple[torch.nn.Module, torch.nn.Linear] | None, verify: bool = True):
+        self.split, self.verify = split, verify
+        self.verdict: bool | None = None
+
+    def score_inputs(self, model: torch.nn.Module, forward_inputs: Mapping[str, Any],
+                     batch: Mapping[str, torch.Tensor], want_features: bool) -> ScoreInputs | None:
+        """:func:`labelled_score_inputs` of the batch, or None when the caller must run the model's
+        own forward (no split, no labels in the batch, or the check failed)."""
+        if self.split is None or "labels" not in batch:
+            return None
+        if not self.verify:
+            return labelled_score_inputs(self.split, forward_inputs, batch, want_features)
+        self.verify = False
+        try:
+            inputs = labelled_score_inputs(self.split, forward_inputs, batch, want_features)
+            why = None if agrees_with_full_forward(model, inputs, forward_inputs) else (
+                "its logits are not its LM head applied to its last hidden state (a scale or a cap no config "
+                "attribute names)")
+        except (TypeError, AttributeError) as error:  # a backbone that takes other inputs than the model
+            why = f"its backbone cannot be run on its own ({type(error).__name__}: {error})"
+        self.verdict = why is None
+        if why is None:
+            return inputs
+        logger.warning("%s: %s; its full forward is run instead", type(model).__name__, why)
+        self.split = None
+        return None

@@ -6,7 +6,6 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 
 from __future__ import annotations
 
-import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,11 +19,9 @@ from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays, world
 from datadiet.free_features import store_features
 from datadiet.history import SOURCE_PASS
-from datadiet.labelled_head import agrees_with_full_forward, labelled_score_inputs, pass_split
+from datadiet.labelled_head import CheckedHead, pass_split
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
-
-logger = logging.getLogger("datadiet")
 
 DIET_COLUMNS = ("example_id", "action_ids")
 """Batch keys the library reads but the model's forward never receives."""
@@ -140,8 +137,8 @@ def score_examples(
     start = time.perf_counter()
     rank, size = world()
     batches = length_buckets(ids, lengths, batch_size)[rank::size]
-    split = pass_split(model, adapter, score.name, requested) if labelled_head else None
-    state = {"split": split, "verify": labelled_head == "verify", "used": None}
+    head = CheckedHead(pass_split(model, adapter, score.name, requested) if labelled_head else None,
+                       verify=labelled_head == "verify")
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
     with eval_forward(model) as device, capture_on_request(model, requested) as captured:
@@ -149,22 +146,9 @@ def score_examples(
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-            if state["split"] is not None and "labels" in batch:
-                if not state["verify"]:
-                    return labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
-                state["verify"] = False
-                try:
-                    inputs = labelled_score_inputs(state["split"], forward_inputs, batch, "features" in requested)
-                    why = None if agrees_with_full_forward(model, inputs, forward_inputs) else (
-                        "its logits are not its LM head applied to its last hidden state (a scale or a cap no config "
-                        "attribute names)")
-                except (TypeError, AttributeError) as error:  # a backbone that takes other inputs than the model
-                    why = f"its backbone cannot be run on its own ({type(error).__name__}: {error})"
-                if why is None:
-                    state["used"] = True
-                    return inputs
-                logger.warning("%s: %s; scoring passes run its full forward", type(model).__name__, why)
-                state["split"], state["used"] = None, False
+            inputs = head.score_inputs(model, forward_inputs, batch, "features" in requested)
+            if inputs is not None:
+                return inputs
             if "features" in requested:
                 forward_inputs["output_hidden_states"] = True
             return adapter.score_inputs(model(**forward_inputs), batch, captured)
@@ -201,7 +185,7 @@ def score_examples(
     return PassResult(
         ids=merged["ids"], scores=merged["scores"], confidence=merged.get("confidence"),
         correct=merged.get("correct"), features=merged.get("features"), seconds=time.perf_counter() - start,
-        labelled_head=state["used"],
+        labelled_head=head.verdict,
     )
 
 

@@ -15,9 +15,9 @@ import torch
 
 from datadiet.llm.gsm8k import GSM8K_PROMPT, answers_match, extract_final_number, gsm8k_prompt, tokenize_gsm8k
 from datadiet.llm.tokenization import CausalLMCollator, token_lengths
-from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.tokens import gold_token_logprobs
-from datadiet.labelled_head import agrees_with_full_forward, labelled_forward, split_lm_head
+from datadiet.labelled_head import CheckedHead, split_lm_head
 from datadiet.scoring_pass import batch_to_device, eval_forward, length_buckets
 
 __all__ = ["evaluate_gsm8k", "generate_greedy", "mean_token_nll"]
@@ -45,22 +45,16 @@ def mean_token_nll(
         collator = CausalLMCollator(tokenizer)
     total, count = 0.0, 0
     per_example = np.full(len(examples), np.nan)
-    split = split_lm_head(model) if labelled_head else None
-    verify = True
+    head = CheckedHead(split_lm_head(model) if labelled_head else None)
     with eval_forward(model) as device:
         for idx in length_buckets(np.arange(len(examples)), token_lengths(examples), batch_size):
             batch = batch_to_device(collator([examples[i] for i in idx]), device)
             inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
             labels = batch["labels"][:, 1:]
             valid = labels != IGNORE_INDEX
-            if split is not None:
-                logp = labelled_forward(split, inputs, batch["labels"])["log_probs"]
-                if verify:  # the first batch: the same numbers as the model's own forward?
-                    verify = False
-                    if not agrees_with_full_forward(model, ScoreInputs(token_labels=labels, token_logprobs=logp), inputs):
-                        split = None
-            if split is not None:
-                sums = -(logp.double() * valid).sum(1)
+            checked = head.score_inputs(model, inputs, batch, want_features=False)
+            if checked is not None:
+                sums = -(checked.token_logprobs.double() * valid).sum(1)
             else:
                 rows, _, logp = gold_token_logprobs(model(**inputs).logits[:, :-1], labels, valid)
                 sums = torch.zeros(labels.shape[0], dtype=torch.float64, device=device)

@@ -223,7 +223,8 @@ class LazyProjection:
     LLM-like 4,096-d features compressed to 256, moments from the first 64 rows keep as much of
     the uncompressed DPP's lead over random picks as moments from all rows (93-95%), and 8 rows
     91-94%, where projecting without z-scoring keeps 89-90% (a few very large dimensions dominate
-    the projection; ``benchmarks/dpp_speed/moments_fit.md``). Dimensions constant over the fitted rows are centred, not scaled.
+    the projection; ``benchmarks/dpp_speed/moments_fit.md``). Dimensions constant over the fitted
+    rows are centred, not scaled.
     """
 
     def __init__(self, out_dim: int | None, seed: int = 0):
@@ -244,8 +245,7 @@ class LazyProjection:
 
     def fit(self, sample) -> None:
         """Freeze the z-scoring moments to those of ``sample`` (``(n, d)``, the same rows on every rank)."""
-        a = sample.detach().float().cpu().numpy() if hasattr(sample, "detach") else np.asarray(sample, np.float32)
-        mean, std = feature_moments(a)
+        mean, std = feature_moments(_float32_numpy(sample))
         self.mean, self.std = mean, np.where(std > 0, std, 1.0)
         self._projection = None
 
@@ -253,8 +253,7 @@ class LazyProjection:
         if x is None or not self.projects(x.shape[-1]):
             return x
         if not self.fitted:  # the first batch, all ranks' rows together: the same moments everywhere
-            local = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, np.float32)
-            self.fit(all_gather_arrays({"rows": local})["rows"])
+            self.fit(all_gather_arrays({"rows": _float32_numpy(x)})["rows"])
         if self._projection is None or self._projection.in_dim != x.shape[-1]:
             if self.mean.shape[0] != x.shape[-1]:
                 raise ValueError(f"features are {x.shape[-1]} wide; the projection was fitted on {self.mean.shape[0]}")
@@ -271,6 +270,11 @@ class LazyProjection:
         self.mean = None if state is None else np.asarray(state["mean"], np.float64)
         self.std = None if state is None else np.asarray(state["std"], np.float64)
         self._projection = None
+
+
+def _float32_numpy(x) -> np.ndarray:
+    """A float32 numpy copy of an array or a (detached) tensor."""
+    return x.detach().float().cpu().numpy() if _is_torch(x) else np.asarray(x, np.float32)
 
 
 def compress_features(features, out_dim: int, *, method: str = "gaussian", seed: int = 0,
