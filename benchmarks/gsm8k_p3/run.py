@@ -91,7 +91,7 @@ def evaluate(model, tokenizer, test_rows, args) -> dict:
     """Test NLL and greedy exact match (batched generation), timed."""
     start = time.perf_counter()
     res = evaluate_gsm8k(model, tokenizer, test_rows, batch_size=args.eval_batch_size,
-                         max_new_tokens=args.max_new_tokens)
+                         max_new_tokens=args.max_new_tokens, autocast=torch.bfloat16 if args.bf16 else None)
     res["seconds"] = time.perf_counter() - start
     return res
 

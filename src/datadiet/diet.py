@@ -25,7 +25,7 @@ from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
 from datadiet.scores import get_score
-from datadiet.scoring_pass import dataset_labels, example_lengths, model_device, refresh_scores
+from datadiet.scoring_pass import Autocast, check_autocast, dataset_labels, example_lengths, model_device, refresh_scores
 from datadiet.select.compress import LazyProjection
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
@@ -147,14 +147,19 @@ class DataDiet(Presets):
 
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
-                    collate_fn: Callable[[list], dict] | None = None, labels: np.ndarray | None = None) -> Selection:
+                    collate_fn: Callable[[list], dict] | None = None, labels: np.ndarray | None = None,
+                    autocast: Autocast = None) -> Selection:
         """Decide the examples of ``epoch``, after a scoring pass if the method needs one.
 
         ``model``, ``dataset`` and ``collate_fn`` are needed by methods that re-score; ``labels`` by
-        class-aware selectors (read from the dataset's label column when not given). Calling it
-        again for the current epoch returns the same selection (a run resumed mid-epoch keeps it).
+        class-aware selectors (read from the dataset's label column when not given). ``autocast``:
+        the mixed precision training runs under, for the scoring pass (``torch.bfloat16``,
+        ``torch.float16``, a ``torch.autocast(...)`` or a callable returning a context manager;
+        None: the model's own dtype). Calling it again for the current epoch returns the same
+        selection (a run resumed mid-epoch keeps it).
         """
         self._require_setup()
+        check_autocast(autocast)
         if epoch == self.epoch:
             return self.selection
         if epoch < self.epoch:
@@ -173,7 +178,7 @@ class DataDiet(Presets):
             if not self.adapter_observes_free():
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
             if len(ids):
-                result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths)
+                result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths, autocast)
                 record["scored"] += len(result.ids)
                 record["scoring_seconds"] += result.seconds
             if "labels" in self.strategy.needs and labels is None:

@@ -133,10 +133,16 @@ def labelled_score_inputs(split: tuple[torch.nn.Module, torch.nn.Linear], forwar
                        action_ids=None if actions is None else actions[:, 1:], features=features).detach()
 
 
+def autocast_on(device: torch.device) -> bool:
+    """Whether autocast is on for ``device``'s type here."""
+    return torch.is_autocast_enabled(device.type)
+
+
 def agrees_with_full_forward(model: torch.nn.Module, inputs: ScoreInputs, forward_inputs: Mapping[str, Any]) -> bool:
     """Whether ``inputs`` (from :func:`labelled_score_inputs`) hold the gold-token log-probabilities
     that ``model``'s own forward gives on the same batch: mean absolute difference at most 1e-3
-    (float32 models; 0.05 in half precision, whose logits round to about 3 significant digits)."""
+    (float32; 0.05 in half precision, a half-precision model's or under autocast, whose logits
+    round to about 3 significant digits)."""
     logits = model(**{k: v for k, v in forward_inputs.items() if k != "output_hidden_states"}).logits
     labels = inputs.token_labels
     valid = labels != IGNORE_INDEX
@@ -144,7 +150,8 @@ def agrees_with_full_forward(model: torch.nn.Module, inputs: ScoreInputs, forwar
         return True
     rows, cols, logp = gold_token_logprobs(logits[:, :-1], labels, valid)
     diff = (inputs.token_logprobs[rows, cols].float() - logp.to(inputs.token_logprobs.device)).abs().mean().item()
-    tol = 1e-3 if logits.dtype == torch.float32 else 5e-2
+    half = logits.dtype != torch.float32 or autocast_on(logits.device)
+    tol = 5e-2 if half else 1e-3
     return diff <= tol
 
 
@@ -174,7 +181,9 @@ class CheckedHead:
             inputs = labelled_score_inputs(self.split, forward_inputs, batch, want_features)
             why = None if agrees_with_full_forward(model, inputs, forward_inputs) else (
                 "its logits are not its LM head applied to its last hidden state (a scale or a cap no config "
-                "attribute names)")
+                "attribute names" + ("" if autocast_on(inputs.token_logprobs.device) else
+                                     "; or its forward runs in a mixed precision the pass was not given: "
+                                     "begin_epoch(..., autocast=...)") + ")")
         except (TypeError, AttributeError) as error:  # a backbone that takes other inputs than the model
             why = f"its backbone cannot be run on its own ({type(error).__name__}: {error})"
         self.verdict = why is None

@@ -7,9 +7,9 @@ is wasted compute), sharded across data-parallel ranks and gathered so every ran
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -95,6 +95,37 @@ class PassResult:
     None when nothing was checked."""
 
 
+Autocast = Union[None, torch.dtype, torch.autocast, Callable[[], AbstractContextManager]]
+"""The mixed precision of a scoring pass (see :func:`scoring_precision`)."""
+
+AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def check_autocast(autocast: Autocast) -> Autocast:
+    """``autocast`` if it is a valid :data:`Autocast`; a clear error otherwise."""
+    if autocast is None or isinstance(autocast, torch.autocast) or callable(autocast) or autocast in AUTOCAST_DTYPES:
+        return autocast
+    raise ValueError(f"autocast is None, torch.bfloat16, torch.float16, a torch.autocast(...) or a callable returning "
+                     f"a context manager (e.g. accelerator.autocast), got {autocast!r}")
+
+
+def scoring_precision(autocast: Autocast, device: torch.device) -> AbstractContextManager:
+    """The context a scoring pass runs its forwards in, so it computes in the precision training
+    does: ``None``, none (the model's own dtype); ``torch.bfloat16`` / ``torch.float16``,
+    ``torch.autocast`` on ``device``'s type with that dtype; a ``torch.autocast(...)``, itself (it
+    can be entered again); a callable, the context it returns (the Trainer passes
+    ``accelerator.autocast``: its mixed precision wraps only the model's ``forward``, which a pass
+    that runs the backbone on its own would otherwise leave out)."""
+    autocast = check_autocast(autocast)
+    if autocast is None:
+        return nullcontext()
+    if isinstance(autocast, torch.dtype):
+        return torch.autocast(device.type, dtype=autocast)
+    if isinstance(autocast, torch.autocast):
+        return autocast
+    return autocast()
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a model without parameters)."""
     try:
@@ -116,6 +147,7 @@ def score_examples(
     progress: bool = True,
     feature_transform: Callable | None = None,
     labelled_head: bool | str = "verify",
+    autocast: Autocast = None,
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
@@ -130,6 +162,9 @@ def score_examples(
     the same scores, no logits for the prompt). ``"verify"`` (the default) first checks one batch
     against the model's own forward and falls back to it, with a warning, if they differ; True
     trusts it (a model already checked); False always runs the model's own forward.
+
+    ``autocast``: the mixed precision of the forwards (:func:`scoring_precision`); give the one
+    training runs under, so pass scores and free scores from training steps are alike.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
@@ -146,12 +181,13 @@ def score_examples(
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
-            inputs = head.score_inputs(model, forward_inputs, batch, "features" in requested)
-            if inputs is not None:
-                return inputs
-            if "features" in requested:
-                forward_inputs["output_hidden_states"] = True
-            return adapter.score_inputs(model(**forward_inputs), batch, captured)
+            with scoring_precision(autocast, device):
+                inputs = head.score_inputs(model, forward_inputs, batch, "features" in requested)
+                if inputs is not None:
+                    return inputs
+                if "features" in requested:
+                    forward_inputs["output_hidden_states"] = True
+                return adapter.score_inputs(model(**forward_inputs), batch, captured)
 
         if want_features and getattr(feature_transform, "fitted", True) is False:
             fit_feature_transform(feature_transform, ids, lengths, batch_size, forward)
@@ -212,9 +248,10 @@ def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None
 
 
 def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,
-                   lengths: np.ndarray | None = None) -> PassResult:
+                   lengths: np.ndarray | None = None, autocast: Autocast = None) -> PassResult:
     """Re-score ``ids`` for a :class:`~datadiet.DataDiet` at ``epoch``: run the pass (with the
-    features its strategy needs), record the scores in its history and keep its features."""
+    features its strategy needs, in ``autocast``'s precision), record the scores in its history and
+    keep its features."""
     if model is None or dataset is None or collate_fn is None:
         raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({diet.strategy.method}): "
                          "pass model=, dataset= and collate_fn= to begin_epoch")
@@ -224,7 +261,8 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
     result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
                             batch_size=diet.settings.scoring_batch_size, lengths=lengths,
                             want_features=want_features, progress=diet.settings.progress,
-                            feature_transform=diet.feature_projection(), labelled_head=diet.labelled_head)
+                            feature_transform=diet.feature_projection(), labelled_head=diet.labelled_head,
+                            autocast=autocast)
     if result.labelled_head is not None:
         diet.labelled_head = result.labelled_head  # checked once: later passes trust (or skip) it
     diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)

@@ -161,8 +161,9 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         if epoch == self.diet.epoch:
             return  # restored from the checkpoint, already begun (and logged) before it was saved
         dataset, collator = self._diet_scoring_inputs()
+        # accelerate's mixed precision wraps only the model's forward: the pass gets it explicitly
         self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(self.model), dataset=dataset,
-                              collate_fn=collator)
+                              collate_fn=collator, autocast=self.accelerator.autocast)
         record = self.diet.log[-1]
         # Trainer.log clears control.should_log, which logging_strategy="epoch" has just set in this
         # same on_epoch_end: without restoring it the epoch's training loss would never be logged.

@@ -18,7 +18,7 @@ from datadiet.llm.tokenization import CausalLMCollator, token_lengths
 from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.tokens import gold_token_logprobs
 from datadiet.labelled_head import CheckedHead, split_lm_head
-from datadiet.scoring_pass import batch_to_device, eval_forward, length_buckets
+from datadiet.scoring_pass import Autocast, batch_to_device, eval_forward, length_buckets, scoring_precision
 
 __all__ = ["evaluate_gsm8k", "generate_greedy", "mean_token_nll"]
 
@@ -31,12 +31,15 @@ def mean_token_nll(
     tokenizer=None,
     batch_size: int = 8,
     labelled_head: bool = True,
+    autocast: Autocast = None,
 ) -> dict[str, Any]:
     """Negative log-likelihood of the labelled tokens (the solutions), teacher-forced.
 
     With ``labelled_head`` (and a model whose logits are plain ``lm_head(hidden)``, checked on the
     first batch) the LM head is applied at the labelled positions only
-    (:mod:`datadiet.labelled_head`): the same numbers, without the prompt's logits.
+    (:mod:`datadiet.labelled_head`): the same numbers, without the prompt's logits. ``autocast``:
+    the mixed precision to run in (:func:`~datadiet.scoring_pass.scoring_precision`), e.g. that
+    of the Trainer the model was trained with.
 
     Returns ``{"nll": token-weighted mean over all labelled tokens, "tokens": their count,
     "per_example": (N,) mean NLL of each example (NaN if it has no labelled token)}``.
@@ -52,11 +55,13 @@ def mean_token_nll(
             inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
             labels = batch["labels"][:, 1:]
             valid = labels != IGNORE_INDEX
-            checked = head.score_inputs(model, inputs, batch, want_features=False)
+            with scoring_precision(autocast, device):
+                checked = head.score_inputs(model, inputs, batch, want_features=False)
+                logits = None if checked is not None else model(**inputs).logits
             if checked is not None:
                 sums = -(checked.token_logprobs.double() * valid).sum(1)
             else:
-                rows, _, logp = gold_token_logprobs(model(**inputs).logits[:, :-1], labels, valid)
+                rows, _, logp = gold_token_logprobs(logits[:, :-1].float(), labels, valid)
                 sums = torch.zeros(labels.shape[0], dtype=torch.float64, device=device)
                 sums.index_add_(0, rows, -logp.double())
             sums = sums.cpu().numpy()
@@ -76,11 +81,13 @@ def generate_greedy(
     max_new_tokens: int = 256,
     batch_size: int = 8,
     stop_at_answer: bool = True,
+    autocast: Autocast = None,
 ) -> list[str]:
     """Greedy continuations of ``prompts`` (batched, left-padded), decoded without special tokens.
 
     Generation stops at the EOS token or after ``max_new_tokens``; with ``stop_at_answer`` the
-    text is cut after the first line that starts with ``####``.
+    text is cut after the first line that starts with ``####``. ``autocast``: the mixed precision
+    to generate in (:func:`~datadiet.scoring_pass.scoring_precision`).
     """
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
@@ -97,14 +104,15 @@ def generate_greedy(
             for r, i in enumerate(idx):  # left padding: every prompt ends at the same column
                 ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
                 mask[r, width - len(encoded[i]) :] = 1
-            out = model.generate(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=pad,
-                eos_token_id=tokenizer.eos_token_id,
-            )
+            with scoring_precision(autocast, device):
+                out = model.generate(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=pad,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
             for r, i in enumerate(idx):
                 text = tokenizer.decode(out[r, width:], skip_special_tokens=True)
                 if stop_at_answer:
@@ -125,20 +133,22 @@ def evaluate_gsm8k(
     max_new_tokens: int = 256,
     exact_match: bool = True,
     template: str = GSM8K_PROMPT,
+    autocast: Autocast = None,
 ) -> dict[str, Any]:
     """Test metrics on ``rows``: (a) solution NLL, (b) greedy exact match of the final number.
+    ``autocast``: the mixed precision of both (:func:`~datadiet.scoring_pass.scoring_precision`).
 
     Returns ``{"nll": mean NLL per solution token (teacher-forced, EOS included), "nll_tokens",
     "exact_match": fraction correct (None if not asked), "predictions": [{example_id, predicted,
     gold, correct, text}], "n": len(rows)}``.
     """
     examples = tokenize_gsm8k(tokenizer, rows, max_length=max_length, template=template)
-    nll = mean_token_nll(model, examples, CausalLMCollator(tokenizer), batch_size=batch_size)
+    nll = mean_token_nll(model, examples, CausalLMCollator(tokenizer), batch_size=batch_size, autocast=autocast)
     result: dict[str, Any] = {"n": len(rows), "nll": nll["nll"], "nll_tokens": nll["tokens"], "exact_match": None}
     if exact_match:
         texts = generate_greedy(
             model, tokenizer, [gsm8k_prompt(r["question"], template) for r in rows],
-            max_new_tokens=max_new_tokens, batch_size=batch_size,
+            max_new_tokens=max_new_tokens, batch_size=batch_size, autocast=autocast,
         )
         preds = []
         for r, text in zip(rows, texts):
