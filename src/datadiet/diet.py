@@ -121,10 +121,16 @@ class DataDiet(Presets):
 
     # ---------------------------------------------------------------- plain-loop helpers
     def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
-                rank: int | None = None, shuffle: bool = True, drop_last: bool = False) -> DietSampler:
-        """A ``torch.utils.data.Sampler`` over the current selection (data-parallel aware)."""
+                rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
+                lengths: np.ndarray | None = None, batch_size: int | None = None) -> DietSampler:
+        """A ``torch.utils.data.Sampler`` over the current selection (data-parallel aware); with
+        ``lengths`` (token count per example) and ``batch_size``, grouped by length
+        (:class:`~datadiet.sampler.DietSampler`)."""
         self.setup(num_examples, num_epochs)
-        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last)
+        if lengths is not None and len(lengths) != num_examples:
+            raise ValueError(f"lengths has {len(lengths)} entries for {num_examples} examples")
+        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last,
+                           lengths=lengths, batch_size=batch_size)
 
     def kept_counts(self) -> list[int]:
         """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,

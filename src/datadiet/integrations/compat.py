@@ -90,6 +90,42 @@ def train_batch_size(trainer: Trainer) -> int:
     return int(trainer._train_batch_size)
 
 
+TRAIN_ORDERS = ("random", "sequential", "group_by_length")
+"""The training-example orders a diet's sampler serves (shuffled, in id order, grouped by length)."""
+
+
+def train_order(args) -> str:
+    """The order ``args`` ask for: transformers 5's ``train_sampling_strategy`` (``"random"``,
+    ``"sequential"``, ``"group_by_length"``, ``"batch_rebalance"``) or 4.x's ``group_by_length``
+    flag. ``"batch_rebalance"`` (balancing padded tokens across ranks) is served as
+    ``"group_by_length"``, the nearest order a diet's sampler gives."""
+    order = getattr(args, "train_sampling_strategy", None)
+    if order is None:  # transformers 4.x
+        order = "group_by_length" if getattr(args, "group_by_length", False) else "random"
+    if order == "batch_rebalance":
+        return "group_by_length"
+    if order not in TRAIN_ORDERS:
+        raise ValueError(f"train_sampling_strategy {order!r} is not one a diet can serve ({', '.join(TRAIN_ORDERS)})")
+    return order
+
+
+def train_lengths(args, dataset):
+    """Token count of every training example for grouping by length: the ``length_column_name``
+    column when the dataset has one (as the Trainer reads it), else the length of ``input_ids``."""
+    import numpy as np
+
+    from datadiet.scoring_pass import example_lengths
+
+    column = getattr(args, "length_column_name", "length")
+    names = getattr(dataset, "column_names", None) or []
+    if column in names:
+        return np.asarray(dataset[column], dtype=np.int64)
+    lengths = example_lengths(dataset)
+    if lengths is None:
+        raise ValueError(f"grouping by length needs a {column!r} or an 'input_ids' column in the train dataset")
+    return lengths
+
+
 def scoring_view(trainer: Trainer, dataset, collator):
     """``(dataset, collator)`` as the model sees them: the columns its forward does not take removed,
     the diet's columns kept (see :meth:`TrainerInternals._set_signature_columns_if_needed`)."""

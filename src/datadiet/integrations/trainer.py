@@ -148,8 +148,16 @@ class DataDietTrainerMixin(compat.TrainerInternals):
 
     # -- epochs ------------------------------------------------------------------------------
     def _diet_sampler(self) -> DietSampler:
-        # accelerate shards the batches across ranks, so the sampler yields the whole selection
-        return DietSampler(self.diet, num_replicas=1, rank=0, shuffle=True)
+        """The selection in the order the arguments ask (shuffled, sequential or grouped by length,
+        in groups of the examples of one optimizer step). accelerate shards the batches across
+        ranks, so the sampler yields the whole selection."""
+        order = compat.train_order(self.args)
+        if getattr(self.args, "train_sampling_strategy", None) == "batch_rebalance":
+            logger.warning("train_sampling_strategy='batch_rebalance' is served as 'group_by_length' with a diet")
+        lengths = compat.train_lengths(self.args, self.train_dataset) if order == "group_by_length" else None
+        step_examples = compat.train_batch_size(self) * self.args.gradient_accumulation_steps
+        return DietSampler(self.diet, num_replicas=1, rank=0, shuffle=order != "sequential", lengths=lengths,
+                           batch_size=step_examples)
 
     def _diet_scoring_inputs(self):
         """The train set as the model sees it (unused columns removed) and its collator."""
