@@ -131,3 +131,37 @@ def test_logged_counts_are_ints_and_scoring_bars_follow_disable_tqdm(tmp_path):
     assert [h["datadiet/kept"] for h in logged] == [48, 24]
     assert all(type(h["datadiet/kept"]) is int and type(h["datadiet/epoch"]) is int for h in logged)
     assert all(isinstance(h["datadiet/scoring_seconds"], float) for h in logged)
+
+
+def test_training_again_starts_the_diet_over_with_the_current_arguments(tmp_path):
+    """trainer.train() a second time (a notebook, a hyperparameter search's next trial) is a new run
+    from step 0: the diet starts over, planned for the arguments of that run."""
+    ds = toy_classification_dataset(96)
+    diet = DataDiet(keep=0.5, progress=False)
+    # model_init, as a hyperparameter search uses: every train() builds the model and the optimizer
+    # anew after seeding, so a second run with the same arguments is the same run
+    trainer = DataDietTrainer(diet=diet, model_init=lambda: tiny_classifier(), args=make_args(tmp_path, num_train_epochs=3),
+                              train_dataset=ds, data_collator=pad_collate)
+    trainer.train()
+    first = diet.kept_matrix().copy()
+    trainer.train()
+    assert len(diet.log) == 3 and (diet.kept_matrix() == first).all()
+    assert diet.history.count.sum() == first.sum() + sum(r["scored"] for r in diet.log)  # nothing of run 1 left
+    trainer.args.num_train_epochs = 5  # a searched hyperparameter
+    trainer.train()
+    assert [r["kept"] for r in diet.log] == diet.kept_counts() == [96, 48, 48, 48, 48]
+    assert trainer.state.global_step == diet.planned_steps(batch_size=16)
+
+
+def test_reset_forgets_the_run_but_not_the_task():
+    diet = DataDiet.p3(budget=4, num_epochs=3, task="causal_lm")
+    diet.setup(20)
+    diet.history.update(np.arange(5), np.ones(5), 0, 0)
+    diet.strategy.load_state_dict({"previous_difficulty": np.ones(20)})
+    diet.epoch, diet.features = 1, np.ones((20, 3), np.float32)
+    diet.reset(num_examples=30)
+    assert diet.num_examples == 30 and diet.epoch == -1 and diet.features is None and diet.log == []
+    assert diet.history.count.sum() == 0 and diet.strategy.state_dict() == {}
+    assert diet.adapter.task == "causal_lm" and len(diet.selection) == 30
+    with pytest.raises(ValueError, match="configured for 3 epochs"):
+        diet.reset(num_epochs=4)  # num_epochs=3 was the user's own setting

@@ -95,6 +95,24 @@ class DataDiet(Presets):
             self.adapter.check_supports(self.score)  # fail now, not at the first training batch
         return self
 
+    def reset(self, num_examples: int | None = None, num_epochs: int | None = None) -> "DataDiet":
+        """Forget the run, for a new one with the same diet (``trainer.train()`` called again, a
+        hyperparameter search): no scores, no log, epoch -1, set up again for ``num_examples`` x
+        ``num_epochs`` (default: the current sizes). The task and the labelled-head check's verdict,
+        facts about the model, are kept."""
+        self._require_setup()
+        num_examples = self.num_examples if num_examples is None else num_examples
+        num_epochs = self.schedule.num_epochs if num_epochs is None else num_epochs
+        self.num_examples = self.schedule = self.history = self.run_log = self.selection = None
+        self.epoch = -1
+        self.features = None
+        self._projection = None
+        self._lengths = None  # read again (and the ids checked) from the next dataset
+        self.recorder = FreeScoreRecorder()
+        self.strategy.load_state_dict({})
+        self._warned_missing_features = False
+        return self.setup(num_examples, num_epochs)
+
     @property
     def seed(self) -> int:
         """The seed every random choice derives from (``settings.seed``)."""

@@ -91,9 +91,7 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         super().__init__(*args, **kwargs)
         if self.args.max_steps is not None and self.args.max_steps > 0:
             raise ValueError("DataDietTrainer plans its steps from num_train_epochs: leave max_steps unset (-1)")
-        epochs = self.args.num_train_epochs
-        if float(epochs) != int(epochs):
-            raise ValueError(f"num_train_epochs must be a whole number with a diet, got {epochs}")
+        epochs = self._diet_epochs()
         if self.train_dataset is None:
             raise ValueError("DataDietTrainer needs a train_dataset")
         ids = example_ids_of(self.train_dataset)
@@ -106,11 +104,17 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         self.diet = diet
         if self.args.disable_tqdm and diet.settings.progress:  # scoring passes follow the Trainer's bars
             diet.settings = dataclasses.replace(diet.settings, progress=False)
-        self.diet.setup(len(self.train_dataset), int(epochs), model=self.model)
+        self.diet.setup(len(self.train_dataset), epochs, model=self.model)
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
 
     # -- the plan ----------------------------------------------------------------------------
+    def _diet_epochs(self) -> int:
+        epochs = self.args.num_train_epochs
+        if float(epochs) != int(epochs):
+            raise ValueError(f"num_train_epochs must be a whole number with a diet, got {epochs}")
+        return int(epochs)
+
     def _diet_steps(self, kept: int) -> int:
         return epoch_optimizer_steps(kept, compat.train_batch_size(self), world_size=max(self.args.world_size, 1),
                                      grad_accum=self.args.gradient_accumulation_steps,
@@ -236,12 +240,25 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         if self.args.should_save:
             save_diet_state(self.diet.state_dict(), folder)
 
+    def _diet_start_over(self) -> None:
+        """A training run from step 0: a diet that has already run (``train()`` called again, a
+        hyperparameter search's next trial) starts over, planned for the current arguments."""
+        sizes = (len(self.train_dataset), self._diet_epochs())
+        if self.diet.epoch >= 0 or sizes != (self.diet.num_examples, self.diet.schedule.num_epochs):
+            if self.diet.epoch >= 0:
+                logger.info("a new training run: the diet starts over from epoch 0 (its %d epochs before are "
+                            "forgotten)", len(self.diet.log))
+            self.diet.reset(*sizes)
+            self._diet_scoring_data = None
+
     def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
         if isinstance(resume_from_checkpoint, bool):
             resume_from_checkpoint = latest_complete_checkpoint(self.args.output_dir) if resume_from_checkpoint else None
             if resume_from_checkpoint is None:
                 raise ValueError(f"no complete checkpoint (trainer_state.json and {DIET_STATE_FILE}) in "
                                  f"{self.args.output_dir}: train without resume_from_checkpoint to start over")
+        if not resume_from_checkpoint:
+            self._diet_start_over()
         if resume_from_checkpoint:
             self.diet.load_state_dict(load_diet_state(resume_from_checkpoint, hint=_resume_hint(resume_from_checkpoint)))
             if not _trainer_state_complete(resume_from_checkpoint):
