@@ -22,6 +22,7 @@ PRESETS = {
     "random": lambda: DataDiet.random(keep=0.5),
     "random_static": lambda: DataDiet.random(keep=0.5, dynamic=False),
     "infobatch": lambda: DataDiet.infobatch(prune_ratio=0.5),
+    "infobatch_budget": lambda: DataDiet.infobatch(time_budget=0.8),  # its spend so far is state
     "p3": lambda: DataDiet.p3(budget=12, progress=False),
 }
 """Every preset of DataDiet (add new ones here: the resume test is parametrised over this dict)."""

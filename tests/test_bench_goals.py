@@ -3,16 +3,19 @@ number below is worked out by hand in the comments next to it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from benchmarks.grid.aggregate import Row, Stat, summarize
 from benchmarks.grid.cli import build_parser, grid_from_args
-from benchmarks.grid.config import KEEP_STEP, GridConfig, keep_for_budget, predicted_ratio
+from benchmarks.grid.config import KEEP_STEP, GridConfig, keep_for_budget, predicted_ratio, resolve_budget
 from benchmarks.grid.goals import (MET, NOT_MET, NOT_RUN, UNDETERMINED, frontier_goal, issue13_goals,
                                    time_budget_goal)
 from benchmarks.grid.render import write_report
 from benchmarks.grid.runner import run_grid
 from benchmarks.grid.store import OK, SKIPPED, read_jsonl
+from datadiet.methods import make_diet
 from test_bench import tiny_grid, tiny_run
 
 
@@ -249,3 +252,18 @@ def test_pooled_rows_keep_each_folders_own_ratios_and_take_the_cpu_basis(tmp_pat
     assert wall[("ccs", 0.5)][0] == pytest.approx(0.80) and wall[("ccs", 0.5)][2] == str(b)
     cpu = {(r.method, r.keep): r.time_ratio.mean for r, _ in pooled_rows([a, b], "d", time="cpu")}
     assert cpu[("default", 0.5)] == pytest.approx(0.55) and cpu[("ccs", 0.5)] == pytest.approx(0.60)
+
+
+def test_infobatch_is_given_the_budget_itself():
+    """No fixed prune ratio fits a budget (InfoBatch's plan counts every example): the run gets
+    time_budget=b, and its plan's target kept fraction as the keep the report shows."""
+    grid = tiny_grid(methods=["full", "infobatch"], keeps=[], budgets=[0.7], seeds=[0], epochs=8)
+    cfg = next(c for c in grid.runs() if c.method == "infobatch")
+    resolved, ratio = resolve_budget(cfg, 1000)
+    assert resolved.diet_options["time_budget"] == 0.7 and resolved.budget == 0.7
+    anneal = 1  # InfoBatch's 12.5% of 8 epochs
+    assert resolved.keep == pytest.approx((0.7 * 8 - 1 - anneal) / (8 - 1 - anneal), abs=1e-6)
+    assert ratio == pytest.approx(0.7, abs=1e-3)
+    assert make_diet("infobatch", resolved.keep, **resolved.diet_options).strategy.time_budget == 0.7
+    with pytest.raises(ValueError, match="infobatch cannot fit a time budget of 0.2"):
+        resolve_budget(dataclasses.replace(cfg, budget=0.2), 1000)  # the first and annealing epochs: 0.25

@@ -79,12 +79,30 @@ def keep_for_budget(method: str, budget: float, num_train: int, epochs: int, ste
     return best
 
 
+NATIVE_TIME_BUDGET = ("infobatch",)
+"""Methods given the budget itself (``time_budget=b``) instead of a kept fraction: InfoBatch's kept
+count follows its losses, so no fixed prune ratio fits a budget; given one, it chooses each epoch's
+ratio to spend it."""
+
+
 def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]:
     """``cfg`` at the kept fraction of its budget (:func:`keep_for_budget`), and that keep's predicted
-    ratio; ``cfg`` unchanged (ratio None) for a keep run. Raises ValueError for a budget out of reach."""
+    ratio; ``cfg`` unchanged (ratio None) for a keep run. A method of :data:`NATIVE_TIME_BUDGET` gets
+    ``time_budget`` in its diet options instead, and its plan's target kept fraction of the pruned
+    epochs as ``keep`` (for the report). Raises ValueError for a budget out of reach."""
     if cfg.budget is None or cfg.method == "full":
         return cfg, None
     options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
+    if cfg.method in NATIVE_TIME_BUDGET:
+        try:
+            diet = make_diet(cfg.method, 1.0, seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
+                             **{**options, "time_budget": cfg.budget})
+            plan = diet.plan(num_train, cfg.epochs)
+        except ValueError as error:
+            raise ValueError(f"{cfg.method} cannot fit a time budget of {cfg.budget:g}: {error}") from None
+        budgeted = dataclasses.replace(cfg, keep=round(float(diet.schedule.keep), 6),
+                                       diet_options={**cfg.diet_options, "time_budget": cfg.budget})
+        return budgeted, plan.predicted_time_ratio
     keep, ratio = keep_for_budget(cfg.method, cfg.budget, num_train, cfg.epochs, seed=cfg.seed,
                                   scoring_batch_size=cfg.scoring_batch_size, **options)
     return dataclasses.replace(cfg, keep=keep), ratio

@@ -38,6 +38,7 @@ class Plan:
     epochs: tuple[EpochPlan, ...]
     pass_cost: float = PASS_COST
     exact: bool = True  # False: the trained counts are upper bounds (InfoBatch, token budgets)
+    note: str | None = None  # what the counts are when they are neither exact nor upper bounds
 
     @property
     def predicted_time_ratio(self) -> float:
@@ -56,7 +57,9 @@ class Plan:
         lines.append(f"predicted time ratio {self.predicted_time_ratio:.2f} of full-data training "
                      f"({self.examples_trained / (n * len(self.epochs)):.2f} of its examples; a scored example "
                      f"costs {self.pass_cost:g} of a trained one)")
-        if not self.exact:
+        if self.note:
+            lines.append(self.note)
+        elif not self.exact:
             lines.append("the trained counts are upper bounds: each epoch's count is only known when it begins")
         return "\n".join(lines)
 
@@ -72,7 +75,7 @@ def plan_run(strategy, schedule, num_examples: int, pass_cost: float = PASS_COST
             scored = n
         rows.append(EpochPlan(epoch, strategy.phase_name(epoch, schedule), trained, scored,
                               (trained + pass_cost * scored) / n))
-    return Plan(strategy.method, n, tuple(rows), pass_cost, exact=strategy.exact_plan)
+    return Plan(strategy.method, n, tuple(rows), pass_cost, exact=strategy.exact_plan, note=strategy.plan_note)
 
 
 def keep_for_budget(budget: float, num_epochs: int, warmup_epochs: int, anneal_epochs: int,

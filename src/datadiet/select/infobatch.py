@@ -8,6 +8,16 @@ from datadiet.select.selection import Selection
 from datadiet.select.validation import check_scores
 
 
+def well_learned(losses: np.ndarray) -> np.ndarray:
+    """Ids of InfoBatch's well-learned examples: finite loss strictly below the mean finite loss
+    (float64 mean; +inf marks an example never scored)."""
+    s = check_scores(losses)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(finite & (s < s[finite].mean(dtype=np.float64)))
+
+
 def infobatch_prune(losses: np.ndarray, prune_ratio: float, rng: np.random.Generator) -> Selection:
     """Drop a random fraction ``r`` of the well-learned examples ``{loss < mean loss}`` and weight the
     kept well-learned ones by ``1 / (1 - r)`` so the expected gradient is unchanged.
@@ -23,13 +33,8 @@ def infobatch_prune(losses: np.ndarray, prune_ratio: float, rng: np.random.Gener
     """
     if not 0.0 <= prune_ratio < 1.0:
         raise ValueError(f"prune_ratio must be in [0, 1), got {prune_ratio}")
-    s = check_scores(losses)
-    finite = np.isfinite(s)
-    n = len(s)
-    if not finite.any():
-        return Selection.full(n)
-    mean = s[finite].mean(dtype=np.float64)
-    well = np.flatnonzero(finite & (s < mean))
+    n = len(losses)
+    well = well_learned(losses)
     n_drop = min(int(round(prune_ratio * len(well))), len(well) - 1)  # keep one: the weights need it
     if n_drop <= 0:
         return Selection.full(n)

@@ -120,6 +120,11 @@ class Strategy:
         """Whether every epoch trains exactly the planned count (else the plan is an upper bound)."""
         return True
 
+    @property
+    def plan_note(self) -> str | None:
+        """What the plan's counts are, when they are neither exact nor upper bounds (None: one of those)."""
+        return None
+
     # -- scores ----------------------------------------------------------------------------
     @property
     def score_name(self) -> str:
