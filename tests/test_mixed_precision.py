@@ -6,11 +6,13 @@ free scores from training steps are bfloat16, and the first-batch check of the l
 """
 
 import logging
+import os
 
 import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from datasets import Dataset
 from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
 
@@ -45,6 +47,18 @@ def data():
                  for _ in range(24)]
     tok = make_tokenizer(pad=True)
     return tok, Dataset.from_list(tokenize_pairs(tok, prompts, solutions))
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """transformers 4.x records ``bf16=True`` in ``ACCELERATE_MIXED_PRECISION`` and accelerate keeps
+    its state in a process-wide singleton, so a Trainer built later in the same process would
+    train in bf16 too: restore the environment and reset the state after each test."""
+    environ = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    AcceleratorState._reset_state(reset_partial_state=True)
 
 
 def pass_scores(model, ds, tok, diet, **kwargs) -> np.ndarray:
