@@ -24,6 +24,7 @@ DIETS = {
     "ccs": lambda: DataDiet(keep=0.4, selector="ccs"),
     "importance": lambda: DataDiet(keep=0.4, selector="importance", selector_options={"hard_share": 0.5}),
     "cold_random": lambda: DataDiet(keep=0.4, warmup_epochs=0, cold_start="random"),
+    "cold_random_grand": lambda: DataDiet(keep=0.4, warmup_epochs=0, cold_start="random", score="grand"),
     "tokens": lambda: DataDiet(keep=0.5, budget_unit="tokens"),
     "grand": lambda: DataDiet(keep=0.5, score="grand"),
     "static": lambda: DataDiet.static(keep=0.5),
@@ -31,6 +32,7 @@ DIETS = {
     "random_static": lambda: DataDiet.random(keep=0.5, dynamic=False),
     "infobatch": lambda: DataDiet.infobatch(prune_ratio=0.5),
     "p3": lambda: DataDiet.p3(budget=0.5, score="el2n", start=40.0, end=100.0),
+    "p3_cold": lambda: DataDiet.p3(budget=0.5, score="el2n", start=40.0, end=100.0, cold_start="random"),
 }
 """One diet per registered method (and per selector or score that changes the control flow)."""
 

@@ -28,12 +28,14 @@ def test_method_specs_name_a_method_and_optionally_its_keep():
 
 def test_each_method_runs_its_library_preset():
     diets = {name: MethodSpec.parse(name, 0.25).diet(3, scoring_batch_size=4, rescore_fraction=0.2).strategy
-             for name in ("full", "random", "default", "p3", "p3_free")}
+             for name in ("full", "random", "default", "p3", "p3_free", "p3_cold")}
     assert diets["full"].method == "full"
     assert diets["random"].method == "random" and diets["random"].keep == 0.25
     assert diets["default"].keep == 0.25 and diets["default"].warmup_epochs == 1
     assert diets["p3"].rescore == "all" and diets["p3"].budget == 0.25
     assert diets["p3_free"].rescore == "stale" and diets["p3_free"].rescore_fraction == 0.2
+    assert diets["p3_free"].cold_start == "score" and diets["p3_cold"].cold_start == "random"
+    assert diets["p3_cold"].rescore == "stale" and diets["p3_cold"].rescore_fraction == 0.2
     # where the paper is silent P3 follows the authors' code in both
     assert diets["p3"].shape == diets["p3_free"].shape == "p3_code"
 
@@ -98,3 +100,12 @@ def test_time_matched_methods_take_the_ratio_of_the_same_seed():
         MethodSpec.parse("random@time=p3_free", 0.5).diet(0, scoring_batch_size=4, rescore_fraction=0.1)
     with pytest.raises(SystemExit):  # the matched run must come earlier in --methods
         parse_args(["--methods", "full", "random@time=p3_free", "p3_free", "--device", "cpu"])
+
+
+def test_help_lists_every_method(capsys):
+    with pytest.raises(SystemExit) as stop:  # a '%' in a method's text once broke argparse's help
+        parse_args(["--help"])
+    assert stop.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}:" in out for name in ("full", "random", "default", "p3", "p3_free", "p3_cold"))
+    assert "10% exploration" in out

@@ -30,6 +30,12 @@ def test_first_epoch_is_random_and_unscored_then_the_untrained_rest_is_scored():
     assert [e.scored for e in plan.epochs[2:]] == [r["scored"] for r in diet.log[2:]]
 
 
+def test_a_score_training_cannot_give_is_still_not_computed_for_the_random_first_epoch():
+    diet = run("cold_random_grand")["diet"]  # GraNd needs per-example gradients: passes score everything
+    assert [r["scored"] for r in diet.log] == [0, N, N, N]
+    assert [e.scored for e in diet.plan(N, EPOCHS).epochs] == [0, N, N, N]
+
+
 def test_cold_start_settings_are_checked():
     with pytest.raises(ValueError, match="warmup_epochs=0"):
         DataDiet(keep=0.3, cold_start="random")

@@ -12,7 +12,9 @@ from datadiet import DataDiet, DataDietTrainer
 from datadiet.free_features import causal_lm_backbone, pooled_last_hidden, store_features
 from datadiet.history import SOURCE_PASS, SOURCE_TRAIN
 from datadiet.llm.tokenization import CausalLMCollator
+from datadiet.rng import epoch_rng
 from datadiet.scoring_pass import score_examples
+from datadiet.select.random import random_subset
 from datadiet.strategies import P3
 from resume_setups import causal_lm_pairs, tiny_lm
 
@@ -125,6 +127,49 @@ def test_expected_scored_is_n_at_the_first_selection_then_the_stale_budget():
     assert [s.expected_scored(e, s.plan(100, 3), 100) for e in range(3)] == [100, 0, 0]
 
 
+def test_a_random_cold_start_plans_no_pass_first_then_the_untrained_rest():
+    s = P3(budget=0.5, cold_start="random")
+    assert [s.expected_scored(e, s.plan(100, 4), 100) for e in range(4)] == [0, 50, 10, 10]
+    s = P3(budget=30, cold_start="random", rescore="all")
+    assert [s.expected_scored(e, s.plan(100, 3), 100) for e in range(3)] == [0, 100, 100]
+    with pytest.raises(ValueError, match="warmup_epochs=0"):
+        P3(budget=0.5, cold_start="random", warmup_epochs=1)
+    with pytest.raises(ValueError, match="cold_start"):
+        DataDiet.p3(budget=0.5, cold_start="warm")
+
+
+def _trainer_run(tmp_path, pairs, diet, epochs=4):
+    tok, ds = pairs
+    args = TrainingArguments(str(tmp_path), num_train_epochs=epochs, per_device_train_batch_size=4, learning_rate=1e-2,
+                             logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
+                             use_cpu=True, seed=0)
+    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
+                              data_collator=CausalLMCollator(tok))
+    spy = _ScoredIds(trainer)
+    trainer.add_callback(spy)
+    trainer.train()
+    return spy
+
+
+def test_p3_with_a_random_cold_start_scores_only_what_its_first_epoch_did_not_train(tmp_path, pairs):
+    diet = DataDiet.p3(budget=10, cold_start="random", num_epochs=4, seed=5, progress=False)
+    spy = _trainer_run(tmp_path, pairs, diet)
+    kept = diet.kept_matrix()
+    first = np.flatnonzero(kept[0])
+    # the first epoch is a uniform subset drawn from the diet's own generator, and nothing was scored for it
+    np.testing.assert_array_equal(first, random_subset(N, 10 / N, epoch_rng(5, 0, "select")).indices)
+    assert diet.log[0]["scored"] == 0 and spy.seen[0]["features"] is None
+    # the next pass scored exactly the examples the first epoch did not train; those it trained came free
+    np.testing.assert_array_equal(spy.seen[1]["scored"], np.setdiff1d(np.arange(N), first))
+    np.testing.assert_array_equal(spy.seen[1]["free"], first)
+    assert [r["scored"] for r in diet.log] == [0, N - 10, 3, 3]
+    assert [e.scored for e in DataDiet.p3(budget=10, cold_start="random").plan(N, 4).epochs] == [0, N - 10, 3, 3]
+    # so the second selection saw a difficulty and a feature row for every example
+    assert np.all(np.abs(spy.seen[1]["features"]).sum(1) > 0)
+    assert all("p3_percentile" in r for r in diet.log[1:]) and diet.log[0].get("p3_random_first")
+    assert kept.sum(1).tolist() == [10, 10, 10, 10]
+
+
 class _ScoredIds(TrainerCallback):
     """Right after each diet epoch begins (the diet's own callback runs first): the ids its pass
     scored, the ids trained free in the epoch before, and a copy of the features."""
@@ -138,7 +183,7 @@ class _ScoredIds(TrainerCallback):
         self.seen.append({"epoch": diet.epoch,
                           "scored": np.flatnonzero((h.last_epoch == diet.epoch) & (h.last_source == SOURCE_PASS)),
                           "free": np.flatnonzero((h.last_epoch == diet.epoch - 1) & (h.last_source == SOURCE_TRAIN)),
-                          "features": diet.features.copy(), "last_epoch": h.last_epoch.copy(), "kept": diet.selection.indices.copy()})
+                          "features": None if diet.features is None else diet.features.copy(), "last_epoch": h.last_epoch.copy(), "kept": diet.selection.indices.copy()})
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._snap()
@@ -149,16 +194,8 @@ class _ScoredIds(TrainerCallback):
 
 
 def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs):
-    tok, ds = pairs
     diet = DataDiet.p3(budget=10, num_epochs=4, progress=False)  # rescore="stale", 10% of N = 3
-    args = TrainingArguments(str(tmp_path), num_train_epochs=4, per_device_train_batch_size=4, learning_rate=1e-2,
-                             logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
-                             use_cpu=True, seed=0)
-    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
-                              data_collator=CausalLMCollator(tok))
-    spy = _ScoredIds(trainer)
-    trainer.add_callback(spy)
-    trainer.train()
+    spy = _trainer_run(tmp_path, pairs, diet)
     kept = diet.kept_matrix()
     assert [r["scored"] for r in diet.log] == [N, 0, 3, 3] == [len(s["scored"]) for s in spy.seen]
     plan = DataDiet.p3(budget=10, progress=False).plan(N, 4)

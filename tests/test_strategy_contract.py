@@ -36,7 +36,7 @@ def test_planned_steps_equal_the_steps_run_and_resume_is_exact(name):
         assert whole["total"] <= diet.planned_steps(BATCH)
     else:
         assert whole["total"] == diet.planned_steps(BATCH)
-    plan = make_diet(name).plan(N, EPOCHS)  # the plan bounds what ran: examples trained and scored
+    plan = diet.plan(N, EPOCHS)  # the plan bounds what ran (examples trained and scored), knowing the model
     for record, planned in zip(diet.log, plan.epochs):
         assert record["scored"] <= planned.scored and record["kept"] <= planned.trained
         if diet.strategy.exact_plan:

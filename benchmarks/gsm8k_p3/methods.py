@@ -24,6 +24,8 @@ METHODS = {
           "probability, z-scored features, a scoring pass over the whole pool every epoch (rescore='all')",
     "p3_free": "the library's DataDiet.p3(budget): the authors' selection rules, with difficulty and features of "
                "the examples trained last epoch taken from their training forward (rescore='stale')",
+    "p3_cold": "p3_free whose first epoch trains a uniform random budget instead of scoring the whole pool first "
+               "(cold_start='random'); the next epoch's pass scores only the examples it did not train",
 }
 
 
@@ -90,6 +92,8 @@ class MethodSpec:
             return DataDiet(seed=seed, scoring_batch_size=scoring_batch_size, progress=False, **amount)
         rescore = ({"rescore": "all"} if self.name == "p3"
                    else {"rescore": "stale", "rescore_fraction": rescore_fraction})
+        if self.name == "p3_cold":
+            rescore["cold_start"] = "random"
         return DataDiet.p3(budget=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False,
                            **rescore)
 

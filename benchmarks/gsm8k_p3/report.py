@@ -116,29 +116,43 @@ def summarize(result: dict) -> str:
                   "| epoch | percentile | eligible | pool mean d | selected mean d | train loss |",
                   "|---:|---:|---:|---:|---:|---:|"]
         for e in p3[0]["epochs"]:
-            lines.append(f"| {e['epoch']} | {e['percentile']:.1f} | {e['eligible']} | {e['difficulty_mean']:.4f} | "
-                         f"{e['selected_difficulty_mean']:.4f} | {e['train_loss']:.4f} |")
+            cells = [_num(e.get("percentile"), ".1f"), _num(e.get("eligible"), "d"), _num(e.get("difficulty_mean"), ".4f"),
+                     _num(e.get("selected_difficulty_mean"), ".4f"), _num(e.get("train_loss"), ".4f")]
+            lines.append(f"| {e['epoch']} | " + " | ".join(cells) + " |")
         lines += selection_overlap(runs)
     lines += ["", *(f"- {note}" for note in result.get("notes", []))]
     return "\n".join(lines) + "\n"
 
 
+def _num(value, spec: str) -> str:
+    """``value`` formatted, or ``-`` where an epoch has none (a random first epoch has no percentile)."""
+    return "-" if value is None else format(value, spec)
+
+
+CHEAPER_P3 = ("p3_free", "p3_cold")
+"""The P3 runs the report compares with ``p3`` (a scoring pass over the pool every epoch)."""
+
+
 def selection_overlap(runs: list) -> list:
-    """Rows of a table comparing the first ``p3`` and ``p3_free`` runs of each seed, epoch by epoch:
-    examples scored by a pass and the shared fraction of the selections (|A & B| / |A|)."""
+    """Rows of tables comparing each seed's first ``p3`` run with its ``p3_free`` and ``p3_cold`` runs,
+    epoch by epoch: examples scored by a pass and the shared fraction of the selections (|A & B| / |A|)."""
     lines = []
     for seed in sorted({r["seed"] for r in runs}):
-        pair = {r["method"]: r for r in runs if r["seed"] == seed and r["method"] in ("p3", "p3_free")}
-        if len(pair) < 2:
-            continue
-        lines += ["", f"P3 full pass every epoch (`p3`) vs free scores (`p3_free`), seed {seed}: examples scored by a pass, "
-                  "the selections' overlap (shared / budget), mean pool difficulty.", "",
-                  "| epoch | scored p3 | scored p3_free | overlap | pool mean d p3 | pool mean d p3_free |",
-                  "|---:|---:|---:|---:|---:|---:|"]
-        for a, b in zip(pair["p3"]["epochs"], pair["p3_free"]["epochs"]):
-            shared = len(set(a["example_ids"]) & set(b["example_ids"])) / max(len(a["example_ids"]), 1)
-            lines.append(f"| {a['epoch']} | {a['scored']} | {b['scored']} | {shared:.0%} | {a['difficulty_mean']:.4f} | "
-                         f"{b['difficulty_mean']:.4f} |")
+        first = {}
+        for r in runs:
+            if r["seed"] == seed and r["method"] in ("p3", *CHEAPER_P3):
+                first.setdefault(r["method"], r)
+        for other in CHEAPER_P3:
+            if "p3" not in first or other not in first:
+                continue
+            lines += ["", f"P3 full pass every epoch (`p3`) vs `{other}`, seed {seed}: examples scored by a pass, "
+                      "the selections' overlap (shared / budget), mean pool difficulty.", "",
+                      f"| epoch | scored p3 | scored {other} | overlap | pool mean d p3 | pool mean d {other} |",
+                      "|---:|---:|---:|---:|---:|---:|"]
+            for a, b in zip(first["p3"]["epochs"], first[other]["epochs"]):
+                shared = len(set(a["example_ids"]) & set(b["example_ids"])) / max(len(a["example_ids"]), 1)
+                lines.append(f"| {a['epoch']} | {a['scored']} | {b['scored']} | {shared:.0%} | "
+                             f"{_num(a.get('difficulty_mean'), '.4f')} | {_num(b.get('difficulty_mean'), '.4f')} |")
     return lines
 
 

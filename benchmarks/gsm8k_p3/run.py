@@ -10,8 +10,10 @@ epochs and seed; only the diet differs (``--methods``, see ``methods.py``):
 - ``default``: the library's ``DataDiet(keep)``, the EL2N-style diet of the encoder benchmarks;
 - ``p3``: P3 as the authors' code runs it, a scoring pass over the whole pool every epoch;
 - ``p3_free``: the library's ``DataDiet.p3(budget)``: the same rules, with the trained examples'
-  difficulty and features taken from their training forward; with both P3 runs the report gives
-  the overlap of their per-epoch selections.
+  difficulty and features taken from their training forward;
+- ``p3_cold``: ``p3_free`` with ``cold_start="random"``: the first epoch trains a random budget
+  instead of scoring the whole pool first. With ``p3`` and a cheaper P3 run the report gives the
+  overlap of their per-epoch selections.
 
 ``NAME@KEEP`` runs a method at another kept fraction; ``random@time=p3_free`` and
 ``default@time=p3_free`` are fitted, seed by seed, to the time ratio the ``p3_free`` run of the same
@@ -120,7 +122,7 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time
         trainer.train()
         total = time.perf_counter() - start
     summary = diet.summary()
-    plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.adapter_observes_free())
+    plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.training_records_scores())
     losses = epoch_losses(trainer.state.log_history, len(diet.log))
     kept = diet.kept_matrix()
     epochs = []
@@ -129,10 +131,10 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time
                 "scoring_seconds": record["scoring_seconds"], "selection_seconds": record["selection_seconds"],
                 "example_ids": [int(pool_examples[i]["example_id"]) for i in np.flatnonzero(mask)]}
         if spec.name.startswith("p3"):
-            info.update(percentile=record["p3_percentile"], eligible=record["p3_eligible"],
-                        difficulty_mean=record["difficulty_mean"],
-                        selected_difficulty_mean=record["selected_difficulty_mean"],
-                        infinite=record["unscorable"])
+            info.update(percentile=record.get("p3_percentile"), eligible=record.get("p3_eligible"),
+                        difficulty_mean=record.get("difficulty_mean"),  # absent in a random first epoch
+                        selected_difficulty_mean=record.get("selected_difficulty_mean"),
+                        infinite=record.get("unscorable"))
         epochs.append(info)
         logger.info("%s seed %d epoch %d: kept %d, loss %.4f", spec.label, seed, record["epoch"], record["kept"], loss)
     ev = evaluate(trainer.model, tokenizer, test_rows, args)
@@ -214,7 +216,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                      "random@time=p3_free", "default@time=p3_free"],
                     metavar="NAME[@KEEP]",
                     help="run in this order for each seed, results saved after each. NAME is one of: "
-                         + "; ".join(f"{k}: {v}" for k, v in METHODS.items())
+                         + "; ".join(f"{k}: {v}" for k, v in METHODS.items()).replace("%", "%%")
                          + ". NAME@KEEP runs it at another kept fraction; random@time=p3_free and "
                            "default@time=p3_free are fitted, seed by seed, to that run's measured time ratio")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -167,7 +167,7 @@ class DataDiet(Presets):
         """The run's plan before it starts: per epoch the examples trained and scored, and the
         predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
         self.setup(num_examples, num_epochs)
-        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.adapter_observes_free())
+        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores())
 
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
@@ -199,7 +199,7 @@ class DataDiet(Presets):
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
             ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
-            if not self.adapter_observes_free():
+            if not self.adapter_observes_free() and not self.strategy.selects_blind(epoch):
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
             if len(ids):
                 result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths, autocast)
@@ -231,6 +231,14 @@ class DataDiet(Presets):
             return self.adapter.provides_free(self.score)
         name = self.strategy.score_name  # task unknown yet: only an on-request field rules it out
         return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
+
+    def training_records_scores(self) -> bool:
+        """Whether training batches record free scores: the training forward gives the score and, for
+        a method that selects on features, its features too (a causal LM's; assumed while the task
+        is unknown)."""
+        if not self.adapter_observes_free():
+            return False
+        return self.adapter is None or "features" not in self.strategy.needs or self.records_free_features()
 
     # ---------------------------------------------------------------- free scores and weights
     def observe(self, example_ids, inputs, features: torch.Tensor | None = None) -> None:

@@ -71,7 +71,7 @@ def plan_run(strategy, schedule, num_examples: int, pass_cost: float = PASS_COST
     rows = []
     for epoch, trained in enumerate(schedule.kept_counts(n)):
         scored = strategy.expected_scored(epoch, schedule, n)
-        if not free_scores and strategy.selects_at(epoch, schedule):
+        if not free_scores and strategy.selects_at(epoch, schedule) and not strategy.selects_blind(epoch):
             scored = n
         rows.append(EpochPlan(epoch, strategy.phase_name(epoch, schedule), trained, scored,
                               (trained + pass_cost * scored) / n))

@@ -146,6 +146,11 @@ class Strategy:
         """Keyword arguments of the :class:`~datadiet.history.ScoreHistory` the diet keeps."""
         return {}
 
+    def selects_blind(self, epoch: int) -> bool:
+        """Whether ``epoch``'s selection reads no score (a random first epoch): no pass runs for it,
+        even for a score that training cannot give."""
+        return False
+
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         """Example ids whose score a forward-only pass must refresh before :meth:`select`."""
         return np.zeros(0, dtype=np.int64)

@@ -22,7 +22,8 @@ from datadiet.select.self_paced import (
 )
 from datadiet.select.compress import LazyProjection
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
-from datadiet.strategies.rescore import check_rescore, ids_to_rescore
+from datadiet.select.random import random_subset
+from datadiet.strategies.rescore import check_cold_start, check_rescore, ids_to_rescore
 
 
 def p3_budget(budget: int | float, num_examples: int) -> int:
@@ -47,7 +48,10 @@ class P3(Strategy):
     the examples trained last epoch from their training forward pass (free) and re-scores with a
     pass only the never-scored examples and at most ``rescore_fraction * N`` of the stale ones
     (not trained last epoch, oldest first); ``"all"`` re-scores every example every epoch, as the
-    authors' code. ``feature_dim``: project the pooled features batch by batch, as they leave the
+    authors' code. ``cold_start="random"`` trains the first epoch on a uniform random ``budget``
+    instead of scoring the whole pool first (the one pass ``"stale"`` cannot avoid): its examples
+    get their difficulty and features free, and the next epoch's pass scores only the rest.
+    ``feature_dim``: project the pooled features batch by batch, as they leave the
     model, to this many dimensions (a seeded Gaussian projection after z-scoring with moments fitted
     on the first features seen, :class:`~datadiet.select.compress.LazyProjection`),
     so the feature store is ``N x feature_dim`` float32 however wide the model. Method card:
@@ -69,6 +73,7 @@ class P3(Strategy):
     rescore: str = "stale"
     rescore_fraction: float = 0.1
     warmup_epochs: int = 0
+    cold_start: str = "score"
     feature_dim: int | None = None
     _previous: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -91,6 +96,7 @@ class P3(Strategy):
         check_fraction("trend_alpha", self.trend_alpha, 0.0, float("inf"))
         check_rescore(self.rescore, self.rescore_fraction)
         check_epochs("warmup_epochs", self.warmup_epochs, 0)
+        check_cold_start(self.cold_start, self.warmup_epochs)
 
     @property
     def score_name(self) -> str:
@@ -105,20 +111,32 @@ class P3(Strategy):
         """Under ``rescore="all"`` every selection reads pass scores alone."""
         return self.rescore != "all"
 
+    def selects_blind(self, epoch: int) -> bool:
+        return self.cold_start == "random" and epoch == 0
+
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
+        if self.selects_blind(epoch):
+            return np.zeros(0, dtype=np.int64)
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
-        """N at the first selection (every example may still be unscored: a plain loop that gives no
-        features records no free score) and under ``rescore="all"``; else the stale budget."""
-        if not self.selects_at(epoch, schedule):
+        """N at the first scored selection (every example may still be unscored: a plain loop that
+        gives no features records no free score) and under ``rescore="all"``; after a random cold
+        start, the examples its first epoch did not train; else the stale budget."""
+        if not self.selects_at(epoch, schedule) or self.selects_blind(epoch):
             return 0
-        first = epoch == min(e for e in range(schedule.num_epochs) if self.selects_at(e, schedule))
-        if self.rescore == "all" or first:
+        if self.rescore == "all":
+            return num_examples
+        if self.cold_start == "random" and epoch == 1:
+            return num_examples - schedule.kept_counts(num_examples)[0]
+        if epoch == min(e for e in range(schedule.num_epochs) if self.selects_at(e, schedule)):
             return num_examples
         return 0 if self.rescore == "none" else int(round(self.rescore_fraction * num_examples))
 
     def select(self, ctx: EpochContext) -> Selection:
+        if self.selects_blind(ctx.epoch):  # no difficulty yet: a uniform subset, scored by its training
+            ctx.record["p3_random_first"] = True
+            return random_subset(ctx.num_examples, ctx.schedule.keep_at(ctx.epoch), ctx.rng("select"))
         scores = ctx.history.latest.copy()
         difficulty = scores
         previous = self._previous.get("difficulty")

@@ -13,6 +13,19 @@ epoch, oldest first (random among equals), at most ``fraction * N``; never-score
 ``none``: only never-scored examples."""
 
 
+COLD_STARTS = ("score", "random")
+"""How a run without warm-up makes its first selection: ``score`` (a forward-only pass scores every
+example with the model as it is) or ``random`` (the first epoch trains a uniform random subset with
+no pass; the next selection's pass scores the examples it did not train)."""
+
+
+def check_cold_start(cold_start: str, warmup_epochs: int) -> None:
+    if cold_start not in COLD_STARTS:
+        raise ValueError(f"unknown cold_start {cold_start!r}; valid: {', '.join(COLD_STARTS)}")
+    if cold_start == "random" and warmup_epochs:
+        raise ValueError("cold_start='random' replaces the warm-up: it needs warmup_epochs=0")
+
+
 def check_rescore(policy: str, fraction: float) -> None:
     if policy not in RESCORE:
         raise ValueError(f"unknown rescore policy {policy!r}; valid: {', '.join(RESCORE)}")

@@ -23,7 +23,7 @@ from datadiet.select.selection import Selection
 from datadiet.select.token_budget import fit_token_budget
 from datadiet.select.validation import check_keep
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
-from datadiet.strategies.rescore import check_rescore, ids_to_rescore
+from datadiet.strategies.rescore import check_cold_start, check_rescore, ids_to_rescore
 
 
 def check_keep_setting(keep: Any) -> Any:
@@ -52,9 +52,6 @@ def check_score_name(name: Any) -> str:
 
 BUDGET_UNITS = ("examples", "tokens")
 """What ``keep`` counts (:class:`ScoreBased` ``budget_unit``)."""
-
-COLD_STARTS = ("score", "random")
-"""How a run without warm-up makes its first selection (:class:`ScoreBased` ``cold_start``)."""
 
 AS_PUBLISHED = "as_published"
 """``smoothing`` that ranks as the public code of NLU on Data Diets does for the task at hand
@@ -167,10 +164,7 @@ class ScoreBased(RankedStrategy):
         super().__post_init__()
         if self.budget_unit not in BUDGET_UNITS:
             raise ValueError(f"unknown budget_unit {self.budget_unit!r}; valid: {', '.join(BUDGET_UNITS)}")
-        if self.cold_start not in COLD_STARTS:
-            raise ValueError(f"unknown cold_start {self.cold_start!r}; valid: {', '.join(COLD_STARTS)}")
-        if self.cold_start == "random" and self.warmup_epochs:
-            raise ValueError("cold_start='random' replaces the warm-up: it needs warmup_epochs=0")
+        check_cold_start(self.cold_start, self.warmup_epochs)
         check_rescore(self.rescore, self.rescore_fraction)
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
@@ -184,11 +178,11 @@ class ScoreBased(RankedStrategy):
     def exact_plan(self) -> bool:
         return self.budget_unit == "examples"
 
-    def _random_first(self, epoch: int) -> bool:
+    def selects_blind(self, epoch: int) -> bool:
         return self.cold_start == "random" and epoch == 0
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
-        if not self.selects_at(epoch, schedule) or self._random_first(epoch):
+        if not self.selects_at(epoch, schedule) or self.selects_blind(epoch):
             return 0
         if self.rescore == "all" or epoch == 0:  # epoch 0 without warm-up: nothing scored yet
             return num_examples
@@ -212,13 +206,13 @@ class ScoreBased(RankedStrategy):
         return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
-        if self._random_first(epoch):
+        if self.selects_blind(epoch):
             return np.zeros(0, dtype=np.int64)
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def select(self, ctx: EpochContext) -> Selection:
         keep = ctx.schedule.keep_at(ctx.epoch)
-        if self._random_first(ctx.epoch):
+        if self.selects_blind(ctx.epoch):
             choose = lambda k: random_subset(ctx.num_examples, k, ctx.rng("select"))  # noqa: E731
         else:
             choose = lambda k: rank_and_select(ctx, k, self.smoothing, self.selector, self.selector_options)  # noqa: E731
