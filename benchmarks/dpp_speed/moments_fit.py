@@ -13,6 +13,7 @@ Writes ``moments_fit.json`` and ``moments_fit.md`` next to this file.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]])
     n, d, k = 20_000, 4096, 256
     X = LLMLikeFeatures(n, d, seed=0).all()
