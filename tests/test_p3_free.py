@@ -13,7 +13,7 @@ from datadiet.free_features import causal_lm_backbone, pooled_last_hidden, store
 from datadiet.history import SOURCE_PASS, SOURCE_TRAIN
 from datadiet.llm.tokenization import CausalLMCollator
 from datadiet.rng import epoch_rng
-from datadiet.scoring_pass import score_examples
+from datadiet.scoring_pass import refresh_scores, score_examples
 from datadiet.select.random import random_subset
 from datadiet.strategies import P3
 from resume_setups import causal_lm_pairs, tiny_lm
@@ -298,6 +298,33 @@ def test_a_pass_fits_the_projection_on_a_spread_sample_of_its_ids():
     assert sample.min() == 1000 and sample.max() == 1199  # spread over all of them
     np.testing.assert_allclose(proj.mean, [sample.mean(), 2 * sample.mean(), 1.0])
     np.testing.assert_allclose(proj.std, [sample.std(), 2 * sample.std(), 1.0])  # constant: centred, not scaled
+    assert not proj.needs_fit
     narrow = LazyProjection(8, seed=0)  # features no wider than feature_dim pass through, unfitted
+    assert narrow.needs_fit
     fit_feature_transform(narrow, ids, None, 16, forward)
-    assert not narrow.fitted
+    assert not narrow.fitted and not narrow.needs_fit  # and no later pass forwards a sample again
+    assert not LazyProjection(None).needs_fit  # no projection: nothing to fit, ever
+
+
+@pytest.mark.parametrize("feature_dim", [None, 64, 4])
+def test_a_scoring_pass_forwards_each_example_once_unless_it_fits_a_projection(pairs, feature_dim):
+    """A pass over n ids runs the model on n examples; only the first pass of a diet with a
+    ``feature_dim`` forwards a sample more (to fit the moments, or to find that features of the
+    model's width 16 pass through a wider ``feature_dim``). Before the fix, every pass of a diet
+    without a projection forwarded up to 64 examples twice."""
+    tok, ds = pairs
+    model = tiny_lm(len(tok))  # hidden width 16
+    diet = DataDiet.p3(budget=8, num_epochs=3, feature_dim=feature_dim, progress=False, scoring_batch_size=4)
+    diet.setup(N, model=model)
+    diet.labelled_head = False  # the model's own forward, so a hook on it counts every example forwarded
+    forwarded = []
+    hook = model.register_forward_hook(lambda m, args, kwargs, out: forwarded.append(len(kwargs["input_ids"])),
+                                       with_kwargs=True)
+    try:
+        for epoch, ids in ((0, np.arange(N)), (1, np.arange(5))):
+            forwarded.clear()
+            refresh_scores(diet, epoch, ids, model, ds, CausalLMCollator(tok))
+            extra = 0 if (feature_dim is None or epoch > 0) else min(N, 64)
+            assert sum(forwarded) == len(ids) + extra, (epoch, sum(forwarded))
+    finally:
+        hook.remove()

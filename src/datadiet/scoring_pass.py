@@ -189,7 +189,7 @@ def score_examples(
                     forward_inputs["output_hidden_states"] = True
                 return adapter.score_inputs(model(**forward_inputs), batch, captured)
 
-        if want_features and getattr(feature_transform, "fitted", True) is False:
+        if want_features and getattr(feature_transform, "needs_fit", False):
             fit_feature_transform(feature_transform, ids, lengths, batch_size, forward)
         bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
         for batch_ids in bar:
@@ -242,9 +242,7 @@ def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None
     parts = [forward(chunk).features for chunk in length_buckets(sample, lengths, batch_size)]
     if any(p is None for p in parts):
         return  # no features: the pass raises its own error
-    rows = torch.cat([p.detach().float().cpu() for p in parts])
-    if transform.projects(rows.shape[-1]):
-        transform.fit(rows)
+    transform.fit_sample(torch.cat([p.detach().float().cpu() for p in parts]))
 
 
 def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,

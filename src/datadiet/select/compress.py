@@ -234,6 +234,7 @@ class LazyProjection:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self._projection: FeatureProjection | None = None
+        self._passthrough_width: int | None = None  # features seen no wider than out_dim: nothing to fit
 
     def projects(self, width: int) -> bool:
         """Whether features ``width`` wide are projected (not passed through)."""
@@ -242,6 +243,21 @@ class LazyProjection:
     @property
     def fitted(self) -> bool:
         return self.mean is not None
+
+    @property
+    def needs_fit(self) -> bool:
+        """Whether a scoring pass should first forward a sample to fit the moments: only when there is
+        a projection (``out_dim`` set), not yet fitted, and the features are not known to pass
+        through (no wider than ``out_dim``)."""
+        return self.out_dim is not None and not self.fitted and self._passthrough_width is None
+
+    def fit_sample(self, sample) -> None:
+        """:meth:`fit` on ``sample`` if features that wide are projected; else remember that they pass
+        through, so no later pass forwards a sample again."""
+        if self.projects(sample.shape[-1]):
+            self.fit(sample)
+        else:
+            self._passthrough_width = int(sample.shape[-1])
 
     def fit(self, sample) -> None:
         """Freeze the z-scoring moments to those of ``sample`` (``(n, d)``, the same rows on every rank)."""
