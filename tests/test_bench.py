@@ -246,6 +246,20 @@ def test_invocations_merge_and_protocol_changes_are_refused(tmp_path):
                  log=lambda s: None)
 
 
+def test_a_budget_grid_with_infobatch_continues_in_its_folder(tmp_path):
+    """InfoBatch's runs carry their budget in diet_options (time_budget); that is the budget, not a
+    change of protocol, so a second invocation (another seed, or a resume) is accepted."""
+    grid = lambda seeds: tiny_grid(methods=["full", "infobatch"], keeps=[], budgets=[0.7], seeds=seeds,  # noqa: E731
+                                   epochs=8)
+    quiet = dict(run_fn=Counting(), log=lambda s: None, num_train_fn=lambda cfg: cfg.train_size)
+    run_grid(grid([0]), tmp_path, **quiet)
+    records = read_jsonl(tmp_path / "results.jsonl")
+    assert [r["config"]["diet_options"].get("time_budget") for r in records if r["status"] == OK] == [None, 0.7]
+    run_grid(grid([1]), tmp_path, **quiet)
+    ok = {r["key"] for r in read_jsonl(tmp_path / "results.jsonl") if r["status"] == OK}
+    assert ok == {"toy|full|1.0|0", "toy|infobatch|b0.7|0", "toy|full|1.0|1", "toy|infobatch|b0.7|1"}
+
+
 def _row(method, keep, acc, ratio):
     return Row("d", method, keep, seeds=list(range(len(acc))), metrics={"accuracy": Stat.of(acc)},
                time_ratio=Stat.of(ratio), cpu_ratio=Stat.of(ratio), predicted_ratio=Stat.of(ratio),

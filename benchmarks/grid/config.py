@@ -258,8 +258,13 @@ PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "budget", "seed", "data_root")
 
 def protocol(config: dict[str, Any]) -> dict[str, Any]:
     """The settings every run of one dataset in a results folder must share (so that time ratios
-    and seed statistics compare like with like): the run config without dataset/method/keep/budget/seed."""
-    return {k: v for k, v in config.items() if k not in PROTOCOL_EXCLUDED}
+    and seed statistics compare like with like): the run config without dataset/method/keep/budget/seed
+    (nor the budget that :func:`resolve_budget` hands a method of :data:`NATIVE_TIME_BUDGET` in its
+    diet options)."""
+    shared = {k: v for k, v in config.items() if k not in PROTOCOL_EXCLUDED}
+    if "time_budget" in (shared.get("diet_options") or {}):
+        shared["diet_options"] = {k: v for k, v in shared["diet_options"].items() if k != "time_budget"}
+    return shared
 
 
 def check_compatible(grid: GridConfig, records: list[dict]) -> None:
