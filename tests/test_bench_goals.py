@@ -254,6 +254,27 @@ def test_pooled_rows_keep_each_folders_own_ratios_and_take_the_cpu_basis(tmp_pat
     assert cpu[("default", 0.5)] == pytest.approx(0.55) and cpu[("ccs", 0.5)] == pytest.approx(0.60)
 
 
+def test_pooled_rows_add_a_folders_seeds_to_anothers_rows(tmp_path):
+    """Folder a: seed 0 of full (100 s) and the default (60 s). Folder c, another session: seed 1 of
+    full (200 s) and the default (100 s). Pooled: the default over both seeds, each against its own
+    folder's full run (0.60 and 0.50), accuracy over both; full data too."""
+    import json
+
+    from benchmarks.grid.combine import pooled_rows
+
+    a, c = tmp_path / "a", tmp_path / "c"
+    runs = {a: [_record("full", 1.0, 0, 0.90, 100, 100), _record("default", 0.5, 0, 0.88, 60, 60)],
+            c: [_record("full", 1.0, 1, 0.80, 200, 200), _record("default", 0.5, 1, 0.78, 100, 100)]}
+    for folder, records in runs.items():
+        folder.mkdir()
+        (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = {(r.method, r.keep): (r, f) for r, f in pooled_rows([a, c], "d")}
+    default, sources = rows[("default", 0.5)]
+    assert default.seeds == [0, 1] and sources == f"{a}, {c}"
+    assert default.time_ratio.mean == pytest.approx(0.55) and default.metrics["accuracy"].mean == pytest.approx(0.83)
+    assert rows[("full", 1.0)][0].seeds == [0, 1]
+
+
 def test_infobatch_is_given_the_budget_itself():
     """No fixed prune ratio fits a budget (InfoBatch's plan counts every example): the run gets
     time_budget=b, and its plan's target kept fraction as the keep the report shows."""

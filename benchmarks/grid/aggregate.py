@@ -128,12 +128,15 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[Row]]:
+def summarize(records: Sequence[dict[str, Any]],
+              ratios: tuple[dict[str, float], dict[str, float]] | None = None) -> dict[str, list[Row]]:
     """Per dataset, one :class:`Row` per (method, keep) and per (method, time budget, resolved
     keep): full data first, then methods in the order of :data:`~datadiet.methods.METHOD_NAMES`,
-    each with its keep rows from high to low keep, then its budget rows from high to low budget."""
+    each with its keep rows from high to low keep, then its budget rows from high to low budget.
+    ``ratios``: each run's (wall, CPU) time ratio by key, when they were computed elsewhere (runs
+    pooled from several folders, each against its own full-data runs); by default from ``records``."""
     ok = latest_by_key(records, OK)
-    ratios, cpu_ratios = time_ratios(records), time_ratios(records, cpu_time)
+    ratios, cpu_ratios = ratios or (time_ratios(records), time_ratios(records, cpu_time))
     groups: dict[tuple[str, str, float, float | None], list[dict]] = {}
     for r in ok.values():
         c = r["config"]

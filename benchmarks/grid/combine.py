@@ -1,9 +1,10 @@
 """One dataset's frontier and issue-13 goals over several results folders, for grids that grew
 over sessions: ``python -m benchmarks.grid.combine OUT --from FOLDER [FOLDER ...] --dataset atis``.
 
-Each folder's time ratios stay against the full-data runs of that folder (its own session and
-machine load); rows are then pooled, full data taken from the first folder that has it and a
-(method, keep) present in several folders taken from the first. ``--time cpu`` reads every row's
+Each run's time ratio stays against the full-data run of the same seed in its own folder (its own
+session and machine load); the runs are then pooled by (method, keep or budget) over the folders,
+so a folder can add seeds to another's rows. A run key (method, keep, seed) present in several
+folders is taken from the first folder that has it. ``--time cpu`` reads every row's
 CPU-time ratio instead of the wall-time one: with one torch thread it is what an idle machine
 would show, the better basis when some folders ran beside other jobs. Writes ``OUT/frontier.md``
 (the pooled rows with their folder, the issue-13 goal lines) and ``OUT/frontier_<dataset>.png``.
@@ -18,23 +19,32 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks.grid.aggregate import Row, main_metric, summarize
+from benchmarks.grid.aggregate import Row, cpu_time, main_metric, summarize, time_ratios
 from benchmarks.grid.goals import issue13_goals
 from benchmarks.grid.render import fmt, goals_table, plot_frontier
-from benchmarks.grid.store import RESULTS_FILE, read_jsonl
+from benchmarks.grid.store import OK, RESULTS_FILE, latest_by_key, read_jsonl
 
 
 def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall") -> list[tuple[Row, str]]:
-    """The rows of ``dataset`` from every folder (first folder wins per (method, keep, budget)), with
-    ``time_ratio`` replaced by the CPU-time ratio when ``time == "cpu"``; each with its folder."""
-    seen, out = set(), []
+    """The rows of ``dataset`` over the runs of every folder (first folder wins per run key), each
+    run's time ratio against its own folder's full-data run, with ``time_ratio`` replaced by the
+    CPU-time ratio when ``time == "cpu"``; each row with the folders its runs came from."""
+    records, wall, cpu, origin = [], {}, {}, {}
     for folder in folders:
-        for row in summarize(read_jsonl(Path(folder) / RESULTS_FILE)).get(dataset, []):
-            key = (row.method, row.keep, row.budget)
-            if key in seen:
+        found = read_jsonl(Path(folder) / RESULTS_FILE)
+        folder_wall, folder_cpu = time_ratios(found), time_ratios(found, cpu_time)
+        for key, record in latest_by_key(found, OK).items():
+            if record["config"]["dataset"] != dataset or key in origin:
                 continue
-            seen.add(key)
-            out.append((dataclasses.replace(row, time_ratio=row.cpu_ratio) if time == "cpu" else row, str(folder)))
+            origin[key] = str(folder)
+            records.append(record)
+            for mine, theirs in ((wall, folder_wall), (cpu, folder_cpu)):
+                if key in theirs:
+                    mine[key] = theirs[key]
+    out = []
+    for row in summarize(records, ratios=(wall, cpu)).get(dataset, []):
+        sources = ", ".join(str(f) for f in folders if str(f) in {origin[k] for k in row.keys})
+        out.append((dataclasses.replace(row, time_ratio=row.cpu_ratio) if time == "cpu" else row, sources))
     return out
 
 
