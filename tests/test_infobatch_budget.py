@@ -49,14 +49,35 @@ def test_a_budget_outside_0_1_is_refused(bad):
         InfoBatch(time_budget=bad)
 
 
-def test_a_trained_run_spends_its_budget(tmp_path):
-    n, epochs, budget = 192, 8, 0.75
+def _train(tmp_path, n, epochs, budget):
     diet = DataDiet.infobatch(time_budget=budget)
     args = TrainingArguments(str(tmp_path), num_train_epochs=epochs, per_device_train_batch_size=16, learning_rate=3e-3,
                              save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0)
     trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(n),
                               data_collator=pad_collate)
     trainer.train()
+    return diet, trainer
+
+
+def test_a_budget_infobatch_cannot_reach_is_overspent_with_one_warning(tmp_path, caplog):
+    # 8 epochs at 0.3: the first and the annealing epoch cost 0.25, so the 6 pruned epochs may keep
+    # 0.067 of the examples each; InfoBatch drops at most 90% of the below-mean-loss ones
+    n, epochs, budget = 192, 8, 0.3
+    with caplog.at_level("WARNING", logger="datadiet"):
+        diet, _ = _train(tmp_path, n, epochs, budget)
+    pruned = [r for r in diet.log if "infobatch_target" in r]
+    assert len(pruned) == epochs - 2 and all(r["kept"] > r["infobatch_target"] + 1 for r in pruned)
+    assert all(r["infobatch_prune_ratio"] == diet.strategy.max_prune_ratio for r in pruned)
+    assert sum(r["kept"] for r in diet.log) > budget * epochs * n
+    warnings = [m for m in caplog.messages if "cannot keep to its time budget of 0.3" in m]
+    assert len(warnings) == 1 and "DataDiet(time_budget=0.3)" in warnings[0]
+
+
+def test_a_trained_run_spends_its_budget(tmp_path, caplog):
+    n, epochs, budget = 192, 8, 0.75
+    with caplog.at_level("WARNING", logger="datadiet"):
+        diet, trainer = _train(tmp_path, n, epochs, budget)
+    assert not [m for m in caplog.messages if "cannot keep to its time budget" in m]
     kept = [r["kept"] for r in diet.log]
     ratios = [r["infobatch_prune_ratio"] for r in diet.log if "infobatch_prune_ratio" in r]
     assert kept[0] == kept[-1] == n and len(ratios) == epochs - 2

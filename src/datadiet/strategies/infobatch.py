@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -13,6 +14,8 @@ from datadiet.schedule import Schedule
 from datadiet.select.infobatch import infobatch_prune, well_learned
 from datadiet.select.selection import Selection
 from datadiet.strategies.base import EpochContext, Strategy, check_fraction, pruned_schedule
+
+logger = logging.getLogger("datadiet")
 
 
 def infobatch_anneal_epochs(num_epochs: int, anneal_fraction: float) -> int:
@@ -109,23 +112,32 @@ class InfoBatch(Strategy):
 
     def select(self, ctx: EpochContext) -> Selection:
         losses = np.nan_to_num(ctx.history.latest, nan=np.inf)
-        ratio = self.prune_ratio if self.time_budget is None else self.budget_ratio(ctx, losses)
+        if self.time_budget is None:
+            return infobatch_prune(losses, self.prune_ratio, ctx.rng("select"))
+        target = self.budget_target(ctx)
+        ratio = ratio_for_target(ctx.num_examples, len(well_learned(losses)), target, self.max_prune_ratio)
         selection = infobatch_prune(losses, ratio, ctx.rng("select"))
-        if self.time_budget is not None:
-            self._spent.setdefault("kept", {})[str(ctx.epoch)] = len(selection)
-            ctx.record["infobatch_prune_ratio"] = ratio
+        self._spent.setdefault("kept", {})[str(ctx.epoch)] = len(selection)
+        ctx.record.update(infobatch_prune_ratio=ratio, infobatch_target=target)
+        if len(selection) > target + 1 and not self._spent.get("warned"):
+            self._spent["warned"] = True  # once per run: the later epochs will say the same
+            logger.warning(
+                "InfoBatch cannot keep to its time budget of %g: epoch %d trains %d examples against a target of "
+                "%.0f, since it drops at most max_prune_ratio=%g of its %d well-learned (below-mean-loss) examples; "
+                "the run will spend more than the budget. For a budget this low, use DataDiet(time_budget=%g) "
+                "(hard pruning), or raise max_prune_ratio", self.time_budget, ctx.epoch, len(selection), target,
+                self.max_prune_ratio, len(well_learned(losses)), self.time_budget)
         return selection
 
-    def budget_ratio(self, ctx: EpochContext, losses: np.ndarray) -> float:
-        """This epoch's prune ratio under ``time_budget``: the budget left after the epochs run
+    def budget_target(self, ctx: EpochContext) -> float:
+        """This epoch's target count under ``time_budget``: the budget left after the epochs run
         (every example in epochs without a selection of this strategy) and the annealing, spread
-        over the pruned epochs left, as a target count (:func:`ratio_for_target`)."""
+        over the pruned epochs left (the prune ratio that reaches it: :func:`ratio_for_target`)."""
         n, schedule = ctx.num_examples, ctx.schedule
         kept = self._spent.get("kept", {})
         spent = sum(kept.get(str(e), n) for e in range(ctx.epoch))
         left = schedule.num_epochs - schedule.anneal_epochs - ctx.epoch
-        target = (self.time_budget * schedule.num_epochs * n - schedule.anneal_epochs * n - spent) / left
-        return ratio_for_target(n, len(well_learned(losses)), target, self.max_prune_ratio)
+        return (self.time_budget * schedule.num_epochs * n - schedule.anneal_epochs * n - spent) / left
 
     def state_dict(self) -> dict:
         return {"kept": dict(self._spent["kept"])} if self._spent.get("kept") else {}
