@@ -114,8 +114,8 @@ class InfoBatch(Strategy):
         losses = np.nan_to_num(ctx.history.latest, nan=np.inf)
         if self.time_budget is None:
             return infobatch_prune(losses, self.prune_ratio, ctx.rng("select"))
-        target = self.budget_target(ctx)
-        ratio = ratio_for_target(ctx.num_examples, len(well_learned(losses)), target, self.max_prune_ratio)
+        target, learned = self.budget_target(ctx), len(well_learned(losses))
+        ratio = ratio_for_target(ctx.num_examples, learned, target, self.max_prune_ratio)
         selection = infobatch_prune(losses, ratio, ctx.rng("select"))
         self._spent.setdefault("kept", {})[str(ctx.epoch)] = len(selection)
         ctx.record.update(infobatch_prune_ratio=ratio, infobatch_target=target)
@@ -126,7 +126,7 @@ class InfoBatch(Strategy):
                 "%.0f, since it drops at most max_prune_ratio=%g of its %d well-learned (below-mean-loss) examples; "
                 "the run will spend more than the budget. For a budget this low, use DataDiet(time_budget=%g) "
                 "(hard pruning), or raise max_prune_ratio", self.time_budget, ctx.epoch, len(selection), target,
-                self.max_prune_ratio, len(well_learned(losses)), self.time_budget)
+                self.max_prune_ratio, learned, self.time_budget)
         return selection
 
     def budget_target(self, ctx: EpochContext) -> float:
