@@ -198,9 +198,12 @@ class DataDiet(Presets):
         self.flush()
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
-            ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
-            if not self.adapter_observes_free() and not self.strategy.selects_blind(epoch):
+            if self.strategy.selects_blind(epoch):
+                ids = np.zeros(0, dtype=np.int64)  # a selection that reads no score needs no pass
+            elif not self.adapter_observes_free():
                 ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
+            else:
+                ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
             if len(ids):
                 result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths, autocast)
                 record["scored"] += len(result.ids)

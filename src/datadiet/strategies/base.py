@@ -147,8 +147,8 @@ class Strategy:
         return {}
 
     def selects_blind(self, epoch: int) -> bool:
-        """Whether ``epoch``'s selection reads no score (a random first epoch): no pass runs for it,
-        even for a score that training cannot give."""
+        """Whether ``epoch``'s selection reads no score (a random first epoch): the diet runs no pass
+        for it (:meth:`ids_to_rescore` is not asked), even for a score that training cannot give."""
         return False
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:

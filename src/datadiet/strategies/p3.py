@@ -115,8 +115,6 @@ class P3(Strategy):
         return self.cold_start == "random" and epoch == 0
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
-        if self.selects_blind(epoch):
-            return np.zeros(0, dtype=np.int64)
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:

@@ -206,8 +206,6 @@ class ScoreBased(RankedStrategy):
         return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
-        if self.selects_blind(epoch):
-            return np.zeros(0, dtype=np.int64)
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
 
     def select(self, ctx: EpochContext) -> Selection:
