@@ -42,8 +42,9 @@ def errors_of(capsys) -> list[str]:
      "keep: got 'half' (a string); allowed: a number in (0, 1], the kept fraction of pruned epochs"),
     ("method: infobatch\nkeep: 1.5\n", "keep: got 1.5; allowed: a number in (0, 1], the kept fraction of pruned epochs"),
     ("epoch: 3\n", "epoch: unknown key (did you mean 'epochs'?); allowed keys: batch_size, data_root, dataset, "
-                   "diet_options, encoder, epochs, eval_split, keep, layers, learning_rate, lr_scheduler, max_length, "
-                   "method, output_dir, scoring_batch_size, seed, train_size"),
+                   "dataset_options, diet_options, encoder, epochs, eval_split, keep, label_column, layers, "
+                   "learning_rate, lr_scheduler, max_length, method, output_dir, scoring_batch_size, seed, "
+                   "text_column, text_pair_column, train_size"),
     ("method: defualt\n", f"method: got 'defualt' (a string); allowed: one of {METHODS}"),
     ("learning_rate: 5e-4\n", "learning_rate: got '5e-4' (a string: YAML reads an exponent without a dot as text; "
                               "write e.g. 5.0e-4); allowed: a number > 0"),

@@ -7,7 +7,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -95,6 +95,13 @@ class RunConfig(Protocol):
     before any data or model is loaded."""
 
     dataset: str = setting("snips", help="a built-in dataset, a csv/tsv/json/jsonl file or folder, or hf:<repo_id>")
+    text_column: str = setting("text", help="local files and hf: datasets: the column holding the text")
+    label_column: str = setting("label", help="local files and hf: datasets: the column holding the label")
+    text_pair_column: str | None = setting(None, help="local files and hf: datasets: a second text column "
+                                                      "(sentence pairs)")
+    dataset_options: dict = setting(default_factory=dict, help="local files and hf: datasets: further "
+                                    "load_dataset_by_name keyword arguments, e.g. {label_names: [...], "
+                                    "drop_missing_labels: true, name: sst2}")
     method: str = setting("default", help="pruning method: " + ", ".join(METHOD_NAMES))
     keep: float = setting(0.5, help="kept fraction of pruned epochs, in (0, 1]")
     seed: int = setting(0, help="random seed (model heads, data order, every random choice of the diet)")
@@ -123,6 +130,16 @@ class RunConfig(Protocol):
         (``extra_keys`` are allowed and ignored), wrong types, bad values, a diet that cannot be built."""
         return from_mapping(cls, values, extra_keys)
 
+    def dataset_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~datadiet.data.load_dataset_by_name` for this run's dataset:
+        the columns and ``dataset_options`` for a local or hub dataset, none for a built-in one."""
+        from datadiet.data.registry import reads_columns
+
+        if not reads_columns(self.dataset):
+            return {}
+        return {"text_column": self.text_column, "label_column": self.label_column,
+                "text_pair_column": self.text_pair_column, **self.dataset_options}
+
     def diet(self):
         """A new :class:`~datadiet.DataDiet` of this run's method, keep, seed and options."""
         return make_diet(self.method, self.keep, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
@@ -130,18 +147,28 @@ class RunConfig(Protocol):
 
     def data_errors(self) -> list[str]:
         """Whether the dataset can be found, without reading it: a built-in name with its data
-        folder present, an existing path, or a hub name."""
-        from datadiet.data import available_datasets, dataset_task
+        folder present (and no column settings), an existing path (a single file with a file for
+        ``eval_split`` beside it), or a hub name."""
+        from datadiet.data import available_datasets, source_task
         from datadiet.data.paths import resolve_data_root
-        from datadiet.data.registry import HUB_PREFIX
+        from datadiet.data.registry import HUB_PREFIX, eval_source, is_builtin, reads_columns
 
         try:
-            dataset_task(self.dataset)
+            source_task(self.dataset)
         except ValueError:
-            if self.dataset.startswith(HUB_PREFIX) or Path(self.dataset).expanduser().exists():
-                return []
             return [allowed_text("dataset", self.dataset, f"a built-in dataset ({', '.join(available_datasets())}), "
                                  f"an existing csv/tsv/json/jsonl file or folder, or {HUB_PREFIX}<repo_id>")]
+        if not reads_columns(self.dataset):
+            defaults = {f.name: f.default if f.default_factory is MISSING else f.default_factory() for f in fields(self)}
+            return [f"{key}: got {getattr(self, key)!r}, but {self.dataset!r} has fixed columns: {key} applies to "
+                    f"local csv/tsv/json/jsonl files and hf: datasets; leave it out"
+                    for key in _COLUMN_SETTINGS if getattr(self, key) != defaults[key]]
+        if not is_builtin(self.dataset):
+            try:
+                eval_source(self.dataset, self.eval_split)
+            except FileNotFoundError as exc:
+                return [f"eval_split: {exc}"]
+            return []
         try:
             resolve_data_root(self.data_root)
         except FileNotFoundError as exc:
@@ -153,6 +180,9 @@ class RunConfig(Protocol):
         keep = "1.0" if self.method == "full" else f"{self.keep:g}"
         return f"{self.dataset}|{self.method}|{keep}|{self.seed}"
 
+
+_COLUMN_SETTINGS = ("text_column", "label_column", "text_pair_column", "dataset_options")
+"""Dataset settings for local files and hf: datasets only."""
 
 _RUN_LEVEL = ("method", "keep", "seed", "scoring_batch_size")
 """Diet settings a run sets itself, refused in ``diet_options``."""
@@ -177,17 +207,16 @@ def environment() -> dict[str, Any]:
 
 def build_run(cfg: RunConfig):
     """The task spec (model, tokenized data, collator, metrics) and the diet of a run."""
-    from datadiet.data import add_example_ids, dataset_task, load_dataset_by_name
+    from datadiet.data import add_example_ids, load_train_and_eval, source_task
     from datadiet.tasks import build_task
 
-    train = load_dataset_by_name(cfg.dataset, "train", cfg.data_root)
+    train, evaluation = load_train_and_eval(cfg.dataset, cfg.eval_split, cfg.data_root, **cfg.dataset_kwargs())
     if cfg.train_size is not None and cfg.train_size < len(train):
         subsample = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(len(train), cfg.train_size, replace=False))
         train = add_example_ids(train.select(subsample))
-    evaluation = load_dataset_by_name(cfg.dataset, cfg.eval_split, cfg.data_root)
     with torch.random.fork_rng(devices=[]):  # seed the new heads without touching the caller's RNG
         torch.manual_seed(cfg.seed)
-        spec = build_task(dataset_task(cfg.dataset), train, evaluation, encoder=cfg.encoder,
+        spec = build_task(source_task(cfg.dataset), train, evaluation, encoder=cfg.encoder,
                           num_hidden_layers=cfg.layers, max_length=cfg.max_length)
     return spec, cfg.diet()
 

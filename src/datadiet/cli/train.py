@@ -58,7 +58,7 @@ def run_plan(config_path: str) -> int:
     cfg, _ = load_run_config(config_path)
     from datadiet.data import load_dataset_by_name
 
-    n = len(load_dataset_by_name(cfg.dataset, "train", cfg.data_root))
+    n = len(load_dataset_by_name(cfg.dataset, "train", cfg.data_root, **cfg.dataset_kwargs()))
     n = min(n, cfg.train_size) if cfg.train_size is not None else n
     print(cfg.diet().plan(n, cfg.epochs))
     return 0

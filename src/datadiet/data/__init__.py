@@ -16,7 +16,8 @@ from datadiet.data.external import SplitLabelsWarning, load_hub_dataset, load_lo
 from datadiet.data.glue import SST2_LABELS, read_glue_tsv
 from datadiet.data.joint_nlu import read_joint_nlu
 from datadiet.data.paths import DATA_ENV_VAR, resolve_data_root
-from datadiet.data.registry import available_datasets, dataset_task, load_dataset_by_name, load_dataset_dict
+from datadiet.data.registry import (available_datasets, dataset_task, load_dataset_by_name, load_dataset_dict,
+                                    load_train_and_eval, source_task)
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -34,9 +35,11 @@ __all__ = [
     "load_dataset_dict",
     "load_hub_dataset",
     "load_local_files",
+    "load_train_and_eval",
     "read_clinc150",
     "read_glue_tsv",
     "read_joint_nlu",
     "resolve_data_root",
+    "source_task",
     "to_classification",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import warnings
@@ -22,6 +23,7 @@ LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl")
 """File suffixes read from disk."""
 
 _INT = re.compile(r"[+-]?\d+")
+logger = logging.getLogger("datadiet")
 _SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
 
@@ -88,6 +90,31 @@ def find_split_file(folder: str | os.PathLike, split: str) -> Path:
     return found[0]
 
 
+def split_file(path: str | os.PathLike, split: str) -> Path:
+    """The file that holds ``split`` of a local dataset given as one file or a folder of per-split
+    files: a folder's file for the split (:func:`find_split_file`); for a file, the file itself when
+    its name says it holds ``split`` (or names no split and ``split`` is the train split), else the
+    file for ``split`` beside it. Use it where the split must really be that split (a run's
+    evaluation data), unlike :func:`load_local_files`, which reads a given file whatever ``split`` says.
+
+    Raises:
+        FileNotFoundError: no file for ``split``, naming the names tried and what to do.
+    """
+    path = Path(path)
+    role = canonical_split(split)
+    if path.is_dir():
+        return find_split_file(path, role)
+    if split_of_file(path) == role or (role == "train" and split_of_file(path) is None):
+        return path
+    try:
+        return find_split_file(path.parent, role)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"{path} holds one split, not {role!r}: {exc}. Put the {role} file beside it, or give a folder "
+            f"with one file per split"
+        ) from None
+
+
 def to_classification(
     dataset: datasets.Dataset,
     *,
@@ -95,6 +122,7 @@ def to_classification(
     label_column: str = "label",
     text_pair_column: str | None = None,
     label_names: Sequence[str] | None = None,
+    drop_missing_labels: bool = False,
     source: str = "dataset",
 ) -> datasets.Dataset:
     """Standardise a classification dataset to ``example_id``, ``text`` (, ``text_pair``), ``label``.
@@ -104,14 +132,20 @@ def to_classification(
     ``"0".."max"`` for integer ids. Pass ``label_names`` (e.g. those of the train split) when
     loading splits separately so every split uses the same ids.
 
+    A row without a label (null/None, an empty or blank string, ``-1`` in a ``ClassLabel`` column)
+    is refused, naming its row numbers; ``drop_missing_labels=True`` drops such rows instead (the
+    ``example_id`` column numbers the rows that remain) and logs how many.
+
     Raises:
-        ValueError: a missing column (listing the present ones), or a label outside ``label_names``.
+        ValueError: a missing column (listing the present ones), a row without a label, or a label
+            outside ``label_names``.
     """
     wanted = [text_column, label_column] + ([text_pair_column] if text_pair_column else [])
     missing = [c for c in wanted if c not in dataset.column_names]
     if missing:
         raise ValueError(f"{source}: no column(s) {missing}; columns are {dataset.column_names}. "
                          f"Pass text_column=/label_column= naming the right ones.")
+    dataset = _rows_with_labels(dataset, label_column, drop_missing_labels, source)
     feature = dataset.features[label_column]
     values = dataset[label_column]
     if values and all(isinstance(v, str) and _INT.fullmatch(v.strip()) for v in values):
@@ -145,6 +179,30 @@ def to_classification(
     return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
 
 
+def missing_label_rows(dataset: datasets.Dataset, label_column: str) -> list[int]:
+    """Positions (0-based) of the rows whose label is missing: None, an empty or blank string, or
+    ``-1`` in a ``ClassLabel`` column (the ``datasets`` convention for "no label")."""
+    no_label = -1 if isinstance(dataset.features[label_column], datasets.ClassLabel) else None
+    return [i for i, v in enumerate(dataset[label_column])
+            if v is None or (isinstance(v, str) and not v.strip()) or (no_label is not None and v == no_label)]
+
+
+def _rows_with_labels(dataset: datasets.Dataset, label_column: str, drop: bool, source: str) -> datasets.Dataset:
+    """``dataset`` without its unlabelled rows when ``drop``; else raise naming them."""
+    rows = missing_label_rows(dataset, label_column)
+    if not rows:
+        return dataset
+    numbers = ", ".join(str(i + 1) for i in rows[:10]) + (f" ... ({len(rows)} in all)" if len(rows) > 10 else "")
+    if not drop:
+        raise ValueError(f"{source}: no label in column {label_column!r} (null or empty) at row {numbers} "
+                         f"(rows counted from 1, the header not counted); fill them in, or pass "
+                         f"drop_missing_labels=True to leave those rows out")
+    logger.warning("%s: left out %d row(s) with no label in column %r (row %s)", source, len(rows), label_column,
+                   numbers)
+    keep = sorted(set(range(len(dataset))) - set(rows))
+    return dataset.select(keep)
+
+
 def load_local_files(
     path: str | os.PathLike,
     split: str = "train",
@@ -153,6 +211,7 @@ def load_local_files(
     label_column: str = "label",
     text_pair_column: str | None = None,
     label_names: Sequence[str] | None = None,
+    drop_missing_labels: bool = False,
 ) -> datasets.Dataset:
     """Read a classification split from a local file or a folder of per-split files.
 
@@ -162,7 +221,9 @@ def load_local_files(
             (see :func:`find_split_file`).
         split: which split to read from a folder. For a file, the split it holds when its name
             does not say (``test.csv`` is the test split whatever ``split`` says).
-        text_column, label_column, text_pair_column, label_names: see :func:`to_classification`.
+        text_column, label_column, text_pair_column, label_names, drop_missing_labels: see
+            :func:`to_classification` (a row with a null or empty label is refused, naming its row,
+            unless ``drop_missing_labels=True``).
 
     Label ids are shared across splits: without ``label_names``, a validation or test split takes
     the label names of the train file beside it (``train.<suffix>`` in the same folder), so the
@@ -181,10 +242,12 @@ def load_local_files(
     else:
         raise FileNotFoundError(f"{path} does not exist")
     if label_names is None and role != "train":
-        label_names = _train_label_names(file, text_column=text_column, label_column=label_column)
+        label_names = _train_label_names(file, text_column=text_column, label_column=label_column,
+                                         drop_missing_labels=drop_missing_labels)
     return to_classification(
         _read_file(file), text_column=text_column, label_column=label_column,
-        text_pair_column=text_pair_column, label_names=label_names, source=str(file),
+        text_pair_column=text_pair_column, label_names=label_names, drop_missing_labels=drop_missing_labels,
+        source=str(file),
     )
 
 
@@ -201,7 +264,8 @@ def split_of_file(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _train_label_names(file: Path, *, text_column: str, label_column: str) -> list[str] | None:
+def _train_label_names(file: Path, *, text_column: str, label_column: str,
+                       drop_missing_labels: bool = False) -> list[str] | None:
     """Label names of the train file beside ``file``; None (with a warning) when there is none."""
     try:
         train = find_split_file(file.parent, "train")
@@ -213,7 +277,7 @@ def _train_label_names(file: Path, *, text_column: str, label_column: str) -> li
         )
         return None
     return to_classification(_read_file(train), text_column=text_column, label_column=label_column,
-                             source=str(train)).features["label"].names
+                             drop_missing_labels=drop_missing_labels, source=str(train)).features["label"].names
 
 
 def load_hub_dataset(
@@ -224,6 +288,7 @@ def load_hub_dataset(
     label_column: str = "label",
     text_pair_column: str | None = None,
     label_names: Sequence[str] | None = None,
+    drop_missing_labels: bool = False,
     **load_kwargs,
 ) -> datasets.Dataset:
     """Load a classification split from the Hugging Face hub with :func:`datasets.load_dataset`.
@@ -242,12 +307,13 @@ def load_hub_dataset(
         # plain string / integer labels: take the names of the train split so that ids agree
         train = datasets.load_dataset(repo_id, split="train", **load_kwargs)
         label_names = to_classification(train, text_column=text_column, label_column=label_column,
+                                        drop_missing_labels=drop_missing_labels,
                                         source=f"{repo_id}[train]").features["label"].names
     return to_classification(
         dataset, text_column=text_column, label_column=label_column, text_pair_column=text_pair_column,
-        label_names=label_names, source=f"{repo_id}[{split}]",
+        label_names=label_names, drop_missing_labels=drop_missing_labels, source=f"{repo_id}[{split}]",
     )
 
 
 __all__ = ["LOCAL_SUFFIXES", "SplitLabelsWarning", "find_split_file", "load_hub_dataset", "load_local_files",
-           "read_records", "split_of_file", "to_classification"]
+           "missing_label_rows", "read_records", "split_file", "split_of_file", "to_classification"]

@@ -21,7 +21,7 @@ import datasets
 
 from datadiet.data.clinc150 import read_clinc150
 from datadiet.data.common import SPLITS, canonical_split
-from datadiet.data.external import load_hub_dataset, load_local_files
+from datadiet.data.external import load_hub_dataset, load_local_files, split_file
 from datadiet.data.glue import SST2_LABELS, read_glue_tsv
 from datadiet.data.joint_nlu import INTENT_VOCAB, read_joint_nlu
 from datadiet.data.paths import dataset_path
@@ -70,6 +70,80 @@ def dataset_task(name: str) -> str:
     return _BUILTIN[base][0]
 
 
+def _unknown_dataset(name: str) -> ValueError:
+    return ValueError(
+        f"unknown dataset {name!r}. Valid names: {', '.join(available_datasets())}; or a path to a "
+        f"csv/tsv/json/jsonl file or folder (it does not exist here: {Path(name).expanduser().resolve()}), or "
+        f"'{HUB_PREFIX}<repo_id>' for a Hugging Face hub dataset."
+    )
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is a built-in dataset (or one of its aliases)."""
+    return _ALIASES.get(name.lower(), (name.lower(), None))[0] in _BUILTIN
+
+
+def source_task(name: str) -> str:
+    """The task of any dataset :func:`load_dataset_by_name` reads, from its name alone (no data is
+    read): a built-in's (:func:`dataset_task`), ``"joint_intent_slot"`` for a folder in the
+    ATIS/SNIPS layout, ``"sequence_classification"`` for a local csv/tsv/json/jsonl file or folder
+    and for ``hf:<repo_id>``.
+
+    Raises:
+        ValueError: an unknown name that is no existing path either, listing the valid ones.
+    """
+    if is_builtin(name):
+        return dataset_task(name)
+    if name.startswith(HUB_PREFIX):
+        return "sequence_classification"
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / INTENT_VOCAB).is_file():
+        return "joint_intent_slot"
+    if path.exists():
+        return "sequence_classification"
+    raise _unknown_dataset(name)
+
+
+def reads_columns(name: str) -> bool:
+    """Whether the column options (``text_column=``, ``label_column=``, ...) apply to ``name``: a
+    local classification file or folder, or a hub dataset (built-ins and joint NLU folders have
+    fixed columns)."""
+    return not is_builtin(name) and source_task(name) == "sequence_classification"
+
+
+def eval_source(name: str, eval_split: str) -> str:
+    """The name that :func:`load_train_and_eval` reads ``eval_split`` from: for a local file, the
+    file of that split beside it (:func:`~datadiet.data.external.split_file`: a run never evaluates
+    on its training file unless ``eval_split`` is ``"train"``); else ``name``.
+
+    Raises:
+        FileNotFoundError: a local file with no file for ``eval_split`` beside it.
+    """
+    path = Path(name).expanduser()
+    if not name.startswith(HUB_PREFIX) and not is_builtin(name) and path.is_file():
+        return str(split_file(path, eval_split))
+    return name
+
+
+def load_train_and_eval(
+    name: str, eval_split: str = "test", data_root: str | os.PathLike | None = None, **options
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """The train split and the evaluation split of one training run, by :func:`load_dataset_by_name`
+    (``options`` are its keyword arguments: columns, ``label_names``, ``drop_missing_labels``, hub options).
+
+    A local file's evaluation split is the file for it beside it (:func:`eval_source`); a hub
+    dataset's is read under its canonical name (``validation``, ``test``). The evaluation split of
+    a local or hub classification dataset takes the train split's label names (unless ``options``
+    give ``label_names``), so a class has the same id in both.
+    """
+    train = load_dataset_by_name(name, "train", data_root, **options)
+    split = canonical_split(eval_split)
+    if reads_columns(name) and options.get("label_names") is None:
+        options = {**options, "label_names": train.features["label"].names}
+    evaluation = load_dataset_by_name(eval_source(name, split), split, data_root, **options)
+    return train, evaluation
+
+
 def load_dataset_by_name(
     name: str,
     split: str = "train",
@@ -80,6 +154,7 @@ def load_dataset_by_name(
     label_column: str = "label",
     text_pair_column: str | None = None,
     label_names: Sequence[str] | None = None,
+    drop_missing_labels: bool = False,
     **hub_kwargs,
 ) -> datasets.Dataset:
     """Load one split of a dataset as a :class:`datasets.Dataset` with an ``example_id`` column.
@@ -90,8 +165,9 @@ def load_dataset_by_name(
         split: ``"train"``, ``"validation"`` (aliases ``"dev"``, ``"val"``) or ``"test"``.
         data_root: the folder with the built-in datasets (see :func:`~datadiet.data.paths.resolve_data_root`).
         include_oos: CLINC150 only: add the out-of-scope class (``"clinc150_oos"`` implies it).
-        text_column, label_column, text_pair_column, label_names: local files and hub datasets only,
-            see :func:`~datadiet.data.external.to_classification`.
+        text_column, label_column, text_pair_column, label_names, drop_missing_labels: local files
+            and hub datasets only, see :func:`~datadiet.data.external.to_classification` (a row with
+            a null or empty label raises, naming it, unless ``drop_missing_labels=True``).
         **hub_kwargs: passed to ``datasets.load_dataset`` for ``hf:`` names (e.g. ``name="sst2"``).
 
     Returns:
@@ -120,8 +196,8 @@ def load_dataset_by_name(
         if hub_kwargs:
             raise ValueError(f"unexpected options for built-in dataset {name!r}: {sorted(hub_kwargs)}")
         return _BUILTIN[key][1](split, data_root, bool(include_oos))
-    columns = dict(text_column=text_column, label_column=label_column,
-                   text_pair_column=text_pair_column, label_names=label_names)
+    columns = dict(text_column=text_column, label_column=label_column, text_pair_column=text_pair_column,
+                   label_names=label_names, drop_missing_labels=drop_missing_labels)
     if name.startswith(HUB_PREFIX):
         return load_hub_dataset(name[len(HUB_PREFIX):], split, **columns, **hub_kwargs)
     path = Path(name).expanduser()
@@ -129,11 +205,7 @@ def load_dataset_by_name(
         if path.is_dir() and (path / INTENT_VOCAB).is_file():
             return read_joint_nlu(path, split)
         return load_local_files(path, split, **columns)
-    raise ValueError(
-        f"unknown dataset {name!r}. Valid names: {', '.join(available_datasets())}; or a path to a "
-        f"csv/tsv/json/jsonl file or folder (it does not exist here: {path.resolve()}), or "
-        f"'{HUB_PREFIX}<repo_id>' for a Hugging Face hub dataset."
-    )
+    raise _unknown_dataset(name)
 
 
 def load_dataset_dict(
