@@ -12,6 +12,27 @@ import numpy as np
 SOURCE_NONE, SOURCE_TRAIN, SOURCE_PASS = 0, 1, 2
 
 
+class NonFiniteScoreError(ValueError):
+    """A method that ranks by score got a NaN (or -inf) score: the message names the example ids,
+    the epoch and where the score came from, and says how to go on."""
+
+
+def non_finite(scores: np.ndarray) -> np.ndarray:
+    """Which scores are not usable: NaN or -inf (+inf is a valid score: never learned, hardest)."""
+    return ~np.isfinite(scores) & ~np.isposinf(scores)
+
+
+def non_finite_message(ids: np.ndarray, bad: np.ndarray, where: str) -> str:
+    """The message of :class:`NonFiniteScoreError` for the ``bad`` entries of ``ids`` seen ``where``."""
+    named = np.unique(ids[bad])
+    listed = f"{named[:20].tolist()}{' ...' if len(named) > 20 else ''}"
+    return (f"non-finite score (NaN or -inf) for example ids {listed} {where}: the model's outputs for them are "
+            f"not finite (a NaN loss? lower the learning rate, check those inputs, or train in bf16/fp32 rather "
+            f"than fp16). Nothing of it was recorded: fix the cause and resume from the last checkpoint "
+            f"(trainer.train(resume_from_checkpoint=True)); a method that reads no score (DataDiet.full(), "
+            f"DataDiet.random()) does not stop on it")
+
+
 def ema_update(mean: np.ndarray, var: np.ndarray, x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """One step of the exponentially weighted mean and variance.
 
@@ -32,9 +53,12 @@ class ScoreHistory:
         num_examples: N, the size of the training set; ids are 0..N-1.
         alpha: EMA weight of the newest observation (Raju et al. 2021: 0.8).
         ucb_c: weight of the exponentially weighted std in the UCB score (Raju et al. 2021: 1).
+        require_finite: a NaN or -inf score raises :class:`NonFiniteScoreError` (methods that rank
+            by score); False: such an observation is left out (methods that read no score, whose
+            history only feeds the report's data map).
     """
 
-    def __init__(self, num_examples: int, alpha: float = 0.8, ucb_c: float = 1.0) -> None:
+    def __init__(self, num_examples: int, alpha: float = 0.8, ucb_c: float = 1.0, require_finite: bool = True) -> None:
         if num_examples < 1:
             raise ValueError(f"num_examples must be >= 1, got {num_examples}")
         if not 0.0 < alpha <= 1.0:
@@ -43,6 +67,7 @@ class ScoreHistory:
         self.num_examples = n
         self.alpha = float(alpha)
         self.ucb_c = float(ucb_c)
+        self.require_finite = bool(require_finite)
         self.latest = np.full(n, np.nan)
         self.ema = np.full(n, np.nan)
         self.ew_var = np.zeros(n)
@@ -68,19 +93,25 @@ class ScoreHistory:
         confidence: np.ndarray | None = None,
         correct: np.ndarray | None = None,
     ) -> None:
-        """Record one observation for each id (ids may repeat: applied in order)."""
+        """Record one observation for each id (ids may repeat: applied in order).
+
+        A NaN or -inf score raises :class:`NonFiniteScoreError` naming the ids and the epoch, before
+        anything is recorded (with ``require_finite=False`` those observations are left out)."""
         ids = np.asarray(ids, dtype=np.int64)
         scores = np.asarray(scores, dtype=np.float64)
         if ids.shape != scores.shape:
             raise ValueError(f"ids and scores must align, got {ids.shape} and {scores.shape}")
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
             raise IndexError(f"example ids must lie in [0, {self.num_examples}), got {ids.min()}..{ids.max()}")
-        bad = ~np.isfinite(scores) & ~np.isposinf(scores)
+        bad = non_finite(scores)
         if bad.any():
-            raise ValueError(
-                f"non-finite scores for example ids {ids[bad][:20].tolist()}"
-                f"{' ...' if bad.sum() > 20 else ''}: check the model outputs (NaN loss?) or the learning rate"
-            )
+            if self.require_finite:
+                where = "in a scoring pass" if source == SOURCE_PASS else "in training batches"
+                raise NonFiniteScoreError(non_finite_message(ids, bad, f"{where} of epoch {epoch} (counted from 0)"))
+            keep = ~bad
+            ids, scores = ids[keep], scores[keep]
+            confidence = None if confidence is None else np.asarray(confidence)[keep]
+            correct = None if correct is None else np.asarray(correct)[keep]
         # repeated ids within one call are applied one after another (rare: padded DDP batches)
         _, first = np.unique(ids, return_index=True)
         if len(first) != len(ids):

@@ -95,10 +95,13 @@ class Strategy:
         method: the method's name (``full``, ``dynamic``, ``static``, ...).
         needs: what the strategy needs besides per-example scores: ``"features"`` (diversity
             features from the model's hidden states) and/or ``"labels"`` (class ids).
+        reads_scores: whether its selections read the scores (False: they are recorded for the
+            report's data map only, and a NaN score is left out instead of stopping the run).
     """
 
     method: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
+    reads_scores: ClassVar[bool] = True
     feature_dim: int | None = None  # width the diversity features are projected to (None: as the model gives them)
 
     # -- the plan --------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class Strategy:
 
     def history_options(self) -> dict:
         """Keyword arguments of the :class:`~datadiet.history.ScoreHistory` the diet keeps."""
-        return {}
+        return {"require_finite": self.reads_scores}
 
     def selects_blind(self, epoch: int) -> bool:
         """Whether ``epoch``'s selection reads no score (a random first epoch): the diet runs no pass

@@ -14,6 +14,7 @@ class FullData(Strategy):
     """Train every epoch on every example; scores nothing, selects nothing."""
 
     method: ClassVar[str] = "full"
+    reads_scores: ClassVar[bool] = False
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         return Schedule(num_epochs, keep=1.0, warmup_epochs=0)

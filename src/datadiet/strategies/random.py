@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
@@ -17,6 +18,8 @@ class RandomSubset(Strategy):
     """After ``warmup_epochs`` on all data, train on a uniform random ``keep`` fraction: a fresh
     subset every ``period`` epochs (``dynamic=True``, method ``random``) or one subset drawn at the
     first pruned epoch and kept (``dynamic=False``, method ``random_static``)."""
+
+    reads_scores: ClassVar[bool] = False
 
     keep: float = 0.5
     dynamic: bool = True

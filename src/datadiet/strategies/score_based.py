@@ -116,7 +116,7 @@ class RankedStrategy(Strategy):
         return self.score
 
     def history_options(self) -> dict:
-        return {"alpha": self.ema_alpha, "ucb_c": self.ucb_c}
+        return {**super().history_options(), "alpha": self.ema_alpha, "ucb_c": self.ucb_c}
 
 
 @dataclass(frozen=True)
