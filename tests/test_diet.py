@@ -203,7 +203,7 @@ def test_settings_that_do_not_apply_are_refused_and_presets_take_overrides():
 def test_changing_the_number_of_epochs_on_resume_says_so():
     saved = DataDiet(keep=0.5, task="sequence_classification").setup(10, 4).state_dict()
     other = DataDiet(keep=0.5, task="sequence_classification").setup(10, 6)
-    with pytest.raises(ValueError, match="planned for 4 epochs but this run has 6: resume with num_train_epochs=4"):
+    with pytest.raises(ValueError, match="planned for 4 epochs, this one for 6: resume with num_train_epochs=4"):
         other.load_state_dict(saved)
 
 

@@ -63,7 +63,7 @@ def test_state_round_trip(name):
     for key, value in fresh.state_dict().items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, state[key])
-        elif key == "history":
+        elif key in ("history", "ledger"):
             for k, v in value.items():
                 np.testing.assert_array_equal(v, state[key][k])
         elif key not in ("recorder", "run_log", "strategy_state"):

@@ -16,8 +16,12 @@ import numpy as np
 import torch
 
 from datadiet.adapters import CAUSAL_LM, ON_REQUEST, TaskAdapter, infer_task
+from datadiet.contract import RunContract, data_fingerprint
+from datadiet.distributed import broadcast_object, world
 from datadiet.free_features import capture_context, store_features, warn_missing_features
 from datadiet.history import ScoreHistory
+from datadiet.layout import BatchLayout
+from datadiet.ledger import TrainedLedger
 from datadiet.planning import Plan, plan_run
 from datadiet.presets import Presets
 from datadiet.recorder import FreeScoreRecorder, as_id_array
@@ -70,6 +74,11 @@ class DataDiet(Presets):
         self._projection: LazyProjection | None = None  # compress_features: built on first use
         self.labelled_head: bool | str = "verify"  # a causal LM's passes: LM head at labelled positions (checked once)
         self._lengths: np.ndarray | None = None
+        self._data_fingerprint: str | None = None
+        self._data_bound = False  # bind_data: the ids checked, lengths and fingerprint read once
+        self.layout: BatchLayout | None = None  # how training batches an epoch (set_layout)
+        self.ledger: TrainedLedger | None = None  # what the current epoch has trained (end_epoch checks it)
+        self._saved_contract: RunContract | None = None  # a loaded checkpoint's, for fields known later
         self._warned_missing_features = False  # warn_missing_features: once per diet
 
     # ---------------------------------------------------------------- set-up
@@ -84,6 +93,7 @@ class DataDiet(Presets):
             self.num_examples = int(num_examples)
             self.history = ScoreHistory(self.num_examples, **self.strategy.history_options())
             self.run_log = RunLog(self.num_examples)
+            self.ledger = TrainedLedger(self.num_examples)
             self.selection = Selection.full(self.num_examples)
         elif (num_examples, num_epochs) != (self.num_examples, self.schedule.num_epochs):
             raise ValueError(f"this diet is set up for {self.num_examples} examples x {self.schedule.num_epochs} "
@@ -103,11 +113,12 @@ class DataDiet(Presets):
         self._require_setup()
         num_examples = self.num_examples if num_examples is None else num_examples
         num_epochs = self.schedule.num_epochs if num_epochs is None else num_epochs
-        self.num_examples = self.schedule = self.history = self.run_log = self.selection = None
+        self.num_examples = self.schedule = self.history = self.run_log = self.selection = self.ledger = None
         self.epoch = -1
         self.features = None
         self._projection = None
-        self._lengths = None  # read again (and the ids checked) from the next dataset
+        self._lengths = self._data_fingerprint = self._saved_contract = None
+        self._data_bound = False  # read again (and the ids checked) from the next dataset
         self.recorder = FreeScoreRecorder()
         self.strategy.load_state_dict({})
         self._warned_missing_features = False
@@ -136,6 +147,65 @@ class DataDiet(Presets):
     def log(self) -> list[dict]:
         """One record per epoch begun (phase, kept, scored, seconds, and the method's own fields)."""
         return self.run_log.records if self.run_log is not None else []
+
+    # ---------------------------------------------------------------- the run's contract
+    def bind_data(self, dataset) -> None:
+        """Read what the diet needs of the training set, once: its ids are checked to be the row
+        positions, its token counts and fingerprint read (:func:`~datadiet.contract.data_fingerprint`),
+        and a resumed run's checkpoint compared with it. ``begin_epoch`` calls it with its dataset."""
+        if self._data_bound or dataset is None:
+            return
+        ids = example_ids_of(dataset)
+        if ids is not None:
+            check_example_ids(ids, len(dataset))
+        self._lengths = example_lengths(dataset)
+        self._data_fingerprint = data_fingerprint(dataset, self._lengths)
+        self._data_bound = True
+        self._check_saved_contract()
+
+    def set_layout(self, layout: BatchLayout) -> None:
+        """How training batches each epoch: the plan's steps (:meth:`steps_per_epoch`), the examples
+        :meth:`end_epoch` expects, and the resume check read it."""
+        if not isinstance(layout, BatchLayout):
+            raise TypeError(f"layout must be a datadiet.BatchLayout, got {type(layout).__name__}")
+        self.layout = layout
+        self._check_saved_contract()
+
+    def contract(self) -> RunContract:
+        """What this run's selections depend on (saved with the state, checked on resume); a resumed
+        run that has not seen its data or layout yet carries the checkpoint's."""
+        self._require_setup()
+        saved = self._saved_contract
+        data = self._data_fingerprint if self._data_bound or saved is None else saved.data
+        layout = self.layout if self.layout is not None or saved is None else saved.layout
+        return RunContract(self.num_examples, self.schedule.num_epochs, self.seed, self.strategy.to_dict(), data, layout)
+
+    def _check_saved_contract(self) -> None:
+        if self._saved_contract is not None and self.num_examples is not None:
+            self.contract().check(self._saved_contract, self.kept_per_epoch())
+
+    # ---------------------------------------------------------------- steps
+    def kept_per_epoch(self) -> list[int]:
+        """Examples of each epoch: the actual count of the epochs begun, the plan's after."""
+        counts = self.kept_counts()
+        for record in self.log:
+            counts[record["epoch"]] = record["kept"]
+        return counts
+
+    def steps_per_epoch(self) -> list[int]:
+        """Optimizer steps of each epoch under :attr:`layout` (actual for the epochs begun)."""
+        if self.layout is None:
+            raise RuntimeError("the diet has no batch layout: call diet.set_layout(BatchLayout(...)) first")
+        return [self.layout.steps(k) for k in self.kept_per_epoch()]
+
+    def position(self, global_step: int) -> tuple[int, int]:
+        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
+        done = 0
+        for epoch, steps in enumerate(self.steps_per_epoch()):
+            if global_step < done + steps:
+                return epoch, global_step - done
+            done += steps
+        return self.schedule.num_epochs, 0
 
     # ---------------------------------------------------------------- plain-loop helpers
     def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
@@ -187,14 +257,14 @@ class DataDiet(Presets):
         if epoch == self.epoch:
             return self.selection
         if epoch < self.epoch:
-            raise ValueError(f"epoch {epoch} was already run (the diet is at epoch {self.epoch})")
+            raise ValueError(f"epoch {epoch} was already run (the diet is at epoch {self.epoch}): epochs begin in "
+                             "order; to train again from the start, build a new DataDiet or call diet.reset()")
+        if epoch > self.epoch + 1:
+            raise ValueError(f"epoch {epoch} cannot begin after epoch {self.epoch}: every epoch begins in order "
+                             f"(begin epoch {self.epoch + 1} next), or its selection and scores would be skipped")
         if model is not None and self.adapter is None:
             self.adapter = TaskAdapter(infer_task(model))
-        if dataset is not None and self._lengths is None:  # once: ids must be the row positions
-            ids = example_ids_of(dataset)
-            if ids is not None:
-                check_example_ids(ids, len(dataset))
-            self._lengths = example_lengths(dataset)
+        self.bind_data(dataset)
         self.flush()
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
@@ -216,17 +286,28 @@ class DataDiet(Presets):
                                str(device) if device is not None and device.type == "cuda" else None,
                                lengths=self._lengths)
             start = time.perf_counter()
-            selection = self.strategy.select(ctx)
+            selection = agreed(self.strategy.select(ctx))
             record["selection_seconds"] = time.perf_counter() - start
         elif self.schedule.phase(epoch) != PRUNE:
             selection = Selection.full(self.num_examples)
         else:
             selection = self.selection  # between re-selections the subset stays
         self.epoch, self.selection = epoch, selection
+        self.ledger.start(epoch)
         self.run_log.finish(record, selection, self.recorder.take_seconds())
         logger.info("datadiet epoch %d (%s): training on %d of %d examples", epoch, record["phase"], len(selection),
                     self.num_examples)
         return selection
+
+    def end_epoch(self) -> None:
+        """Check that the epoch trained every example its plan said (all of the selection, less what
+        the layout's ``drop_last`` drops), over every rank (a collective); raise
+        :class:`~datadiet.ledger.EpochShortfall` with both numbers if not. Integrations call it at
+        each epoch's end; a plain loop may."""
+        self._require_setup()
+        kept = len(self.selection)
+        expected = kept if self.layout is None else self.layout.trained(kept)
+        self.ledger.check(self.selection.indices, expected, "" if self.layout is None else self.layout.describe())
 
     def adapter_observes_free(self) -> bool:
         """Whether the training forward pass gives the score (else scoring passes refresh it)."""
@@ -256,6 +337,7 @@ class DataDiet(Presets):
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
             raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
                              "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
+        self.ledger.mark(ids)
         if not (self.strategy.records_free_scores and self.adapter_observes_free()):
             return
         wants_features = "features" in self.strategy.needs
@@ -288,9 +370,11 @@ class DataDiet(Presets):
         return capture_context(self.records_free_features(), model, batch)
 
     def flush(self) -> None:
-        """Apply the buffered training-pass scores (and features) to the history (a collective)."""
+        """Apply the buffered training-pass scores (and features) to the history, and merge every
+        rank's marks of trained examples (a collective)."""
         self._require_setup()
         self.recorder.flush(self.history, self._store_features, with_features="features" in self.strategy.needs)
+        self.ledger.merge()
 
     def _store_features(self, ids: np.ndarray, features: np.ndarray) -> None:
         self.features = store_features(self.features, self.num_examples, ids, features)
@@ -328,7 +412,7 @@ class DataDiet(Presets):
         """Restore a :meth:`state_dict`; the training set and number of epochs must be the same."""
         from datadiet.diet_state import load_diet_state
 
-        load_diet_state(self, state)
+        self._saved_contract = load_diet_state(self, state)  # data, layout: checked when they are known
 
     def kept_matrix(self) -> np.ndarray:
         """``(epochs run, N)`` booleans: which examples each epoch trained on."""
@@ -350,3 +434,11 @@ class DataDiet(Presets):
         settings = {k: v for k, v in self.strategy.to_dict().items() if k != "method"}
         body = ", ".join(f"{k}={v!r}" for k, v in settings.items())
         return f"DataDiet({self.strategy.method}: {body}; seed={self.seed})"
+
+
+def agreed(selection: Selection) -> Selection:
+    """Rank 0's ``selection`` on every rank, so ranks agree by construction (a selector run on each
+    rank's own device, P3's DPP on a GPU, may round differently); itself for one process."""
+    if world()[1] == 1:
+        return selection
+    return Selection.of(*broadcast_object((selection.indices, selection.weights)))

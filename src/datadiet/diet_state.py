@@ -6,26 +6,27 @@ without pickling code.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datadiet.adapters import TaskAdapter
+from datadiet.contract import RunContract
 from datadiet.select.selection import Selection
 
 if TYPE_CHECKING:
     from datadiet.diet import DataDiet
 
-logger = logging.getLogger("datadiet")
-
-STATE_VERSION = 2
+STATE_VERSION = 3
+READABLE_VERSIONS = (2, 3)
+"""Version 2 (before the run contract) loads too: its contract is the sizes and method it saved."""
 
 
 def diet_state_dict(diet: "DataDiet") -> dict:
     diet._require_setup()
     return {
         "version": STATE_VERSION,
+        "contract": diet.contract().to_dict(),
         "strategy": diet.strategy.to_dict(),
         "strategy_state": diet.strategy.state_dict(),
         "num_examples": diet.num_examples,
@@ -36,35 +37,49 @@ def diet_state_dict(diet: "DataDiet") -> dict:
         "history": diet.history.state_dict(),
         "recorder": diet.recorder.state_dict(),
         "run_log": diet.run_log.state_dict(),
+        "ledger": diet.ledger.state_dict(),
         "features": None if diet.features is None else diet.features.copy(),
         "feature_moments": diet.feature_projection().state(),
         "task": None if diet.adapter is None else diet.adapter.task,
     }
 
 
-def load_diet_state(diet: "DataDiet", state: dict) -> None:
-    if state.get("version") != STATE_VERSION:
-        raise ValueError(f"unsupported diet state version {state.get('version')!r} (this datadiet reads "
-                         f"version {STATE_VERSION}): resume with the datadiet version that saved it, or restart")
-    if diet.num_examples is not None and state["num_examples"] != diet.num_examples:
-        raise ValueError(f"the checkpoint's diet was saved for {state['num_examples']} training examples but this "
-                         f"training set has {diet.num_examples}: resume with the same training set")
-    if diet.num_examples is not None and state["num_epochs"] != diet.schedule.num_epochs:
-        raise ValueError(f"the checkpoint's diet was planned for {state['num_epochs']} epochs but this run has "
-                         f"{diet.schedule.num_epochs}: resume with num_train_epochs={state['num_epochs']}, or start a "
-                         "new run to train for a different number of epochs")
-    saved, mine = state["strategy"], diet.strategy.to_dict()
-    if saved != mine:
-        changed = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
-        logger.warning("resuming a diet whose settings differ from the saved ones in: %s", ", ".join(changed))
-    diet.setup(state["num_examples"], state["num_epochs"])
+def saved_contract(state: dict, seed: int) -> RunContract:
+    """The run contract of a saved state (a version-2 state's, from its sizes and method, and
+    ``seed`` standing in for the seed it did not save)."""
+    if "contract" in state:
+        return RunContract.from_dict(state["contract"])
+    return RunContract(int(state["num_examples"]), int(state["num_epochs"]), seed, dict(state["strategy"]))
+
+
+def load_diet_state(diet: "DataDiet", state: dict) -> RunContract:
+    """Restore ``state`` into ``diet`` after checking its contract against what the diet knows of
+    this run; returns the saved contract, for the fields known only later (data, layout)."""
+    if state.get("version") not in READABLE_VERSIONS:
+        raise ValueError(f"unsupported diet state version {state.get('version')!r} (this datadiet reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}): resume with the datadiet version that saved it, "
+                         "or restart")
+    saved = saved_contract(state, diet.seed)
+    if diet.num_examples is not None:  # set up for this run: check before anything is overwritten
+        logged = [int(r["kept"]) for r in state["run_log"]["records"]]
+        planned = diet.kept_counts()
+        diet.contract().check(saved, logged + planned[len(logged):])
+    else:
+        diet.setup(saved.num_examples, saved.num_epochs)
+        diet.contract().check(saved, diet.kept_counts())
     diet.history.load_state_dict(state["history"])
     diet.strategy.load_state_dict(state.get("strategy_state") or {})
     diet.recorder.load_state_dict(state["recorder"])
     diet.run_log.load_state_dict(state["run_log"])
+    if state.get("ledger") is not None:
+        diet.ledger.load_state_dict(state["ledger"])
+    else:  # version 2: the epoch in progress counts as trained so far (nothing to check it against)
+        diet.ledger.start(int(state["epoch"]))
+        diet.ledger.mark(np.asarray(state["selection_indices"], dtype=np.int64))
     diet.epoch = int(state["epoch"])
     diet.selection = Selection.of(state["selection_indices"], state["selection_weights"])
     diet.features = None if state.get("features") is None else np.asarray(state["features"], np.float32).copy()
     diet.feature_projection().load_state(state.get("feature_moments"))
     if state.get("task") and diet.adapter is None:
         diet.adapter = TaskAdapter(state["task"])
+    return saved

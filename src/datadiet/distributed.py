@@ -35,3 +35,16 @@ def broadcast_object(obj):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def any_across_ranks(mask: np.ndarray) -> np.ndarray:
+    """The element-wise OR of a boolean ``mask`` over every rank (identity for one process)."""
+    _, size = world()
+    if size == 1:
+        return mask
+    import torch
+
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    tensor = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8)).to(device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor.cpu().numpy().astype(bool)

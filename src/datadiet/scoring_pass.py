@@ -1,7 +1,9 @@
 """The scoring pass: forward-only scores for a set of examples, as cheaply as a forward can be.
 
-Eval mode (no dropout), ``torch.inference_mode``, batches of examples of similar length (padding
-is wasted compute), sharded across data-parallel ranks and gathered so every rank has every score.
+Eval mode (no dropout), no autograd, batches of examples of similar length (padding is wasted
+compute), sharded across data-parallel ranks and gathered so every rank has every score. What the
+engine that trains the model changes (the model object, the grad mode, forwards owed by each
+rank) is asked of its :class:`~datadiet.engines.Engine`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is installed
 
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
-from datadiet.distributed import all_gather_arrays, world
+from datadiet.distributed import all_gather_arrays
+from datadiet.engines import Engine, engine_of
 from datadiet.free_features import store_features
 from datadiet.history import SOURCE_PASS
 from datadiet.labelled_head import CheckedHead, pass_split
@@ -152,14 +155,18 @@ def score_examples(
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
     Model outputs the score needs but a plain forward does not give (:data:`ON_REQUEST`: hidden
-    states, the head's input) are asked for. In a distributed run each rank scores every
+    states, the head's input) are asked for. ``model`` is the object training calls (a DDP,
+    DeepSpeed or FSDP wrapper, or the plain module): its :class:`~datadiet.engines.Engine` picks
+    the module to run and the grad mode. In a distributed run each rank scores every
     ``world_size``-th batch and the results are all-gathered, so the returned arrays are identical
-    on every rank. ``feature_transform`` maps each batch's features before they leave the device
+    on every rank; under ZeRO-3 and FSDP, whose forwards are collectives, every rank runs the same
+    number of forwards (repeats of a batch, their results dropped). ``feature_transform`` maps each batch's features before they leave the device
     (e.g. a projection to fewer dimensions, so the pass never holds ``N x h`` features).
 
     ``labelled_head``: for a causal LM and a score read from gold-token log-probabilities, run the
     backbone and apply the LM head at the labelled positions only (:mod:`datadiet.labelled_head`:
-    the same scores, no logits for the prompt). ``"verify"`` (the default) first checks one batch
+    the same scores, no logits for the prompt; not under an engine that shards parameters, where
+    only the whole model's forward gathers them). ``"verify"`` (the default) first checks one batch
     against the model's own forward and falls back to it, with a warning, if they differ; True
     trusts it (a model already checked); False always runs the model's own forward.
 
@@ -167,16 +174,15 @@ def score_examples(
     training runs under, so pass scores and free scores from training steps are alike.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
-    # ranks score different batches: a DistributedDataParallel wrapper would wait on collectives
-    model = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    engine = engine_of(model)
+    model = engine.pass_model(model)  # ranks score different batches: no wrapper's sync collectives
     start = time.perf_counter()
-    rank, size = world()
-    batches = length_buckets(ids, lengths, batch_size)[rank::size]
-    head = CheckedHead(pass_split(model, adapter, score.name, requested) if labelled_head else None,
-                       verify=labelled_head == "verify")
+    batches = engine.rank_batches(length_buckets(ids, lengths, batch_size))
+    split = pass_split(model, adapter, score.name, requested) if labelled_head and engine.runs_submodules_alone else None
+    head = CheckedHead(split, verify=labelled_head == "verify")
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
     dynamics_ok = True
-    with eval_forward(model) as device, capture_on_request(model, requested) as captured:
+    with eval_forward(model, engine) as device, capture_on_request(model, requested) as captured:
         def forward(batch_ids):
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
             model_inputs, _ = split_diet_columns(batch)
@@ -191,9 +197,12 @@ def score_examples(
 
         if want_features and getattr(feature_transform, "needs_fit", False):
             fit_feature_transform(feature_transform, ids, lengths, batch_size, forward)
-        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or rank != 0, leave=False)
-        for batch_ids in bar:
+        bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or not engine.is_main_process,
+                   leave=False)
+        for batch_ids, keep in bar:
             inputs = forward(batch_ids)
+            if not keep:
+                continue  # a repeat that keeps this rank's forwards in step with the others' (sharded engines)
             score.check_inputs(inputs)
             out_ids.append(batch_ids)
             out_scores.append(score(inputs).float().cpu().numpy())
@@ -275,14 +284,16 @@ def batch_to_device(batch: dict, device: torch.device) -> dict:
 
 
 @contextmanager
-def eval_forward(model: torch.nn.Module) -> Iterator[torch.device]:
-    """Forward-only passes of ``model``: eval mode (no dropout) under ``torch.inference_mode``; the
-    model's train/eval mode is restored after, also on an error. Yields the model's device (move
-    batches there with :func:`batch_to_device`)."""
+def eval_forward(model: torch.nn.Module, engine: Engine | None = None) -> Iterator[torch.device]:
+    """Forward-only passes of ``model``: eval mode (no dropout) without autograd (the ``engine``'s
+    grad mode: ``torch.inference_mode``, or ``torch.no_grad`` where the engine gathers parameters;
+    default: the engine of ``model``); the model's train/eval mode is restored after, also on an
+    error. Yields the model's device (move batches there with :func:`batch_to_device`)."""
+    engine = engine_of(model) if engine is None else engine
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with engine.grad_mode():
             yield model_device(model)
     finally:
         model.train(was_training)

@@ -90,6 +90,46 @@ def train_batch_size(trainer: Trainer) -> int:
     return int(trainer._train_batch_size)
 
 
+def model_parallel_sizes(trainer: Trainer) -> dict[str, int]:
+    """Tensor, context and sequence parallel sizes above 1 (ranks that share one batch), by name:
+    the Trainer's own ``get_tp_size`` / ``get_cp_size`` / ``get_sp_size`` (transformers 5), else
+    accelerate's ``parallelism_config``."""
+    sizes = {}
+    config = getattr(trainer.accelerator, "parallelism_config", None)
+    for name in ("tp", "cp", "sp"):
+        getter = getattr(trainer, f"get_{name}_size", None)
+        size = getter() if callable(getter) else getattr(config, f"{name}_size", 1) or 1
+        if int(size) > 1:
+            sizes[f"{name}_size"] = int(size)
+    return sizes
+
+
+def batch_layout(trainer: Trainer):
+    """The :class:`~datadiet.layout.BatchLayout` the Trainer's data loader runs under accelerate:
+    per-device batches dealt over the data-parallel ranks (also with ``dispatch_batches``), or,
+    with ``split_batches``, each batch split across them. Settings whose steps no plan can know
+    are refused here, at construction, naming the setting."""
+    from datadiet.layout import BatchLayout
+    from datadiet.schedule import SHARD_BATCHES
+
+    args, accelerator = trainer.args, trainer.accelerator
+    world = max(int(args.world_size), 1)
+    parallel = model_parallel_sizes(trainer)
+    if parallel:
+        said = ", ".join(f"{k}={v}" for k, v in parallel.items())
+        raise ValueError(f"DataDietTrainer does not plan model-parallel runs yet ({said}): ranks that share a batch "
+                         "would be counted as data-parallel ranks and the epochs' steps would be wrong; train with "
+                         "data parallelism only (DDP, DeepSpeed ZeRO or FSDP)")
+    if world > 1 and not getattr(accelerator, "even_batches", True):
+        raise ValueError("accelerator_config even_batches=False lets ranks run different numbers of steps in an epoch, "
+                         "which no plan of the diet's steps can match: leave even_batches=True (the default; the "
+                         "last batches repeat a few examples so every rank steps together)")
+    split = bool(getattr(accelerator, "split_batches", False)) and world > 1
+    return BatchLayout(batch_size=train_batch_size(trainer), world_size=1 if split else world,
+                       grad_accum=int(args.gradient_accumulation_steps), drop_last=bool(args.dataloader_drop_last),
+                       sharding=SHARD_BATCHES, split_over=world if split else 1)
+
+
 TRAIN_ORDERS = ("random", "sequential", "group_by_length")
 """The training-example orders a diet's sampler serves (shuffled, in id order, grouped by length)."""
 

@@ -43,9 +43,9 @@ from datadiet.checkpoint import DIET_STATE_FILE, DietStateError, load_diet_state
 from datadiet.diet import DataDiet  # noqa: E402
 from datadiet.integrations import compat  # noqa: E402
 from datadiet.sampler import DietSampler  # noqa: E402
-from datadiet.schedule import SHARD_BATCHES, epoch_optimizer_steps  # noqa: E402
+from datadiet.distributed import broadcast_object  # noqa: E402
 from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns  # noqa: E402
-from datadiet.utils import check_example_ids, example_ids_of  # noqa: E402
+from datadiet.utils import example_ids_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,11 @@ class _DietEpochs(TrainerCallback):
         state.max_steps = self.trainer._diet_total_steps()
 
     def on_epoch_end(self, args, state, control, **kwargs):
+        if control.should_training_stop:
+            return  # stopped on request (early stopping, max_steps): not a plan that fell short
+        self.trainer.diet.end_epoch()  # every rank: the epoch trained its plan's examples, or an error
         following = self.trainer.diet.epoch + 1
-        if following < self.trainer.diet.schedule.num_epochs and not control.should_training_stop:
+        if following < self.trainer.diet.schedule.num_epochs:
             self.trainer._diet_begin_epoch(following)
             state.max_steps = self.trainer._diet_total_steps()
 
@@ -94,17 +97,17 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         epochs = self._diet_epochs()
         if self.train_dataset is None:
             raise ValueError("DataDietTrainer needs a train_dataset")
-        ids = example_ids_of(self.train_dataset)
-        if ids is None:
+        if example_ids_of(self.train_dataset) is None:
             raise ValueError(
                 "the train dataset has no `example_id` column: add one with `ds = datadiet.with_example_ids(ds)` "
                 "(the row position of every example)"
             )
-        check_example_ids(ids, len(self.train_dataset))
         self.diet = diet
         if self.args.disable_tqdm and diet.settings.progress:  # scoring passes follow the Trainer's bars
             diet.settings = dataclasses.replace(diet.settings, progress=False)
         self.diet.setup(len(self.train_dataset), epochs, model=self.model)
+        self.diet.set_layout(compat.batch_layout(self))  # refuses settings no plan can match
+        self.diet.bind_data(self.train_dataset)  # ids checked; the fingerprint a resume is checked against
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
 
@@ -115,40 +118,19 @@ class DataDietTrainerMixin(compat.TrainerInternals):
             raise ValueError(f"num_train_epochs must be a whole number with a diet, got {epochs}")
         return int(epochs)
 
-    def _diet_steps(self, kept: int) -> int:
-        return epoch_optimizer_steps(kept, compat.train_batch_size(self), world_size=max(self.args.world_size, 1),
-                                     grad_accum=self.args.gradient_accumulation_steps,
-                                     drop_last=self.args.dataloader_drop_last, sharding=SHARD_BATCHES)
-
-    def _diet_kept_per_epoch(self) -> list[int]:
-        """Examples of each epoch: the actual kept counts of epochs begun, the plan after."""
-        counts = list(self.diet.kept_counts())
-        for record in self.diet.log:
-            counts[record["epoch"]] = record["kept"]
-        return counts
-
-    def _diet_updates_per_epoch(self) -> list[int]:
-        """Optimizer steps of each epoch: actual for the epochs begun, planned for the others."""
-        return [self._diet_steps(kept) for kept in self._diet_kept_per_epoch()]
-
     def _diet_total_steps(self) -> int:
-        return sum(self._diet_updates_per_epoch())
+        return sum(self.diet.steps_per_epoch())
 
     def _diet_total_samples(self) -> int:
-        return sum(self._diet_kept_per_epoch())
+        return sum(self.diet.kept_per_epoch())
 
     def _diet_epoch_updates(self) -> int:
         """Optimizer steps of the epoch the diet is in."""
-        return self._diet_updates_per_epoch()[self.diet.epoch]
+        return self.diet.steps_per_epoch()[self.diet.epoch]
 
     def _diet_position(self, global_step: int) -> tuple[int, int]:
-        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
-        done = 0
-        for epoch, updates in enumerate(self._diet_updates_per_epoch()):
-            if global_step < done + updates:
-                return epoch, global_step - done
-            done += updates
-        return self.diet.schedule.num_epochs, 0
+        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps (:meth:`DataDiet.position`)."""
+        return self.diet.position(global_step)
 
     # -- epochs ------------------------------------------------------------------------------
     def _diet_sampler(self) -> DietSampler:
@@ -173,8 +155,9 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         if epoch == self.diet.epoch:
             return  # restored from the checkpoint, already begun (and logged) before it was saved
         dataset, collator = self._diet_scoring_inputs()
-        # accelerate's mixed precision wraps only the model's forward: the pass gets it explicitly
-        self.diet.begin_epoch(epoch, model=self.accelerator.unwrap_model(self.model), dataset=dataset,
+        # the object training calls (DDP, DeepSpeed, FSDP or the model): its engine decides what a pass
+        # runs; accelerate's mixed precision wraps only the model's forward: the pass gets it explicitly
+        self.diet.begin_epoch(epoch, model=self.model_wrapped, dataset=dataset,
                               collate_fn=collator, autocast=self.accelerator.autocast)
         record = self.diet.log[-1]
         # Trainer.log clears control.should_log, which logging_strategy="epoch" has just set in this
@@ -253,7 +236,9 @@ class DataDietTrainerMixin(compat.TrainerInternals):
 
     def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
         if isinstance(resume_from_checkpoint, bool):
-            resume_from_checkpoint = latest_complete_checkpoint(self.args.output_dir) if resume_from_checkpoint else None
+            # rank 0 chooses, every rank resumes from it (disks that are not shared may differ)
+            resume_from_checkpoint = (broadcast_object(latest_complete_checkpoint(self.args.output_dir))
+                                      if resume_from_checkpoint else None)
             if resume_from_checkpoint is None:
                 raise ValueError(f"no complete checkpoint (trainer_state.json and {DIET_STATE_FILE}) in "
                                  f"{self.args.output_dir}: train without resume_from_checkpoint to start over")
