@@ -20,7 +20,7 @@ def test_method_specs_name_a_method_and_optionally_its_keep():
     timed = MethodSpec.parse("default@time=p3_free", 0.5)
     assert (timed.time_of, timed.keep, timed.label) == ("p3_free", None, "default@time=p3_free")
     for bad, message in [("p4", "unknown method"), ("full@0.5", "no @KEEP"), ("random@1.5", r"\(0, 1\]"),
-                         ("random@half", "kept fraction"), ("p3@time=random", "only random and default"),
+                         ("random@half", "kept fraction"), ("p3@time=random", "only full, random and default"),
                          ("random@time=", "name the method")]:
         with pytest.raises(ValueError, match=message):
             MethodSpec.parse(bad, 0.5)

@@ -2,15 +2,17 @@
 (all weights, or LoRA adapters through ``peft``).
 
 A method is written ``NAME``, ``NAME@KEEP`` or ``NAME@time=OTHER``: ``random@0.62`` is dynamic
-random at 62% of the pool per epoch; ``random@time=p3_free`` (``random`` and ``default`` only) is
-fitted, seed by seed, to the time ratio that the ``p3_free`` run of the same seed measured (random:
-that kept fraction; the default diet: ``DataDiet(time_budget=ratio)``, whose plan solves the keep
-with its warm-up epoch). These put a cheap method at the same *time* as a costlier one (P3 pays for
-its scoring passes) next to the runs at the same *example budget* (``--keep``).
+random at 62% of the pool per epoch; ``random@time=p3_free`` (``full``, ``random`` and ``default``)
+is fitted, seed by seed, to the time ratio that the ``p3_free`` run of the same seed measured
+(random: that kept fraction; the default diet: ``DataDiet(time_budget=ratio)``, whose plan solves
+the keep with its warm-up epoch; full data: fewer epochs, see :func:`fewer_epochs`). These put a
+cheap method at the same *time* as a costlier one (P3 pays for its scoring passes) next to the runs
+at the same *example budget* (``--keep``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from datadiet import DataDiet
@@ -29,8 +31,28 @@ METHODS = {
 }
 
 
-TIME_MATCHED = ("random", "default")
-"""The methods ``NAME@time=OTHER`` can fit to another run's measured time."""
+TIME_MATCHED = ("full", "random", "default")
+"""The methods ``NAME@time=OTHER`` can fit to another run's measured time (``full``: fewer epochs)."""
+
+
+def fewer_epochs(time_ratio: float, num_epochs: int) -> tuple[int, float]:
+    """Full data in ``time_ratio`` of the time of ``num_epochs`` full epochs: ``(whole, last)``,
+    ``whole`` epochs on every example, then one more epoch on a random ``last`` fraction of them (a
+    fractional epoch; 0: none). Training time is proportional to the examples trained, so
+    ``whole + last = time_ratio * num_epochs`` (at most ``num_epochs``: full data is never longer
+    than itself).
+
+    >>> fewer_epochs(0.5, 3)      # 1.5 epochs
+    (1, 0.5)
+    >>> fewer_epochs(0.25, 3)     # 0.75 of one epoch
+    (0, 0.75)
+    """
+    if not time_ratio > 0:
+        raise ValueError(f"a time ratio must be > 0, got {time_ratio}")
+    target = min(1.0, time_ratio) * num_epochs
+    whole = math.floor(target + 1e-9)
+    last = target - whole
+    return whole, (0.0 if last < 1e-6 else last)
 
 
 @dataclass(frozen=True)
@@ -56,15 +78,16 @@ class MethodSpec:
         name, sep, keep_text = text.partition("@")
         if name not in METHODS:
             raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)} (optionally NAME@KEEP)")
-        if name == "full":
-            if sep:
-                raise ValueError("'full' trains on every example; it takes no @KEEP")
+        if name == "full" and sep and not keep_text.startswith("time="):
+            raise ValueError("'full' trains on every example; it takes no @KEEP (full@time=OTHER: fewer epochs)")
+        if name == "full" and not sep:
             return cls(name, None)
         if not sep:
             return cls(name, default_keep)
         if keep_text.startswith("time="):
             if name not in TIME_MATCHED:
-                raise ValueError(f"{text!r}: only {' and '.join(TIME_MATCHED)} can be fitted to another run's time")
+                raise ValueError(f"{text!r}: only {', '.join(TIME_MATCHED[:-1])} and {TIME_MATCHED[-1]} can be fitted "
+                                 "to another run's time")
             other = keep_text[len("time="):]
             if not other:
                 raise ValueError(f"{text!r}: name the method whose time to match, e.g. {name}@time=p3_free")
@@ -77,11 +100,33 @@ class MethodSpec:
             raise ValueError(f"{text!r}: the kept fraction must be in (0, 1], got {keep}")
         return cls(name, keep, explicit_keep=True)
 
-    def diet(self, seed: int, *, scoring_batch_size: int, rescore_fraction: float,
-             time_ratio: float | None = None) -> DataDiet:
-        """The library preset that runs this method (``time_ratio``: the matched run's, for ``@time=``)."""
-        if self.time_of is not None and time_ratio is None:
+    def train_epochs(self, num_epochs: int, time_ratio: float | None = None) -> int:
+        """The epochs the Trainer runs: ``num_epochs``, except for ``full@time=``, whose whole and
+        fractional epochs (:func:`fewer_epochs`) are each one epoch of the Trainer."""
+        if self.name != "full" or self.time_of is None:
+            return num_epochs
+        whole, last = fewer_epochs(self._needs(time_ratio), num_epochs)
+        return whole + (last > 0)
+
+    def _needs(self, time_ratio: float | None) -> float:
+        if time_ratio is None:
             raise ValueError(f"{self.label} needs the time ratio of the {self.time_of} run of the same seed")
+        return time_ratio
+
+    def diet(self, seed: int, *, scoring_batch_size: int, rescore_fraction: float,
+             time_ratio: float | None = None, num_epochs: int | None = None) -> DataDiet:
+        """The library preset that runs this method (``time_ratio``: the matched run's, for ``@time=``;
+        ``num_epochs``: the protocol's epochs, which ``full@time=`` shortens)."""
+        if self.time_of is not None:
+            self._needs(time_ratio)
+        if self.name == "full" and self.time_of is not None:
+            if num_epochs is None:
+                raise ValueError(f"{self.label} needs num_epochs (the protocol's) to fit its epochs to the time")
+            whole, last = fewer_epochs(time_ratio, num_epochs)
+            if not last:
+                return DataDiet.full(seed=seed, progress=False)
+            # every example for `whole` epochs (the warm-up), then a random `last` of them
+            return DataDiet.random(keep=last, dynamic=True, warmup_epochs=whole, seed=seed, progress=False)
         if self.name == "full":
             return DataDiet.full(seed=seed, progress=False)
         if self.name == "random":
@@ -106,12 +151,17 @@ class LoraSettings:
     alpha: int = 32
     dropout: float = 0.0
 
-    def apply(self, model):
-        """``model`` wrapped by ``peft.get_peft_model``; only the adapters train."""
+    def config(self):
+        """The ``peft.LoraConfig`` (what ``DataDietSFTTrainer(peft_config=...)`` takes)."""
         try:
-            from peft import LoraConfig, get_peft_model
+            from peft import LoraConfig
         except ImportError as err:  # pragma: no cover - peft is in the llm extra
             raise SystemExit("--finetune lora needs peft: pip install 'datadiet[llm]'") from err
-        config = LoraConfig(task_type="CAUSAL_LM", r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
-                            target_modules="all-linear")
-        return get_peft_model(model, config)
+        return LoraConfig(task_type="CAUSAL_LM", r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                          target_modules="all-linear")
+
+    def apply(self, model):
+        """``model`` wrapped by ``peft.get_peft_model``; only the adapters train."""
+        from peft import get_peft_model
+
+        return get_peft_model(model, self.config())

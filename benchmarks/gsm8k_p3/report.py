@@ -59,6 +59,19 @@ def _em(em, n) -> str:
     return "" if em is None else f"{em:.1%} ({round(em * n)}/{n})"
 
 
+def _em_n(cfg: dict) -> int:
+    """The questions exact match is measured on: ``--exact-match``, else every test question."""
+    n = cfg.get("exact_match")
+    return cfg["test"] if n is None else min(n, cfg["test"])
+
+
+def _trainer_text(cfg: dict) -> str:
+    if cfg.get("trainer", "hf") == "sft":
+        return ("`DataDietSFTTrainer` (TRL's SFTTrainer: a prompt/completion dataset, TRL's tokenization, collator "
+                "and completion-only loss, LoRA via `peft_config=`)")
+    return "`DataDietTrainer` (the transformers Trainer)"
+
+
 def summarize(result: dict) -> str:
     """The markdown report of ``result`` (the ``results.json`` object)."""
     runs, cfg = result["runs"], result["config"]
@@ -71,11 +84,14 @@ def summarize(result: dict) -> str:
         "",
         f"Pool: {result.get('pool_size', cfg['pool'])} GSM8K train examples (random sample, data seed {cfg['data_seed']}, "
         f"at most {cfg['max_length']} tokens, {result.get('pool_tokens_mean', float('nan')):.0f} on average); "
-        f"`DataDietTrainer` (the transformers Trainer), fine-tuning {tuning}, {cfg['epochs']} epochs, batch "
-        f"{cfg['batch_size']}, AdamW lr {cfg['lr']} (constant), grad clip 1.0; pruned methods keep {cfg['keep']:.0%} "
-        "of the pool per epoch unless written NAME@KEEP. Test: the first "
+        f"{_trainer_text(cfg)}, fine-tuning {tuning}, {cfg['epochs']} epochs, batch "
+        f"{cfg['batch_size']}{', grouped by length' if cfg.get('group_by_length') else ''}, AdamW lr {cfg['lr']} "
+        f"({cfg.get('lr_scheduler', 'constant')}), grad clip 1.0; pruned methods keep {cfg['keep']:.0%} "
+        "of the pool per epoch unless written NAME@KEEP or NAME@time=OTHER (fitted to OTHER's time, seed by seed; "
+        "full@time=: full data for fewer epochs, the last one a random fraction of the pool). Test: the first "
         f"{cfg['test']} GSM8K test questions; NLL per solution token (teacher-forced, EOS included) and exact match "
-        f"of the final number with greedy decoding (batched, at most {cfg['max_new_tokens']} new tokens). Time = "
+        f"of the final number with greedy decoding (on the first {_em_n(cfg)} questions, batched, at most "
+        f"{cfg['max_new_tokens']} new tokens). Time = "
         "training + scoring + selection (evaluation excluded), as a ratio to the full-data run of the same seed; "
         "tokens = tokens trained on (forward and backward) over full data's.",
         "",
@@ -102,12 +118,12 @@ def summarize(result: dict) -> str:
     base = result.get("base")
     if base:
         lines.append(f"| base model (no fine-tuning) | - | - | 0 | {base['nll']:.4f} | "
-                     f"{_em(base['exact_match'], cfg['test'])} | - | - | - | - | - | - | - |")
+                     f"{_em(base['exact_match'], _em_n(cfg))} | - | - | - | - | - | - | - |")
     for r in runs:
         s = r["seconds"]
         lines.append(
             f"| {r['method']} | {r['seed']} | {r['budget_per_epoch']} | {r['steps']} | {r['test_nll']:.4f} | "
-            f"{_em(r['test_exact_match'], cfg['test'])} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
+            f"{_em(r['test_exact_match'], _em_n(cfg))} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
             f"{s['total']:.0f} | {s['score'] / s['total']:.1%} | {time_ratio(r, runs):.2f} | {token_ratio(r, runs):.2f} |")
     p3 = [r for r in runs if r["method"].startswith("p3")]
     if p3:

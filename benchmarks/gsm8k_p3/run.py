@@ -1,9 +1,13 @@
 """GSM8K: P3 vs the default diet vs random vs full data, fine-tuning SmolLM2-135M-Instruct (all
 weights or LoRA), over several seeds, on a CPU or a GPU.
 
-Every run fine-tunes a fresh copy of the model with the library's ``DataDietTrainer`` (the real
-``transformers`` Trainer: AdamW, constant lr, grad clip 1.0) on the same train pool, batch size,
-epochs and seed; only the diet differs (``--methods``, see ``methods.py``):
+Every run fine-tunes a fresh copy of the model on the same train pool, batch size, epochs and seed;
+only the diet differs. ``--trainer hf`` (the default) trains with the library's ``DataDietTrainer``
+(the real ``transformers`` Trainer: AdamW, constant lr, grad clip 1.0) on datadiet's own
+tokenization and collator; ``--trainer sft`` trains as a TRL user writes it (``sft.py``): a
+prompt/completion dataset, ``DataDietSFTTrainer`` with TRL's tokenization, collator and
+completion-only loss, LoRA through ``peft_config=``, TRL's linear lr decay over the steps the diet
+plans. The methods (``--methods``, see ``methods.py``):
 
 - ``full``: every pool example, every epoch (the reference of every ratio);
 - ``random``: a fresh uniform random ``keep * pool`` examples each epoch;
@@ -15,15 +19,17 @@ epochs and seed; only the diet differs (``--methods``, see ``methods.py``):
   instead of scoring the whole pool first. With ``p3`` and a cheaper P3 run the report gives the
   overlap of their per-epoch selections.
 
-``NAME@KEEP`` runs a method at another kept fraction; ``random@time=p3_free`` and
-``default@time=p3_free`` are fitted, seed by seed, to the time ratio the ``p3_free`` run of the same
-seed measured: the comparison at equal time beside the one at equal example budget.
+``NAME@KEEP`` runs a method at another kept fraction; ``random@time=p3_free``,
+``default@time=p3_free`` and ``full@time=p3_free`` (full data for fewer epochs, the last one
+fractional) are fitted, seed by seed, to the time ratio the ``p3_free`` run of the same seed
+measured: the comparison at equal time beside the one at equal example budget.
 
 Time is the wall-clock of ``trainer.train()``: training steps + scoring passes + selection
 (evaluation excluded and reported apart), as a ratio to the full-data run of the same seed; the
 tokens trained on are reported beside it. Metrics on a fixed test subset (the first ``--test`` rows
 of GSM8K test): mean NLL per solution token (teacher-forced) and exact match of the final number
-with batched greedy decoding. A base-model evaluation is included as reference.
+with batched greedy decoding (on the first ``--exact-match`` of them). A base-model evaluation is
+included as reference.
 
     # the issue's protocol: pool 1,000, 250 test questions, 3 seeds, all weights and LoRA
     python benchmarks/gsm8k_p3/run.py --out benchmarks/gsm8k_p3/results/full-ft
@@ -64,11 +70,13 @@ from datadiet.planning import plan_run
 
 if __package__ in (None, ""):  # run as a script: python benchmarks/gsm8k_p3/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from methods import METHODS, LoraSettings, MethodSpec
+    from methods import METHODS, LoraSettings, MethodSpec, fewer_epochs
     from report import save
+    from sft import length_grouping, sft_dataset, sft_trainer
 else:
-    from .methods import METHODS, LoraSettings, MethodSpec
+    from .methods import METHODS, LoraSettings, MethodSpec, fewer_epochs
     from .report import save
+    from .sft import length_grouping, sft_dataset, sft_trainer
 
 HERE = Path(__file__).resolve().parent
 logger = logging.getLogger("gsm8k_p3")
@@ -90,34 +98,67 @@ def build_pool(tokenizer, args):
 
 
 def evaluate(model, tokenizer, test_rows, args) -> dict:
-    """Test NLL and greedy exact match (batched generation), timed."""
+    """Test NLL on every test row and greedy exact match (batched generation) on the first
+    ``--exact-match`` of them, timed; the NLL is token-weighted over both parts."""
     start = time.perf_counter()
-    res = evaluate_gsm8k(model, tokenizer, test_rows, batch_size=args.eval_batch_size,
-                         max_new_tokens=args.max_new_tokens, autocast=torch.bfloat16 if args.bf16 else None)
+    kw = dict(batch_size=args.eval_batch_size, autocast=torch.bfloat16 if args.bf16 else None)
+    n_em = len(test_rows) if args.exact_match is None else min(args.exact_match, len(test_rows))
+    res = evaluate_gsm8k(model, tokenizer, test_rows[:n_em], max_new_tokens=args.max_new_tokens, **kw)
+    if n_em < len(test_rows):
+        rest = evaluate_gsm8k(model, tokenizer, test_rows[n_em:], exact_match=False, **kw)
+        tokens = res["nll_tokens"] + rest["nll_tokens"]
+        res["nll"] = (res["nll"] * res["nll_tokens"] + rest["nll"] * rest["nll_tokens"]) / tokens
+        res["nll_tokens"], res["n"] = tokens, len(test_rows)
+    res["exact_match_n"] = n_em
     res["seconds"] = time.perf_counter() - start
     return res
 
 
-def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time_ratio: float | None = None) -> dict:
-    """Fine-tune a fresh SmolLM2 (all weights or LoRA) with ``DataDietTrainer`` and the method's
-    diet (``time_ratio``: the time to fit for ``NAME@time=OTHER``); time it and evaluate."""
-    model, tokenizer = load_smollm2()
+def hf_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir, epochs: int, seed: int, args):
+    """``DataDietTrainer`` on datadiet's own tokenization (``tokenize_gsm8k``) and collator."""
     if args.finetune == "lora":
         set_seed(seed)  # the adapters' initialisation, as the Trainer seeds everything after it
         model = LoraSettings(args.lora_r, args.lora_alpha).apply(model)
     # The diet indexes examples by position; the GSM8K row ids stay in the results.
     train = Dataset.from_list([{**ex, "example_id": i} for i, ex in enumerate(pool_examples)])
-    lengths = np.array([len(ex["input_ids"]) for ex in pool_examples])
+    targs = TrainingArguments(
+        output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr, lr_scheduler_type=args.lr_scheduler, weight_decay=0.0, max_grad_norm=1.0,
+        seed=seed, logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
+        use_cpu=args.device == "cpu", bf16=args.bf16, dataloader_num_workers=0,
+        **length_grouping(TrainingArguments, args.group_by_length))
+    return DataDietTrainer(diet=diet, model=model, args=targs, train_dataset=train,
+                           data_collator=CausalLMCollator(tokenizer))
+
+
+def trl_sft_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir, epochs: int, seed: int, args):
+    """``DataDietSFTTrainer`` on the pool as a prompt/completion dataset, LoRA via ``peft_config``."""
+    set_seed(seed)  # TRL wraps the model in its adapters before the Trainer seeds anything
+    peft_config = LoraSettings(args.lora_r, args.lora_alpha).config() if args.finetune == "lora" else None
+    return sft_trainer(model, tokenizer, sft_dataset(pool_rows), diet, output_dir, epochs=epochs,
+                       batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=seed,
+                       peft_config=peft_config, lr_scheduler=args.lr_scheduler, group_by_length=args.group_by_length,
+                       bf16=args.bf16, use_cpu=args.device == "cpu")
+
+
+TRAINERS = {"hf": hf_trainer, "sft": trl_sft_trainer}
+"""``--trainer``: how a run's trainer is built from the pool and the diet."""
+
+
+def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows, args,
+               time_ratio: float | None = None) -> dict:
+    """Fine-tune a fresh SmolLM2 (all weights or LoRA) with the ``--trainer`` and the method's diet
+    (``time_ratio``: the time to fit for ``NAME@time=OTHER``); time it and evaluate."""
+    model, tokenizer = load_smollm2()
+    epochs = spec.train_epochs(args.epochs, time_ratio)
     diet = spec.diet(seed, scoring_batch_size=args.score_batch_size, rescore_fraction=args.rescore_fraction,
-                     time_ratio=time_ratio)
+                     time_ratio=time_ratio, num_epochs=args.epochs)
     with tempfile.TemporaryDirectory() as tmp:
-        targs = TrainingArguments(
-            output_dir=tmp, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-            learning_rate=args.lr, lr_scheduler_type="constant", weight_decay=0.0, max_grad_norm=1.0,
-            seed=seed, logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
-            use_cpu=args.device == "cpu", bf16=args.bf16, dataloader_num_workers=0)
-        trainer = DataDietTrainer(diet=diet, model=model, args=targs, train_dataset=train,
-                                  data_collator=CausalLMCollator(tokenizer))
+        trainer = TRAINERS[args.trainer](model, tokenizer, pool_rows, pool_examples, diet, tmp, epochs, seed, args)
+        # the rows as this trainer tokenized them (TRL's own tokenization for --trainer sft)
+        lengths = np.array([len(ids) for ids in trainer.train_dataset["input_ids"]])
+        if len(lengths) != len(pool_rows):
+            raise RuntimeError(f"the trainer prepared {len(lengths)} rows from a pool of {len(pool_rows)}")
         start = time.perf_counter()
         trainer.train()
         total = time.perf_counter() - start
@@ -125,31 +166,35 @@ def run_method(spec: MethodSpec, seed: int, pool_examples, test_rows, args, time
     plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.training_records_scores())
     losses = epoch_losses(trainer.state.log_history, len(diet.log))
     kept = diet.kept_matrix()
-    epochs = []
+    epochs_info = []
     for record, loss, mask in zip(diet.log, losses, kept):
         info = {"epoch": record["epoch"], "train_loss": loss, "kept": record["kept"], "scored": record["scored"],
                 "scoring_seconds": record["scoring_seconds"], "selection_seconds": record["selection_seconds"],
-                "example_ids": [int(pool_examples[i]["example_id"]) for i in np.flatnonzero(mask)]}
+                "example_ids": [int(pool_rows[i]["example_id"]) for i in np.flatnonzero(mask)]}
         if spec.name.startswith("p3"):
             info.update(percentile=record.get("p3_percentile"), eligible=record.get("p3_eligible"),
                         difficulty_mean=record.get("difficulty_mean"),  # absent in a random first epoch
                         selected_difficulty_mean=record.get("selected_difficulty_mean"),
                         infinite=record.get("unscorable"))
-        epochs.append(info)
+        epochs_info.append(info)
         logger.info("%s seed %d epoch %d: kept %d, loss %.4f", spec.label, seed, record["epoch"], record["kept"], loss)
     ev = evaluate(trainer.model, tokenizer, test_rows, args)
     score_s, select_s = summary["scoring_seconds"], summary["selection_seconds"]
+    fewer = fewer_epochs(time_ratio, args.epochs) if spec.name == "full" and spec.time_of else None
     return {
         "method": spec.label, "seed": seed, "keep": spec.keep, "matched_time_ratio": time_ratio,
-        "diet": diet.strategy.to_dict(),
+        "diet": diet.strategy.to_dict(), "train_epochs": epochs,
+        "fewer_epochs": None if fewer is None else {"whole": fewer[0], "last_fraction": fewer[1]},
         "budget_per_epoch": int(np.median(kept.sum(1))) if spec.name != "full" else len(pool_examples),
+        "max_trained_length": int(lengths.max()),
         "steps": trainer.state.global_step, "load_avg_1min_at_end": os.getloadavg()[0],
         "trained_tokens": int((kept.astype(np.int64) @ lengths).sum()),
         "predicted_time_ratio": plan.predicted_time_ratio, "plan_exact": plan.exact,
         "scored_examples": summary["scored_examples"],
         "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,
                     "eval": ev["seconds"], "observe": summary["observe_seconds"]},
-        "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "epochs": epochs,
+        "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "exact_match_n": ev["exact_match_n"],
+        "epochs": epochs_info,
         "predictions": ev.get("predictions", []),
     }
 
@@ -175,8 +220,12 @@ def matched_time_ratio(runs: list[dict], label: str, seed: int) -> float:
 
 
 RUN_SETTINGS = ("pool", "keep", "epochs", "batch_size", "lr", "max_length", "test", "max_new_tokens", "data_seed",
-                "finetune", "lora_r", "lora_alpha", "rescore_fraction", "bf16")
+                "finetune", "lora_r", "lora_alpha", "rescore_fraction", "bf16", "trainer", "lr_scheduler",
+                "group_by_length", "exact_match")
 """The settings every run of one results file shares; a resumed benchmark must not change them."""
+
+LEGACY_SETTINGS = {"trainer": "hf", "lr_scheduler": "constant", "group_by_length": False, "exact_match": None}
+"""What the settings added later were in results files written before them."""
 
 
 def resume(out: Path, config: dict) -> dict | None:
@@ -186,7 +235,8 @@ def resume(out: Path, config: dict) -> dict | None:
     if not path.exists():
         return None
     old = json.loads(path.read_text())
-    changed = {k: (old["config"].get(k), config.get(k)) for k in RUN_SETTINGS if old["config"].get(k) != config.get(k)}
+    before = {k: old["config"].get(k, LEGACY_SETTINGS.get(k)) for k in RUN_SETTINGS}
+    changed = {k: (before[k], config.get(k)) for k in RUN_SETTINGS if before[k] != config.get(k)}
     if changed:
         raise SystemExit(f"{path} holds runs made with other settings ({', '.join(f'{k}: {a} -> {b}' for k, (a, b) in changed.items())}); "
                          "pass another --out, or --fresh to overwrite it")
@@ -199,14 +249,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--keep", type=float, default=0.5, help="fraction of the pool the pruned methods train on per epoch")
     ap.add_argument("--epochs", type=int, default=5, help="5: the authors' percentile schedule is 20, 40, ..., 100")
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--trainer", choices=sorted(TRAINERS), default="hf",
+                    help="hf: DataDietTrainer on datadiet's tokenization and collator; sft: DataDietSFTTrainer (TRL) "
+                         "on a prompt/completion dataset, LoRA through peft_config=")
     ap.add_argument("--lr", type=float, default=None,
-                    help="AdamW learning rate (constant); default 5e-5 for all weights, 2e-4 for LoRA")
+                    help="AdamW learning rate; default 5e-5 for all weights, 2e-4 for LoRA")
+    ap.add_argument("--lr-scheduler", choices=["constant", "linear"], default=None,
+                    help="the lr schedule over the steps the diet plans; default constant (hf), linear (sft: TRL's)")
+    ap.add_argument("--group-by-length", action="store_true",
+                    help="batches of examples of similar length (the Trainer's own option): less padding")
     ap.add_argument("--finetune", choices=["full", "lora"], default="full",
                     help="train all weights, or LoRA adapters on every linear layer (peft)")
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--lora-alpha", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=192, help="pool examples longer than this are skipped")
-    ap.add_argument("--test", type=int, default=250, help="first N GSM8K test rows")
+    ap.add_argument("--test", type=int, default=250, help="first N GSM8K test rows (test NLL)")
+    ap.add_argument("--exact-match", type=int, default=None, metavar="N",
+                    help="greedy exact match on the first N of the --test rows (default: all of them)")
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--score-batch-size", type=int, default=8)
     ap.add_argument("--eval-batch-size", type=int, default=16)
@@ -246,6 +305,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--device cuda, but torch sees no GPU")
     if args.lr is None:
         args.lr = 2e-4 if args.finetune == "lora" else 5e-5
+    if args.lr_scheduler is None:
+        args.lr_scheduler = "linear" if args.trainer == "sft" else "constant"
     return args
 
 
@@ -292,7 +353,8 @@ def main(argv=None) -> None:
     logger.info("pool: %d examples, %.0f tokens on average", len(pool_examples), result["pool_tokens_mean"])
     if not args.no_base_eval and result["base"] is None:
         ev = evaluate(model.to(args.device), tokenizer, test_rows, args)
-        result["base"] = {"nll": ev["nll"], "exact_match": ev["exact_match"], "seconds": ev["seconds"]}
+        result["base"] = {"nll": ev["nll"], "exact_match": ev["exact_match"], "seconds": ev["seconds"],
+                          "exact_match_n": ev["exact_match_n"]}
         logger.info("base model: NLL %.4f, EM %s", ev["nll"], ev["exact_match"])
         save(result, args.out)
     del model
@@ -306,7 +368,7 @@ def main(argv=None) -> None:
             if spec.time_of is not None:
                 ratio = matched_time_ratio(result["runs"], spec.time_of, seed)
                 logger.info("%s seed %d: fitted to %s's time ratio %.3f", spec.label, seed, spec.time_of, ratio)
-            run = run_method(spec, seed, pool_examples, test_rows, args, time_ratio=ratio)
+            run = run_method(spec, seed, pool_rows, pool_examples, test_rows, args, time_ratio=ratio)
             result["runs"].append(run)
             logger.info("%s seed %d: NLL %.4f EM %s, %.0f s", spec.label, seed, run["test_nll"],
                         run["test_exact_match"], run["seconds"]["total"])

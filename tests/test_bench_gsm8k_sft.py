@@ -1,0 +1,95 @@
+"""The GSM8K benchmark through TRL (benchmarks/gsm8k_p3 --trainer sft): DataDietSFTTrainer with a
+prompt/completion dataset and LoRA trains and writes its results, and full data for fewer epochs
+fits its epochs to another run's measured time."""
+
+import json
+import math
+
+import pytest
+
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+
+from benchmarks.gsm8k_p3 import run as bench  # noqa: E402
+from benchmarks.gsm8k_p3.methods import MethodSpec, fewer_epochs  # noqa: E402
+from tests.lm_helpers import chat_tokenizer, tiny_llama  # noqa: E402
+
+
+def test_fewer_epochs_splits_the_time_into_whole_and_fractional_epochs():
+    assert fewer_epochs(0.5, 3) == (1, 0.5)          # 1.5 epochs of 3
+    assert fewer_epochs(0.25, 4) == (1, 0.0)         # exactly one epoch: no fractional one
+    whole, last = fewer_epochs(0.2, 3)               # 0.6 of one epoch
+    assert whole == 0 and last == pytest.approx(0.6)
+    assert fewer_epochs(1.3, 3) == (3, 0.0)          # never longer than full data itself
+    with pytest.raises(ValueError, match="> 0"):
+        fewer_epochs(0.0, 3)
+
+
+def test_full_at_time_trains_whole_epochs_then_a_random_fraction():
+    spec = MethodSpec.parse("full@time=p3_cold", 0.5)
+    assert (spec.name, spec.time_of, spec.label) == ("full", "p3_cold", "full@time=p3_cold")
+    assert spec.train_epochs(3, time_ratio=0.55) == 2            # 1.65 epochs: one whole, one of 0.65
+    diet = spec.diet(0, scoring_batch_size=4, rescore_fraction=0.1, time_ratio=0.55, num_epochs=3)
+    assert diet.strategy.method == "random" and diet.strategy.keep == pytest.approx(0.65)
+    assert diet.strategy.to_dict()["warmup_epochs"] == 1                # the whole epoch: every example
+    plan = diet.plan(100, 2)
+    assert plan.predicted_time_ratio * 2 == pytest.approx(1.65)  # 100 + 65 examples over 2 x 100
+    exact = spec.diet(0, scoring_batch_size=4, rescore_fraction=0.1, time_ratio=2 / 3, num_epochs=3)
+    assert exact.strategy.method == "full" and spec.train_epochs(3, time_ratio=2 / 3) == 2
+    with pytest.raises(ValueError, match="needs the time ratio"):
+        spec.train_epochs(3)
+    with pytest.raises(ValueError, match="no @KEEP"):
+        MethodSpec.parse("full@0.5", 0.5)
+
+
+@pytest.fixture
+def tiny_smollm2(monkeypatch):
+    """run.py's model loader replaced by a tiny random Llama with a word-level tokenizer."""
+    tok = chat_tokenizer()
+    monkeypatch.setattr(bench, "load_smollm2", lambda: (tiny_llama(tok), tok))
+    return tok
+
+
+def test_sft_path_trains_through_trl_and_fits_fewer_epochs_to_the_time(tiny_smollm2, tmp_path):
+    out = tmp_path / "sft"
+    bench.main(["--trainer", "sft", "--finetune", "lora", "--pool", "8", "--test", "3", "--exact-match", "2",
+                "--epochs", "3", "--batch-size", "4", "--max-length", "128", "--max-new-tokens", "4",
+                "--lr", "1e-2", "--keep", "0.5", "--score-batch-size", "4", "--eval-batch-size", "4", "--seeds", "0",
+                "--group-by-length", "--methods", "full", "p3_cold", "full@time=p3_cold", "random@time=p3_cold",
+                "default@time=p3_cold", "--device", "cpu", "--out", str(out)])
+    result = json.loads((out / "results.json").read_text())
+    assert result["config"]["trainer"] == "sft" and result["config"]["lr_scheduler"] == "linear"
+    runs = {r["method"]: r for r in result["runs"]}
+    assert list(runs) == ["full", "p3_cold", "full@time=p3_cold", "random@time=p3_cold", "default@time=p3_cold"]
+    for r in runs.values():
+        assert math.isfinite(r["test_nll"]) and r["exact_match_n"] == 2 and r["trained_tokens"] > 0
+        assert r["seconds"]["total"] > 0
+    assert result["base"]["exact_match_n"] == 2
+    full, p3 = runs["full"], runs["p3_cold"]
+    assert [e["kept"] for e in full["epochs"]] == [8, 8, 8]
+    assert p3["diet"]["method"] == "p3" and p3["diet"]["cold_start"] == "random"
+    # the fewer-epochs run, by hand: p3_cold's time over full's, times 3 epochs
+    ratio = p3["seconds"]["total"] / full["seconds"]["total"]
+    fewer = runs["full@time=p3_cold"]
+    assert fewer["matched_time_ratio"] == pytest.approx(ratio)
+    target = min(1.0, ratio) * 3
+    whole = math.floor(target + 1e-9)
+    last = target - whole
+    assert fewer["fewer_epochs"]["whole"] == whole and fewer["fewer_epochs"]["last_fraction"] == pytest.approx(last if last >= 1e-6 else 0.0)
+    kept = [e["kept"] for e in fewer["epochs"]]
+    assert kept[:whole] == [8] * whole and len(kept) == fewer["train_epochs"] == whole + (last >= 1e-6)
+    if last >= 1e-6:
+        assert kept[-1] == pytest.approx(last * 8, abs=1)
+    assert fewer["steps"] == sum(math.ceil(k / 4) for k in kept)  # the LR schedule's own steps
+    assert runs["random@time=p3_cold"]["diet"]["keep"] == pytest.approx(min(1.0, ratio))
+    text = (out / "results.md").read_text()
+    assert "DataDietSFTTrainer" in text and "full@time=p3_cold" in text and (out / "frontier.png").is_file()
+
+    # a second invocation with the same settings skips every finished run
+    bench.main(["--trainer", "sft", "--finetune", "lora", "--pool", "8", "--test", "3", "--exact-match", "2",
+                "--epochs", "3", "--batch-size", "4", "--max-length", "128", "--max-new-tokens", "4",
+                "--lr", "1e-2", "--keep", "0.5", "--score-batch-size", "4", "--eval-batch-size", "4", "--seeds", "0",
+                "--group-by-length", "--methods", "full", "p3_cold", "full@time=p3_cold", "--device", "cpu",
+                "--out", str(out)])
+    again = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in again["runs"]] == list(runs)
