@@ -27,15 +27,22 @@ from datadiet.utils import with_example_ids
 METHODS = available_methods()
 """The built-in method names (``DataDiet(method=...)``)."""
 
-__all__ = ["METHODS", "P3", "TASKS", "DataDiet", "DataDietTrainer", "DataDietTrainerMixin", "DietSampler", "DietSettings",
+__all__ = ["METHODS", "P3", "TASKS", "DataDiet", "DataDietSFTTrainer", "DataDietTrainer", "DataDietTrainerMixin",
+           "DietSampler", "DietSettings",
            "FullData", "InfoBatch", "RandomSubset", "Schedule", "ScoreBased", "ScoreHistory", "Selection",
            "StaticScore", "Strategy", "TaskAdapter", "build_strategy", "with_example_ids"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name):  # the Trainer integration imports transformers: load it only when asked
-    if name in ("DataDietTrainer", "DataDietTrainerMixin"):
-        from datadiet.integrations import trainer
+_LAZY = {"DataDietTrainer": "datadiet.integrations.trainer", "DataDietTrainerMixin": "datadiet.integrations.trainer",
+         "DataDietSFTTrainer": "datadiet.integrations.trl"}
+"""Names loaded on first use, from the module that holds them (they import transformers or TRL,
+which an install without the extra lacks: the import then names the extra to install)."""
 
-        return getattr(trainer, name)
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'datadiet' has no attribute {name!r}")

@@ -235,12 +235,14 @@ def _registered():
 
 
 def infer_task(model: Any) -> str:
-    """The task of a model: its ``datadiet_task`` attribute, else its architecture's name."""
+    """The task of a model: its ``datadiet_task`` attribute, else the name of its class or of one of
+    its base classes (a subclass of ``BertForSequenceClassification`` is a sequence classifier), else
+    its config's ``architectures``."""
     base = getattr(model, "module", model)  # DDP / accelerate wrappers
     task = getattr(base, "datadiet_task", None)
     if task is not None:
         return task
-    names = [type(base).__name__]
+    names = [cls.__name__ for cls in type(base).__mro__]
     config = getattr(base, "config", None)
     names += list(getattr(config, "architectures", None) or [])
     for name in names:
@@ -251,6 +253,7 @@ def infer_task(model: Any) -> str:
         if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
             return CAUSAL_LM
     raise ValueError(
-        f"cannot tell the task of a {type(base).__name__}; pass task= one of {', '.join(available_tasks())} "
+        f"cannot tell the task of a {type(base).__name__}: neither it nor a base class is named ...ForSequenceClassification, "
+        f"...ForTokenClassification or ...ForCausalLM; pass task= one of {', '.join(available_tasks())} "
         "or give the model a `datadiet_task` attribute"
     )

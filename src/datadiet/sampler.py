@@ -88,6 +88,10 @@ class DietSampler(Sampler[int]):
 
     def epoch_order(self) -> np.ndarray:
         """The whole (unsharded, padded) order of this epoch, identical on every rank."""
+        if self.diet.epoch < 0:
+            raise RuntimeError("the sampler has no epoch to yield yet: call diet.begin_epoch(epoch, model=..., "
+                               "dataset=..., collate_fn=...) at the start of every epoch, before iterating the "
+                               "DataLoader (DataDietTrainer does it for you)")
         selection = self.diet.selection
         order = selection.indices
         if self.shuffle:

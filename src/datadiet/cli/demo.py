@@ -158,6 +158,15 @@ def training_arguments(args, out: Path, label_names: list[str]):
     )
 
 
+def epoch_line(point: dict[str, Any], log: list[dict], epochs: int, metric: str) -> str:
+    """The line printed after an epoch's evaluation: the examples that epoch trained on (its record
+    in the diet's ``log``; the next epoch may have begun, and been selected, by then), the metric
+    and the training clock. ``point["epoch"]`` counts the epochs done (1 after the first)."""
+    kept = next((r["kept"] for r in log if r["epoch"] == point["epoch"] - 1), 0)
+    return (f"  epoch {point['epoch']:>2}/{epochs}: trained on {kept:>6,} examples, "
+            f"{METRIC_LABELS[metric]} {100 * point['metrics'][metric]:5.1f}%, at {point['seconds']:5.0f} s")
+
+
 def train_once(args, spec, model, method: str, out: Path, console: Console) -> dict[str, Any]:
     """Fine-tune ``model`` with ``method`` and return its record (curve, totals, final metrics)."""
     from transformers import PrinterCallback
@@ -167,12 +176,7 @@ def train_once(args, spec, model, method: str, out: Path, console: Console) -> d
     diet = diet_for(method, args.keep, args.seed)  # "full" ignores keep
     main = MAIN_METRIC[spec.task]
 
-    def show(point):
-        kept = diet.log[-1]["kept"] if diet.log else 0
-        console.print(f"  epoch {point['epoch']:>2}/{args.epochs}: trained on {kept:>6,} examples, "
-                      f"{METRIC_LABELS[main]} {100 * point['metrics'][main]:5.1f}%, at {point['seconds']:5.0f} s")
-
-    clock = EpochClock(show)
+    clock = EpochClock(lambda point: console.print(epoch_line(point, diet.log, args.epochs, main)))
     governor = ThreadGovernor(console.print, fixed=args.threads is not None)
     trainer = DataDietTrainer(diet=diet, model=model, args=training_arguments(args, out, spec.label_names),
                               train_dataset=spec.train_dataset, eval_dataset=spec.eval_dataset,

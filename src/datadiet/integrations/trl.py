@@ -73,10 +73,13 @@ def number_examples(dataset):
     if "example_id" in dataset.column_names:
         ids = np.asarray(dataset["example_id"])
         if not np.array_equal(ids, np.arange(n)):
+            row = int(np.flatnonzero(ids != np.arange(n))[0])
+            reordered = " (the same ids in another order: the rows were shuffled after they were numbered)" if (
+                np.array_equal(np.sort(ids), np.arange(n))) else ""
             raise ValueError(
-                "the train set's `example_id` column is not the row position 0..N-1 after TRL prepared it (TRL drops "
-                "rows left without a trained token by max_length truncation, and shuffles with shuffle_dataset=True). "
-                "Remove the `example_id` column: DataDietSFTTrainer numbers the prepared rows itself"
+                f"the train set has an `example_id` column that is not the row position: row {row} holds "
+                f"{ids[row].item()!r}, where datadiet needs {row} (positions 0..{n - 1}){reordered}. DataDietSFTTrainer "
+                "numbers the rows itself: remove the column, or rename it if it holds ids of your own"
             )
         return dataset
     return dataset.add_column("example_id", list(range(n)))
