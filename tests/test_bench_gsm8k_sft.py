@@ -81,6 +81,7 @@ def test_sft_path_trains_through_trl_and_fits_fewer_epochs_to_the_time(tiny_smol
     if last >= 1e-6:
         assert kept[-1] == pytest.approx(last * 8, abs=1)
     assert fewer["steps"] == sum(math.ceil(k / 4) for k in kept)  # the LR schedule's own steps
+    assert fewer["predicted_time_ratio"] == pytest.approx(sum(kept) / 24)  # over the protocol's 3 epochs
     assert runs["random@time=p3_cold"]["diet"]["keep"] == pytest.approx(min(1.0, ratio))
     text = (out / "results.md").read_text()
     assert "DataDietSFTTrainer" in text and "full@time=p3_cold" in text and (out / "frontier.png").is_file()
