@@ -56,11 +56,13 @@ def test_sft_path_trains_through_trl_and_fits_fewer_epochs_to_the_time(tiny_smol
                 "--epochs", "3", "--batch-size", "4", "--max-length", "128", "--max-new-tokens", "4",
                 "--lr", "1e-2", "--keep", "0.5", "--score-batch-size", "4", "--eval-batch-size", "4", "--seeds", "0",
                 "--group-by-length", "--methods", "full", "p3_cold", "full@time=p3_cold", "random@time=p3_cold",
-                "default@time=p3_cold", "--device", "cpu", "--out", str(out)])
+                "default@time=p3_cold", "p3_free", "--device", "cpu", "--out", str(out)])
     result = json.loads((out / "results.json").read_text())
     assert result["config"]["trainer"] == "sft" and result["config"]["lr_scheduler"] == "linear"
     runs = {r["method"]: r for r in result["runs"]}
-    assert list(runs) == ["full", "p3_cold", "full@time=p3_cold", "random@time=p3_cold", "default@time=p3_cold"]
+    assert list(runs) == ["full", "p3_cold", "full@time=p3_cold", "random@time=p3_cold", "default@time=p3_cold",
+                          "p3_free"]
+    assert runs["p3_free"]["epochs"][0]["scored"] == 8  # the authors' first pass scores the whole pool
     for r in runs.values():
         assert math.isfinite(r["test_nll"]) and r["exact_match_n"] == 2 and r["trained_tokens"] > 0
         assert r["seconds"]["total"] > 0
