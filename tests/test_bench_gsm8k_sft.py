@@ -96,3 +96,25 @@ def test_sft_path_trains_through_trl_and_fits_fewer_epochs_to_the_time(tiny_smol
                 "--out", str(out)])
     again = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in again["runs"]] == list(runs)
+
+
+def test_a_failed_run_is_recorded_and_the_grid_goes_on(tiny_smollm2, tmp_path, monkeypatch):
+    real = bench.run_method
+
+    def failing(spec, *args, **kwargs):
+        if spec.label == "p3_cold":
+            raise RuntimeError("out of memory")
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "run_method", failing)
+    out = tmp_path / "grid"
+    bench.main(["--trainer", "sft", "--pool", "4", "--test", "2", "--epochs", "2", "--batch-size", "2",
+                "--max-length", "128", "--max-new-tokens", "2", "--seeds", "0", "--no-base-eval",
+                "--methods", "full", "p3_cold", "full@time=p3_cold", "random", "--device", "cpu", "--out", str(out)])
+    result = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in result["runs"]] == ["full", "random"]
+    first, dependent = result["failed"]
+    assert (first["method"], "out of memory" in first["error"]) == ("p3_cold", True)
+    # the run fitted to p3_cold's time cannot run without it: recorded too, not a stop
+    assert dependent["method"] == "full@time=p3_cold" and "p3_cold" in dependent["error"]
+    assert "Failed (retried" in (out / "results.md").read_text()

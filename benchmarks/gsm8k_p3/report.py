@@ -136,6 +136,10 @@ def summarize(result: dict) -> str:
                      _num(e.get("selected_difficulty_mean"), ".4f"), _num(e.get("train_loss"), ".4f")]
             lines.append(f"| {e['epoch']} | " + " | ".join(cells) + " |")
         lines += selection_overlap(runs)
+    failed = [f for f in result.get("failed", []) if (f["method"], f["seed"]) not in {(r["method"], r["seed"]) for r in runs}]
+    if failed:
+        lines += ["", "Failed (retried when the benchmark is resumed): "
+                  + "; ".join(f"{f['method']} seed {f['seed']} at {f['at']}: {f['error']}" for f in failed)]
     lines += ["", *(f"- {note}" for note in result.get("notes", []))]
     return "\n".join(lines) + "\n"
 

@@ -365,11 +365,19 @@ def main(argv=None) -> None:
             if (spec.label, seed) in done:
                 logger.info("%s seed %d: already in %s", spec.label, seed, args.out)
                 continue
-            ratio = None
-            if spec.time_of is not None:
-                ratio = matched_time_ratio(result["runs"], spec.time_of, seed)
-                logger.info("%s seed %d: fitted to %s's time ratio %.3f", spec.label, seed, spec.time_of, ratio)
-            run = run_method(spec, seed, pool_rows, pool_examples, test_rows, args, time_ratio=ratio)
+            try:
+                ratio = None
+                if spec.time_of is not None:
+                    ratio = matched_time_ratio(result["runs"], spec.time_of, seed)
+                    logger.info("%s seed %d: fitted to %s's time ratio %.3f", spec.label, seed, spec.time_of, ratio)
+                run = run_method(spec, seed, pool_rows, pool_examples, test_rows, args, time_ratio=ratio)
+            except (Exception, SystemExit) as err:  # one failed run must not stop a grid that runs for hours
+                logger.exception("%s seed %d failed; the other runs go on, and a resumed benchmark retries it",
+                                 spec.label, seed)
+                result.setdefault("failed", []).append({"method": spec.label, "seed": seed, "error": repr(err),
+                                                        "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+                save(result, args.out)
+                continue
             result["runs"].append(run)
             logger.info("%s seed %d: NLL %.4f EM %s, %.0f s", spec.label, seed, run["test_nll"],
                         run["test_exact_match"], run["seconds"]["total"])
