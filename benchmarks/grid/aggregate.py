@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_ratio
 from benchmarks.grid.store import OK, latest_by_key
 from datadiet.methods import METHOD_NAMES, make_diet
 
@@ -108,14 +109,26 @@ class Row:
     trained_fraction: Stat
     keys: list[str] = field(default_factory=list)
     budget: float | None = None
+    epochs: int | None = None
+    """The epochs its runs trained, where fewer than the protocol's (the ``fewer_epochs`` peer)."""
 
     @property
     def n(self) -> int:
         return len(self.seeds)
 
+    def keep_text(self) -> str:
+        """The keep column: ``0.3``, or ``1, 4 epochs`` for a row of the ``fewer_epochs`` peer."""
+        if self.epochs is None:
+            return f"{self.keep:g}"
+        return f"{self.keep:g}, {self.epochs} epoch" + ("" if self.epochs == 1 else "s")
+
+
+METHOD_ORDER = ("full", FEWER_EPOCHS) + tuple(m for m in METHOD_NAMES if m != "full")
+"""The order of a dataset's rows: full data, full data for fewer epochs, then the library's presets."""
+
 
 def _method_order(method: str) -> int:
-    return METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES)
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
 def predicted_time_ratio(record: dict[str, Any]) -> float | None:
@@ -124,8 +137,19 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     c = record.get("config", {})
     if "num_train" not in record or "method" not in c:
         return None
+    if c["method"] == FEWER_EPOCHS:
+        return epochs_ratio(c["epochs"], c.get("protocol_epochs") or c["epochs"])
     diet = make_diet(c["method"], c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
+
+
+def trained_fraction(record: dict[str, Any]) -> float | None:
+    """Examples trained on / (the protocol's epochs x training-set size): a ``fewer_epochs`` run
+    counts against the protocol's epochs, not the fewer it trained (``examples_full`` counts those)."""
+    if not record["examples_full"]:
+        return None
+    c = record["config"]
+    return record["examples_trained"] / record["examples_full"] * c["epochs"] / (c.get("protocol_epochs") or c["epochs"])
 
 
 def summarize(records: Sequence[dict[str, Any]],
@@ -156,8 +180,8 @@ def summarize(records: Sequence[dict[str, Any]],
             predicted_ratio=Stat.of(predicted_time_ratio(r) for r in runs),
             run_seconds=Stat.of(run_time(r) for r in runs),
             scoring_share=Stat.of(r["scoring_seconds"] / run_time(r) if run_time(r) > 0 else None for r in runs),
-            trained_fraction=Stat.of(r["examples_trained"] / r["examples_full"] if r["examples_full"] else None
-                                     for r in runs),
+            trained_fraction=Stat.of(trained_fraction(r) for r in runs),
             keys=[r["key"] for r in runs], budget=budget,
+            epochs=runs[0]["config"]["epochs"] if runs[0]["config"].get("protocol_epochs") else None,
         ))
     return out

@@ -55,7 +55,7 @@ def markdown(pooled: Sequence[tuple[Row, str]], dataset: str, time: str, command
              f"Written by `{command}`. Time basis: {'CPU-time' if time == 'cpu' else 'wall-time'} ratio, each "
              "against the full-data runs of its own folder.", "",
              f"| method | keep | {metric} (%) | time ratio ({time}) | seeds | folder |", "|---|---:|---:|---:|---:|---|"]
-    lines += [f"| {r.method} | {r.keep:g} | {fmt(r.metrics[metric], 100)} | {fmt(r.time_ratio, digits=3)} | {r.n} | "
+    lines += [f"| {r.method} | {r.keep_text()} | {fmt(r.metrics[metric], 100)} | {fmt(r.time_ratio, digits=3)} | {r.n} | "
               f"{folder} |" for r, folder in pooled if metric in r.metrics]
     lines += ["", f"## Goals (issue 13), {goal_method}", "", goals_table(issue13_goals(rows, method=goal_method)), "",
               f"![frontier](frontier_{dataset}.png)", ""]

@@ -8,6 +8,10 @@ whose *predicted* time ratio (``DataDiet.plan``) is closest to ``b`` without exc
 the run. Its key names the budget, not the keep (``atis|default|b0.3|0``), so a grid can be listed
 and resumed without loading any data.
 
+The grid's methods are the library's presets (:data:`datadiet.methods.METHOD_NAMES`) and
+``fewer_epochs`` (:mod:`benchmarks.grid.fewer_epochs`): full data for fewer epochs, at time budgets
+only; its budget resolves to an epoch count instead of a keep.
+
 Order of the runs: per dataset and seed, the full-data run first (every time ratio divides by it),
 then every (method, keep) pair in an order rotated by the seed's position, so that slow drift of
 the machine (thermal, other jobs) does not always hit the same method.
@@ -21,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_for_budget
 from benchmarks.grid.store import OK
 from datadiet.experiment import Protocol, RunConfig
 from datadiet.fields import ConfigError, Rule, from_mapping, setting
@@ -29,6 +34,12 @@ from datadiet.methods import METHOD_NAMES, make_diet
 PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
 """The methods of issue 5: full data, both random baselines, static EL2N, the published dynamic
 protocol, InfoBatch and the library's default."""
+
+GRID_METHODS = METHOD_NAMES + (FEWER_EPOCHS,)
+"""Every method a grid runs: the library's presets and the ``fewer_epochs`` peer."""
+
+BUDGET_ONLY = (FEWER_EPOCHS,)
+"""Methods that run at time budgets only (a kept fraction means nothing to them)."""
 
 
 def _unique(values: list) -> bool:
@@ -39,9 +50,25 @@ def _unique(values: list) -> bool:
 class GridRun(RunConfig):
     """One run of a grid: a :class:`~datadiet.experiment.RunConfig`, and for a run at a time budget
     the budget (a fraction of full-data time). Until :func:`resolve_budget` sets it, the ``keep``
-    of a budget run is a stand-in (the budget itself)."""
+    of a budget run is a stand-in (the budget itself). A ``fewer_epochs`` run trains ``full``'s
+    diet; once resolved, its ``epochs`` are the shorter count it trains and ``protocol_epochs`` the
+    protocol's."""
 
     budget: float | None = setting(None, help="time budget the kept fraction was resolved from (None: a keep run)")
+    protocol_epochs: int | None = setting(None, help="fewer_epochs runs: the protocol's epochs, of which their "
+                                          "budget is a fraction (their epochs: the shorter count they train)")
+
+    def rules(self) -> list[Rule]:
+        return [rule for rule in super().rules() if rule[0] != "method"] + [
+            ("method", lambda v: v in GRID_METHODS, "one of " + ", ".join(GRID_METHODS)),
+            ("protocol_epochs", lambda v: v >= self.epochs, "an integer >= epochs, or null"),
+        ]
+
+    def diet(self):
+        if self.method == FEWER_EPOCHS:
+            return make_diet("full", 1.0, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
+                             **self.diet_options)
+        return super().diet()
 
     def key(self) -> str:
         if self.budget is None or self.method == "full":
@@ -89,9 +116,15 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
     """``cfg`` at the kept fraction of its budget (:func:`keep_for_budget`), and that keep's predicted
     ratio; ``cfg`` unchanged (ratio None) for a keep run. A method of :data:`NATIVE_TIME_BUDGET` gets
     ``time_budget`` in its diet options instead, and its plan's target kept fraction of the pruned
-    epochs as ``keep`` (for the report). Raises ValueError for a budget out of reach."""
+    epochs as ``keep`` (for the report); ``fewer_epochs`` gets the epochs of
+    :func:`~benchmarks.grid.fewer_epochs.epochs_for_budget` (keep 1). Raises ValueError for a budget
+    out of reach."""
     if cfg.budget is None or cfg.method == "full":
         return cfg, None
+    if cfg.method == FEWER_EPOCHS:
+        protocol_epochs = cfg.protocol_epochs or cfg.epochs
+        epochs, ratio = epochs_for_budget(cfg.budget, protocol_epochs)
+        return dataclasses.replace(cfg, epochs=epochs, protocol_epochs=protocol_epochs), ratio
     options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
     if cfg.method in NATIVE_TIME_BUDGET:
         try:
@@ -117,7 +150,8 @@ class GridConfig(Protocol):
     name: str = setting("grid", help="grid name (default folder: benchmarks/results/<name>)")
     datasets: list[str] = setting(default_factory=lambda: ["snips"], help="datasets, space or comma separated")
     methods: list[str] = setting(default_factory=lambda: list(PAPER_METHODS),
-                                 help="methods ('full' always runs, as the reference)")
+                                 help="methods ('full' always runs, as the reference; 'fewer_epochs', full "
+                                      "data for fewer epochs, runs at the budgets only)")
     keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
     budgets: list[float] = setting(default_factory=list, help="time budgets in (0, 1]: fractions of full-data time; "
                                    "each pruning method runs at the keep whose predicted time ratio is closest "
@@ -137,8 +171,10 @@ class GridConfig(Protocol):
         pruning = [m for m in self.methods if m != "full"] if isinstance(self.methods, list) else []
         return super().rules() + [
             ("datasets", lambda v: len(v) > 0 and _unique(v), "one or more dataset names, no duplicates"),
-            ("methods", lambda v: all(m in METHOD_NAMES for m in v) and _unique(v),
-             "methods among " + ", ".join(METHOD_NAMES) + ", no duplicates"),
+            ("methods", lambda v: all(m in GRID_METHODS for m in v) and _unique(v)
+             and (bool(self.budgets) or not set(v) & set(BUDGET_ONLY)),
+             "methods among " + ", ".join(GRID_METHODS) + ", no duplicates; "
+             + ", ".join(BUDGET_ONLY) + " only with --budgets"),
             ("keeps", lambda v: all(0.0 < k < 1.0 for k in v) and _unique(v)
              and (len(v) > 0 or not pruning or bool(self.budgets)),
              "kept fractions in (0, 1), no duplicates, at least one (or a budget) for pruning methods "
@@ -200,6 +236,8 @@ class GridConfig(Protocol):
         until :func:`resolve_budget`)."""
         if method == "full":
             keep, budget = 1.0, None
+        elif method in BUDGET_ONLY:
+            keep = 1.0
         elif budget is not None:
             keep = min(budget, 1.0)
         return GridRun(dataset=dataset, method=method, keep=keep, seed=seed, budget=budget,
@@ -208,7 +246,7 @@ class GridConfig(Protocol):
     def runs(self) -> list[GridRun]:
         """Every run of the grid, in the order it runs (see the module docstring): the keep runs
         and then the budget runs of each method form the pairs that rotate."""
-        pairs = [(m, k, None) for k in self.keeps for m in self.methods if m != "full"]
+        pairs = [(m, k, None) for k in self.keeps for m in self.methods if m != "full" and m not in BUDGET_ONLY]
         pairs += [(m, None, b) for b in self.budgets for m in self.methods if m != "full"]
         out = []
         for dataset in self.datasets:
@@ -224,7 +262,7 @@ class GridConfig(Protocol):
         at the keep nearest 0.5, first seed."""
         if not self.data_map:
             return None
-        pruning = [m for m in self.methods if m != "full"]
+        pruning = [m for m in self.methods if m != "full" and m not in BUDGET_ONLY]
         if not pruning or not self.keeps:
             return None
         method = "default" if "default" in pruning else pruning[0]
@@ -253,15 +291,17 @@ def _as_list(value: Any, kind: type) -> Any:
         return list(value)
 
 
-PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "budget", "seed", "data_root")
+PROTOCOL_EXCLUDED = ("dataset", "method", "keep", "budget", "seed", "data_root", "protocol_epochs")
 
 
 def protocol(config: dict[str, Any]) -> dict[str, Any]:
     """The settings every run of one dataset in a results folder must share (so that time ratios
     and seed statistics compare like with like): the run config without dataset/method/keep/budget/seed
     (nor the budget that :func:`resolve_budget` hands a method of :data:`NATIVE_TIME_BUDGET` in its
-    diet options)."""
+    diet options); a ``fewer_epochs`` run shares its ``protocol_epochs``, not the epochs it trained."""
     shared = {k: v for k, v in config.items() if k not in PROTOCOL_EXCLUDED}
+    if config.get("protocol_epochs") is not None:
+        shared["epochs"] = config["protocol_epochs"]
     if "time_budget" in (shared.get("diet_options") or {}):
         shared["diet_options"] = {k: v for k, v in shared["diet_options"].items() if k != "time_budget"}
     return shared

@@ -63,12 +63,14 @@ _DEFINITIONS = {
     "cpu_ratio": "process CPU seconds of training / the same for the full-data run (1 torch thread: the wall "
                  "time an idle machine would show; a check on time_ratio when other jobs share the cores)",
     "scoring_share": "scoring_seconds / run time",
-    "examples_trained": "examples trained on / (epochs x training-set size)",
+    "examples_trained": "examples trained on / (epochs x training-set size); a fewer_epochs run counts against the "
+                        "protocol's epochs",
     "predicted_ratio": "the time ratio the diet's plan predicted before training (DataDiet.plan: a scored example "
                        "costs 0.18 of a trained one; counts examples, not tokens)",
     "main_metric": "exact_match (joint intent + slot) or accuracy (classification): used by the goals and plots",
     "budget": "a run at a time budget b trains at the kept fraction (searched in steps of 0.001) whose predicted "
-              "ratio is closest to b without exceeding it; the keep column shows that fraction",
+              "ratio is closest to b without exceeding it; the keep column shows that fraction; fewer_epochs trains "
+              "all the data for the most whole epochs n with n / epochs <= b (keep column: 1, n epochs)",
     "frontier": "piecewise-linear interpolation of a method's mean main metric over its mean time ratio, through "
                 "all its points (keep and budget runs)",
 }
@@ -131,7 +133,7 @@ def table(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for r in rows:
         budget = [] if not budgets else ["" if r.budget is None else f"{r.budget:g}"]
-        cells = [r.method, f"{r.keep:g}", *budget, *[fmt(r.metrics[m], 100) if m in r.metrics else "" for m in metrics],
+        cells = [r.method, r.keep_text(), *budget, *[fmt(r.metrics[m], 100) if m in r.metrics else "" for m in metrics],
                  fmt(r.time_ratio, digits=3), *([fmt(r.cpu_ratio, digits=3)] if cpu else []),
                  fmt(Stat(r.predicted_ratio.mean, None, r.predicted_ratio.n), digits=3), fmt(r.scoring_share, 100, 1), fmt(r.trained_fraction, digits=3),
                  fmt(r.run_seconds, digits=0), str(r.n)]
@@ -264,11 +266,12 @@ def plot_frontier(rows: Sequence[Row], path: Path, title: str) -> Path | None:
         yerr = [100 * (r.metrics[metric].std or 0.0) for r in pts]
         line = ax.errorbar(x, y, xerr=xerr, yerr=yerr, marker="o", capsize=3, label=method)
         for r, xi, yi in zip(pts, x, y):
-            ax.annotate(f"{r.keep:g}" if r.budget is None else f"b{r.budget:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8,
-                        color=line[0].get_color())
+            label = f"{r.keep:g}" if r.budget is None else f"b{r.budget:g}"
+            ax.annotate(label + ("" if r.epochs is None else f" ({r.epochs} ep)"), (xi, yi),
+                        textcoords="offset points", xytext=(4, 4), fontsize=8, color=line[0].get_color())
     ax.set_xlabel("time ratio to full data (training + scoring + selection)")
     ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (%)")
-    ax.set_title(title + " (labels: kept fraction, b: time budget)")
+    ax.set_title(title + " (labels: kept fraction, b: time budget, ep: epochs)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks.grid.config import GridConfig, GridRun, check_compatible, resolve_budget
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS
 from benchmarks.grid.store import (ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, SKIPPED, append_jsonl, latest_by_key,
                                    read_jsonl)
 from datadiet.experiment import RunConfig
@@ -170,7 +171,17 @@ def _resolve(cfg: RunConfig, sizes: dict[tuple, int], num_train_fn: NumTrainFn) 
     if where not in sizes:
         sizes[where] = num_train_fn(cfg)
     resolved, ratio = resolve_budget(cfg, sizes[where])
-    return resolved, {"budget": cfg.budget, "keep": resolved.keep, "predicted_ratio": ratio, "num_train": sizes[where]}
+    resolution = {"budget": cfg.budget, "keep": resolved.keep, "predicted_ratio": ratio, "num_train": sizes[where]}
+    if resolved.epochs != cfg.epochs:  # fewer_epochs: the budget chose the epochs
+        resolution["epochs"] = resolved.epochs
+    return resolved, resolution
+
+
+def _resolved_text(cfg: RunConfig) -> str:
+    """What a budget run was resolved to: its keep, or the epochs of a ``fewer_epochs`` run."""
+    if cfg.method == FEWER_EPOCHS:
+        return f"for {cfg.epochs} of {cfg.protocol_epochs} epochs"
+    return f"at keep {cfg.keep:g}"
 
 
 def _run_all(todo: list[RunConfig], map_keys: set[str], out: Path, invocation: str, run_fn: RunFn,
@@ -198,7 +209,7 @@ def _run_all(todo: list[RunConfig], map_keys: set[str], out: Path, invocation: s
             cost_left -= estimated_cost(cfg)
             continue
         eta = f", ETA {_format_seconds(spent / cost_done * cost_left)}" if cost_done else ""
-        chosen = "" if resolution is None else f" at keep {cfg.keep:g} (predicted time ratio {resolution['predicted_ratio']:.3f})"
+        chosen = "" if resolution is None else f" {_resolved_text(cfg)} (predicted time ratio {resolution['predicted_ratio']:.3f})"
         log(f"[{i}/{len(todo)}] start {key}{chosen}{eta}")
         report = key in map_keys
         run_dir = out / REPORTS_DIR / key.replace("|", "_") if report else None

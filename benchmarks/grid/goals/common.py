@@ -94,8 +94,8 @@ def _main_metric(rows: Sequence[Row]) -> str | None:
 
 
 def _label(row: Row) -> str:
-    """How a point is named: ``keep 0.3`` or ``budget 0.45 (keep 0.412)``."""
-    return f"keep {row.keep:g}" if row.budget is None else f"budget {row.budget:g} (keep {row.keep:g})"
+    """How a point is named: ``keep 0.3``, ``budget 0.45 (keep 0.412)`` or ``budget 0.45 (keep 1, 4 epochs)``."""
+    return f"keep {row.keep_text()}" if row.budget is None else f"budget {row.budget:g} (keep {row.keep_text()})"
 
 
 def _points(rows: Sequence[Row], method: str, metric: str) -> list[Row]:
