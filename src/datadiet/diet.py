@@ -27,7 +27,7 @@ from datadiet.presets import Presets
 from datadiet.recorder import FreeScoreRecorder, as_id_array
 from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
-from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule, epoch_optimizer_steps
+from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule
 from datadiet.scores import get_score
 from datadiet.scoring_pass import Autocast, check_autocast, dataset_labels, example_lengths, model_device, refresh_scores
 from datadiet.select.compress import LazyProjection
@@ -228,10 +228,10 @@ class DataDiet(Presets):
 
     def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
                       sharding: str = SHARD_EXAMPLES) -> int:
-        """Optimizer steps of the whole run, known before training starts
-        (:func:`~datadiet.schedule.epoch_optimizer_steps` summed over :meth:`kept_counts`)."""
-        return sum(epoch_optimizer_steps(k, batch_size, world_size=world_size, grad_accum=grad_accum,
-                                         drop_last=drop_last, sharding=sharding) for k in self.kept_counts())
+        """Optimizer steps of the whole run, known before training starts (the
+        :class:`~datadiet.layout.BatchLayout` of these arguments over :meth:`kept_counts`)."""
+        layout = BatchLayout(batch_size, world_size, grad_accum, drop_last, sharding)
+        return sum(layout.steps(k) for k in self.kept_counts())
 
     def plan(self, num_examples: int, num_epochs: int | None = None) -> Plan:
         """The run's plan before it starts: per epoch the examples trained and scored, and the
