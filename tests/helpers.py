@@ -44,3 +44,26 @@ def pad_collate(rows: list[dict]) -> dict:
     if "example_id" in rows[0]:
         batch["example_id"] = torch.tensor([r["example_id"] for r in rows])
     return batch
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback address (for a process group's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(script: str, *args: str, nproc: int = 2, timeout: int = 300):
+    """Run ``tests/scripts/<script>`` under ``torch.distributed.run`` with ``nproc`` CPU processes
+    (one torch thread each); returns the finished ``subprocess.CompletedProcess``."""
+    import os
+    import subprocess
+    import sys
+
+    path = os.path.join(os.path.dirname(__file__), "scripts", script)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+                           "--master_port", str(free_port()), path, *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)

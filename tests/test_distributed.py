@@ -1,7 +1,6 @@
 """Real torch.distributed: two processes with the gloo backend on CPU."""
 
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -13,14 +12,10 @@ from datadiet import DataDiet
 from datadiet.adapters import TaskAdapter
 from datadiet.scores import ScoreInputs, get_score
 from datadiet.scoring_pass import score_examples
+from helpers import free_port
 
 N = 53
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, world, port, out_dir):
@@ -61,7 +56,7 @@ def _worker(rank, world, port, out_dir):
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return [dict(np.load(out / f"rank{r}.npz")) for r in range(2)]
 
 
@@ -110,7 +105,7 @@ def test_trainer_under_torchrun_gloo_two_processes(tmp_path, method):
     script = os.path.join(os.path.dirname(__file__), "scripts", "ddp_trainer.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                           str(_free_port()), script, str(tmp_path), method], capture_output=True, text=True,
+                           str(free_port()), script, str(tmp_path), method], capture_output=True, text=True,
                           timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))

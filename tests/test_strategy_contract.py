@@ -3,7 +3,6 @@ planned steps equal the steps run (1 and 2 ranks, with and without drop_last), i
 on 2 gloo ranks, exact resume (mid-epoch and at an epoch boundary), state round-trip."""
 
 import os
-import socket
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from contract_loop import BATCH, DIETS, EPOCHS, N, make_diet, run  # noqa: E402
 
 from datadiet import METHODS  # noqa: E402
 from datadiet.schedule import epoch_optimizer_steps  # noqa: E402
+from helpers import free_port
 
 NAMES = sorted(DIETS)
 
@@ -70,11 +70,6 @@ def test_state_round_trip(name):
             assert value == state[key], key
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _rank(rank, world, port, out, drop_last):
     sys.path.insert(0, os.path.dirname(__file__))
@@ -101,7 +96,7 @@ def _rank(rank, world, port, out, drop_last):
 @pytest.mark.slow
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_two_gloo_ranks_select_identically_and_run_the_planned_steps(tmp_path, drop_last):
-    mp.spawn(_rank, args=(2, _free_port(), str(tmp_path), drop_last), nprocs=2, join=True)
+    mp.spawn(_rank, args=(2, free_port(), str(tmp_path), drop_last), nprocs=2, join=True)
     for name in NAMES:
         r0, r1 = (dict(np.load(tmp_path / f"{name}-{r}.npz")) for r in range(2))
         np.testing.assert_array_equal(r0["kept"], r1["kept"], err_msg=name)

@@ -86,7 +86,7 @@ for method in spec["methods"]:
         result["error"] = f"{type(err).__name__}: {err}"
     if "error" not in result:
         result.update(
-            world=int(os.environ["WORLD_SIZE"]), engine_seen=type(trainer.model_wrapped).__name__,
+            world=int(os.environ["WORLD_SIZE"]), layout=diet.layout.to_dict(), engine_seen=type(trainer.model_wrapped).__name__,
             kept=diet.kept_matrix().astype(int).tolist(),
             latest=np.nan_to_num(diet.history.latest, nan=-1).tolist(),
             global_step=trainer.state.global_step, max_steps=trainer.state.max_steps,
@@ -94,7 +94,8 @@ for method in spec["methods"]:
             steps_per_epoch=diet.steps_per_epoch(), trained_last_epoch=int(diet.ledger.mask.sum()))
     with open(os.path.join(out, f"{method}.rank{rank}.json"), "w") as f:
         json.dump(result, f)
-    torch.distributed.barrier()
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
 # End without interpreter teardown: torch can abort or deadlock while destroying a DDP reducer's
 # gloo group at exit, after the results are written.
 sys.stdout.flush()
