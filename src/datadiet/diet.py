@@ -379,17 +379,25 @@ class DataDiet(Presets):
     def _store_features(self, ids: np.ndarray, features: np.ndarray) -> None:
         self.features = store_features(self.features, self.num_examples, ids, features)
 
-    def weighted_loss(self, example_ids, outputs: Any, batch: dict, features: torch.Tensor | None = None) -> torch.Tensor:
-        """The batch's training loss with the selection's loss weights applied, after observing its
-        free scores (and ``features``, see :meth:`capture_features`). Uniform weights return the
-        model's own ``outputs.loss`` unchanged."""
+    def training_loss(self, example_ids, outputs: Any, batch: dict, loss: torch.Tensor | None = None,
+                      features: torch.Tensor | None = None) -> torch.Tensor:
+        """The one call an integration makes for each training batch (the Trainer, TRL's trainer
+        and a plain loop all do): mark the batch's examples trained (:meth:`end_epoch` checks them),
+        observe its free scores from ``outputs`` (and ``features``, see :meth:`capture_features`),
+        and return ``loss`` (default: ``outputs.loss``) with the selection's loss weights applied.
+        Uniform weights return the loss unchanged."""
         if self.adapter is None:
             raise ValueError("the diet does not know the task yet: pass task= to the DataDiet or model= to setup()")
         self.observe(example_ids, self.adapter.score_inputs(outputs, batch), features)
-        loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
+        if loss is None:
+            loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
         if loss is None:
             raise ValueError("the model returned no loss: include the labels in the batch")
         return self.apply_weights(example_ids, loss, outputs, batch)
+
+    def weighted_loss(self, example_ids, outputs: Any, batch: dict, features: torch.Tensor | None = None) -> torch.Tensor:
+        """A plain loop's :meth:`training_loss` of the model's own ``outputs.loss``."""
+        return self.training_loss(example_ids, outputs, batch, features=features)
 
     def apply_weights(self, example_ids, loss: torch.Tensor, outputs: Any, batch: dict) -> torch.Tensor:
         """``loss`` itself when every kept example has weight 1, else the mean of the per-example

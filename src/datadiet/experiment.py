@@ -227,7 +227,8 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
     selection (evaluation timed apart), examples trained on, optimizer steps, task metrics.
 
     With ``output_dir``: ``report=True`` writes the diet's report (JSON, plots, score history) to
-    ``output_dir/diet`` and ``save_model=True`` the fine-tuned model and tokenizer to ``output_dir/model``.
+    ``output_dir/diet`` and ``save_model=True`` the fine-tuned model and tokenizer to ``output_dir/model``,
+    from the main process only (``record["main_process"]`` says which one this is).
     """
     import tempfile
 
@@ -275,11 +276,14 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
         "num_eval": len(spec.eval_dataset),
         "environment": environment(),
     }
+    # under several processes every rank has the record; only the main process writes files
+    record["main_process"] = main = trainer.is_world_process_zero()
     if save_model:
-        trainer.save_model(str(out / "model"))
-        spec.tokenizer.save_pretrained(str(out / "model"))
+        trainer.save_model(str(out / "model"))  # the Trainer gathers a sharded model and writes on rank 0
+        if main:
+            spec.tokenizer.save_pretrained(str(out / "model"))
         record["model_dir"] = str(out / "model")
-    if report:
+    if report and main:
         record["report"] = {k: str(v) for k, v in diet.report(out / "diet").items()}
     if tmp is not None:
         tmp.cleanup()

@@ -47,6 +47,8 @@ def run_train(config_path: str) -> int:
     cfg, out = load_run_config(config_path)
     out.mkdir(parents=True, exist_ok=True)
     record = run_experiment(cfg, output_dir=out, progress=True, report=True, save_model=True)
+    if not record["main_process"]:
+        return 0  # `accelerate launch datadiet train ...`: the main process writes and prints
     (out / "metrics.json").write_text(json.dumps(record, indent=2, default=str))
     print(json.dumps({"output_dir": str(out), "metrics": record["metrics"], "wall_seconds": round(record["wall_seconds"], 1),
                       "examples_trained": record["examples_trained"]}, indent=2))

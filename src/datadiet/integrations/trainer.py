@@ -209,8 +209,7 @@ class DataDietTrainerMixin(compat.TrainerInternals):
             loss, outputs = super().compute_loss(model, dict(model_inputs), return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
         ids = diet_inputs["example_id"]
-        self.diet.observe(ids, self.diet.adapter.score_inputs(outputs, batch), captured.get("features"))
-        loss = self.diet.apply_weights(ids, loss, outputs, batch)
+        loss = self.diet.training_loss(ids, outputs, batch, loss=loss, features=captured.get("features"))
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):

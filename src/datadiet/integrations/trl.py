@@ -147,8 +147,7 @@ class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
         scored = _scored_forward(forwards)
         batch = {**model_inputs, **diet_inputs}
         ids = diet_inputs["example_id"]
-        self.diet.observe(ids, self.diet.adapter.score_inputs(scored, batch), captured.get("features"))
-        loss = self.diet.apply_weights(ids, loss, scored, batch)
+        loss = self.diet.training_loss(ids, scored, batch, loss=loss, features=captured.get("features"))
         return (loss, outputs) if return_outputs else loss
 
 
