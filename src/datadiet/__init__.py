@@ -5,8 +5,12 @@ it trains. See ``DataDiet`` (the engine and its presets) and ``DataDietTrainer``
 """
 
 from datadiet.adapters import TASKS, TaskAdapter
+from datadiet.contract import ResumeMismatch, RunContract
 from datadiet.diet import DataDiet
+from datadiet.engines import Engine, engine_of
 from datadiet.history import ScoreHistory
+from datadiet.layout import BatchLayout
+from datadiet.ledger import EpochShortfall
 from datadiet.sampler import DietSampler
 from datadiet.schedule import Schedule
 from datadiet.select.selection import Selection
@@ -27,10 +31,10 @@ from datadiet.utils import with_example_ids
 METHODS = available_methods()
 """The built-in method names (``DataDiet(method=...)``)."""
 
-__all__ = ["METHODS", "P3", "TASKS", "DataDiet", "DataDietSFTTrainer", "DataDietTrainer", "DataDietTrainerMixin",
-           "DietSampler", "DietSettings",
-           "FullData", "InfoBatch", "RandomSubset", "Schedule", "ScoreBased", "ScoreHistory", "Selection",
-           "StaticScore", "Strategy", "TaskAdapter", "build_strategy", "with_example_ids"]
+__all__ = ["METHODS", "P3", "TASKS", "BatchLayout", "DataDiet", "DataDietSFTTrainer", "DataDietTrainer",
+           "DataDietTrainerMixin", "DietSampler", "DietSettings", "Engine", "EpochShortfall",
+           "FullData", "InfoBatch", "RandomSubset", "ResumeMismatch", "RunContract", "Schedule", "ScoreBased", "ScoreHistory", "Selection",
+           "StaticScore", "Strategy", "TaskAdapter", "build_strategy", "engine_of", "with_example_ids"]
 __version__ = "0.1.0"
 
 
