@@ -59,14 +59,11 @@ def test_infobatch_weights_reach_the_loss(tmp_path):
     assert trainer.state.global_step == sum(-(-r["kept"] // 16) for r in diet.log)
 
 
-def test_missing_example_id_and_max_steps_are_refused(tmp_path):
+def test_missing_example_id_is_refused(tmp_path):
     ds = toy_classification_dataset(32).remove_columns("example_id")
     with pytest.raises(ValueError, match="example_id"):
         DataDietTrainer(diet=DataDiet(), model=tiny_classifier(), args=make_args(tmp_path), train_dataset=ds,
                         data_collator=pad_collate)
-    with pytest.raises(ValueError, match="max_steps"):
-        DataDietTrainer(diet=DataDiet(), model=tiny_classifier(), args=make_args(tmp_path, max_steps=5),
-                        train_dataset=toy_classification_dataset(32), data_collator=pad_collate)
 
 
 def test_evaluation_ignores_example_ids(tmp_path):

@@ -78,8 +78,8 @@ class RunContract:
                        "the data the run started with (same rows, order and tokenizer), or start a new run")
         if saved.num_epochs != self.num_epochs:
             out.append(f"the checkpoint's run was planned for {saved.num_epochs} epochs, this one for "
-                       f"{self.num_epochs}: resume with num_train_epochs={saved.num_epochs}, or start a new run to "
-                       "train for another number of epochs")
+                       f"{self.num_epochs}: resume with num_train_epochs={saved.num_epochs} (or the max_steps the run "
+                       "started with), or start a new run to train for another number of epochs")
         if saved.seed != self.seed:
             out.append(f"seed {saved.seed} -> {self.seed}: every random choice of the diet derives from it; resume "
                        f"with seed={saved.seed}")

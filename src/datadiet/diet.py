@@ -198,6 +198,25 @@ class DataDiet(Presets):
             raise RuntimeError("the diet has no batch layout: call diet.set_layout(BatchLayout(...)) first")
         return [self.layout.steps(k) for k in self.kept_per_epoch()]
 
+    def epochs_for_steps(self, num_examples: int, max_steps: int, layout: BatchLayout) -> int:
+        """The fewest epochs whose planned optimizer steps under ``layout`` reach ``max_steps`` (a
+        run given in steps: its last epoch ends partway). Each candidate is planned whole (warm-up,
+        annealing and schedules span it). Kept counts that are upper bounds (InfoBatch, token
+        budgets) can make the run end before ``max_steps``."""
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+        epochs, total = 0, 0
+        while total < max_steps:
+            epochs += 1
+            try:
+                schedule = self.strategy.plan(int(num_examples), epochs)
+            except ValueError:
+                continue  # too few epochs for the method's phases (warm-up, annealing): plan one more
+            total = sum(layout.steps(k) for k in schedule.kept_counts(int(num_examples)))
+            if epochs > max_steps + 1000:
+                raise ValueError(f"no number of epochs of this diet reaches {max_steps} steps")
+        return epochs
+
     def position(self, global_step: int) -> tuple[int, int]:
         """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
         done = 0

@@ -212,6 +212,7 @@ class TrainerInternals:
         named = dict(zip(TRAINING_VALUE_NAMES, values))
         total = self._diet_total_steps()
         named["max_steps"] = total  # the LR schedule and the progress bar span the diet's steps
+        named["num_train_epochs"] = self.diet.schedule.num_epochs  # with max_steps: the diet's epochs, not full ones
         if "num_train_samples" in named:
             named["num_train_samples"] = self._diet_total_samples()
         if not SPLIT_LOOP:

@@ -92,9 +92,6 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         if not isinstance(diet, DataDiet):
             raise TypeError(f"diet must be a datadiet.DataDiet, got {type(diet).__name__}")
         super().__init__(*args, **kwargs)
-        if self.args.max_steps is not None and self.args.max_steps > 0:
-            raise ValueError("DataDietTrainer plans its steps from num_train_epochs: leave max_steps unset (-1)")
-        epochs = self._diet_epochs()
         if self.train_dataset is None:
             raise ValueError("DataDietTrainer needs a train_dataset")
         if example_ids_of(self.train_dataset) is None:
@@ -105,21 +102,33 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         self.diet = diet
         if self.args.disable_tqdm and diet.settings.progress:  # scoring passes follow the Trainer's bars
             diet.settings = dataclasses.replace(diet.settings, progress=False)
-        self.diet.setup(len(self.train_dataset), epochs, model=self.model)
-        self.diet.set_layout(compat.batch_layout(self))  # refuses settings no plan can match
+        layout = compat.batch_layout(self)  # refuses settings no plan can match
+        self.diet.setup(len(self.train_dataset), self._diet_epochs(layout), model=self.model)
+        self.diet.set_layout(layout)
         self.diet.bind_data(self.train_dataset)  # ids checked; the fingerprint a resume is checked against
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
 
     # -- the plan ----------------------------------------------------------------------------
-    def _diet_epochs(self) -> int:
+    def _diet_max_steps(self) -> int | None:
+        """``args.max_steps`` when the run is given in steps (> 0), else None."""
+        return self.args.max_steps if self.args.max_steps is not None and self.args.max_steps > 0 else None
+
+    def _diet_epochs(self, layout=None) -> int:
+        """The diet's epochs: ``num_train_epochs``, or with ``max_steps`` the fewest epochs whose
+        planned steps reach it (the last one then ends partway, at ``max_steps``)."""
+        max_steps = self._diet_max_steps()
+        if max_steps is not None:
+            return self.diet.epochs_for_steps(len(self.train_dataset), max_steps, layout or self.diet.layout)
         epochs = self.args.num_train_epochs
         if float(epochs) != int(epochs):
-            raise ValueError(f"num_train_epochs must be a whole number with a diet, got {epochs}")
+            raise ValueError(f"num_train_epochs must be a whole number with a diet (or give max_steps), got {epochs}")
         return int(epochs)
 
     def _diet_total_steps(self) -> int:
-        return sum(self.diet.steps_per_epoch())
+        total = sum(self.diet.steps_per_epoch())
+        max_steps = self._diet_max_steps()
+        return total if max_steps is None else min(total, max_steps)
 
     def _diet_total_samples(self) -> int:
         return sum(self.diet.kept_per_epoch())

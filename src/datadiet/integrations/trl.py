@@ -106,8 +106,9 @@ class _SFTTrainerWithExampleIds(SFTTrainer):
 class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
     """``trl.SFTTrainer`` that trains each epoch on the examples chosen by ``diet``.
 
-    Takes every argument of ``trl.SFTTrainer`` plus ``diet=``. ``args.num_train_epochs`` must be
-    whole and ``max_steps`` unset: the diet plans the steps of every epoch.
+    Takes every argument of ``trl.SFTTrainer`` plus ``diet=``. A run is given by a whole
+    ``args.num_train_epochs`` or by ``max_steps`` (the fewest epochs that reach it, the last one
+    partial): the diet plans the steps of every epoch.
     """
 
     def __init__(self, model, args=None, data_collator=None, train_dataset=None, *, diet: DataDiet, **kwargs: Any) -> None:

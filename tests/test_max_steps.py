@@ -1,0 +1,63 @@
+"""Runs given in optimizer steps (``max_steps``), as many LLM users train: the diet plans the fewest
+epochs whose steps reach it, the last epoch ends partway, and the LR schedule spans max_steps."""
+
+import pytest
+from transformers import TrainingArguments
+
+from datadiet import BatchLayout, DataDiet, DataDietTrainer
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+
+def test_epochs_for_steps_by_hand():
+    diet = DataDiet(keep=0.5)  # 1 warm-up epoch on all 48, then 24 a epoch
+    layout = BatchLayout(8)
+    # one epoch leaves nothing to prune (the diet refuses that plan); then 6 + 3 a epoch: 9, 12, 15
+    assert [diet.epochs_for_steps(48, s, layout) for s in (1, 6, 7, 9, 10, 12, 13)] == [2, 2, 2, 2, 3, 3, 4]
+    # a method that cannot plan one epoch (two warm-up epochs and a pruned one) plans more
+    assert DataDiet(keep=0.5, warmup_epochs=2).epochs_for_steps(48, 1, layout) == 3
+    with pytest.raises(ValueError, match="max_steps must be an int >= 1"):
+        diet.epochs_for_steps(48, 0, layout)
+
+
+@pytest.mark.parametrize("make", [lambda: DataDiet(keep=0.5, progress=False),
+                                  lambda: DataDiet.nlu_data_diets(keep=0.5, progress=False),
+                                  lambda: DataDiet.random(keep=0.5),
+                                  lambda: DataDiet.infobatch(prune_ratio=0.5, progress=False)])
+def test_a_trainer_run_by_max_steps_stops_there_with_the_schedule_at_its_end(tmp_path, make):
+    diet = make()
+    args = TrainingArguments(str(tmp_path), max_steps=10, per_device_train_batch_size=8, learning_rate=1e-2,
+                             lr_scheduler_type="linear", report_to=[], save_strategy="no", disable_tqdm=True,
+                             use_cpu=True, logging_steps=1)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(48),
+                              data_collator=pad_collate)
+    trainer.train()
+    assert trainer.state.global_step == trainer.state.max_steps == 10
+    assert diet.schedule.num_epochs == len(diet.log) >= 2  # every epoch the plan has was begun
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)  # linear decay ended at step 10
+    lrs = [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] > 0  # decaying over the 10 steps, not a longer schedule
+
+
+def test_resuming_a_max_steps_run_with_other_max_steps_is_refused(tmp_path):
+    def trainer(max_steps, diet):
+        args = TrainingArguments(str(tmp_path), max_steps=max_steps, per_device_train_batch_size=8, report_to=[],
+                                 save_strategy="steps", save_steps=4, disable_tqdm=True, use_cpu=True)
+        return DataDietTrainer(diet=diet, model=tiny_classifier(), args=args,
+                               train_dataset=toy_classification_dataset(48), data_collator=pad_collate)
+
+    trainer(10, DataDiet(keep=0.5, progress=False)).train()
+    with pytest.raises(ValueError, match="planned for 3 epochs, this one for 4: resume with num_train_epochs=3 .or the max_steps"):
+        trainer(14, DataDiet(keep=0.5, progress=False)).train(resume_from_checkpoint=str(tmp_path / "checkpoint-8"))
+
+
+def test_trl_sft_by_max_steps_with_p3(tmp_path):
+    from lm_helpers import chat_tokenizer, sft_args, sft_dataset, tiny_llama
+
+    from datadiet.integrations.trl import DataDietSFTTrainer
+
+    tok = chat_tokenizer()
+    diet = DataDiet.p3(budget=10, progress=False)  # 10 of 30 an epoch: 3 steps of 4
+    trainer = DataDietSFTTrainer(model=tiny_llama(tok), args=sft_args(tmp_path, max_steps=7), processing_class=tok,
+                                 train_dataset=sft_dataset("prompt_completion", 30), diet=diet)
+    trainer.train()
+    assert trainer.state.global_step == 7 and diet.schedule.num_epochs == 3 and [r["kept"] for r in diet.log] == [10] * 3
