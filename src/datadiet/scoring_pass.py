@@ -21,12 +21,14 @@ from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays
 from datadiet.engines import Engine, engine_of
 from datadiet.free_features import store_features
+from datadiet.halving import HalvingForward
 from datadiet.history import SOURCE_PASS
 from datadiet.labelled_head import CheckedHead, pass_split
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
+from datadiet.utils import EXAMPLE_ID_COLUMN
 
-DIET_COLUMNS = ("example_id", "action_ids")
+DIET_COLUMNS = (EXAMPLE_ID_COLUMN, "action_ids")
 """Batch keys the library reads but the model's forward never receives."""
 
 LABEL_COLUMNS = ("labels", "intent_labels", "slot_labels")
@@ -34,10 +36,17 @@ LABEL_COLUMNS = ("labels", "intent_labels", "slot_labels")
 computes no loss: for a causal LM that loss would upcast a ``(B, T, V)`` copy of the logits."""
 
 
-def split_diet_columns(batch: dict) -> tuple[dict, dict]:
-    """``(model_inputs, diet_inputs)``: the batch without and with only :data:`DIET_COLUMNS`."""
-    model_inputs = {k: v for k, v in batch.items() if k not in DIET_COLUMNS}
-    diet_inputs = {k: batch[k] for k in DIET_COLUMNS if k in batch}
+def diet_columns(id_column: str = EXAMPLE_ID_COLUMN) -> tuple[str, ...]:
+    """:data:`DIET_COLUMNS` with the ids under ``id_column`` (the diet's ``example_id_column``)."""
+    return (id_column, *DIET_COLUMNS[1:])
+
+
+def split_diet_columns(batch: dict, id_column: str = EXAMPLE_ID_COLUMN) -> tuple[dict, dict]:
+    """``(model_inputs, diet_inputs)``: the batch without and with only the diet's columns
+    (:func:`diet_columns`); the ids, read from ``id_column``, are ``diet_inputs["example_id"]``."""
+    columns = diet_columns(id_column)
+    model_inputs = {k: v for k, v in batch.items() if k not in columns}
+    diet_inputs = {canonical: batch[k] for k, canonical in zip(columns, DIET_COLUMNS) if k in batch}
     return model_inputs, diet_inputs
 
 
@@ -72,14 +81,31 @@ def dataset_labels(dataset) -> np.ndarray:
                      "column; pass labels= (one class id per example) to begin_epoch")
 
 
-def length_buckets(ids: np.ndarray, lengths: np.ndarray | None, batch_size: int) -> list[np.ndarray]:
-    """Batches of ids of similar length (longest first, so a memory error shows at once)."""
+def length_buckets(ids: np.ndarray, lengths: np.ndarray | None, batch_size: int,
+                   tokens_per_batch: int | None = None) -> list[np.ndarray]:
+    """Batches of ids of similar length, longest first (so a memory error shows at once), each of at
+    most ``batch_size`` rows and, with ``lengths`` and ``tokens_per_batch``, at most that many padded
+    tokens (rows x the batch's longest row): a few long rows get small batches of their own, short
+    rows big ones. A row longer than the budget is a batch alone. Deterministic (ties by id), so
+    every rank of a distributed run builds the same batches. Without ``lengths`` batches have
+    ``batch_size`` rows in the order given."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if tokens_per_batch is not None and tokens_per_batch < 1:
+        raise ValueError(f"tokens_per_batch must be at least 1 (or None), got {tokens_per_batch}")
     ids = np.asarray(ids, dtype=np.int64)
-    if lengths is not None:
-        ids = ids[np.lexsort((ids, -lengths[ids]))]
-    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    if lengths is None:
+        return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    ids = ids[np.lexsort((ids, -lengths[ids]))]
+    if tokens_per_batch is None:
+        return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    batches, start = [], 0
+    while start < len(ids):
+        longest = max(int(lengths[ids[start]]), 1)  # sorted longest first: the batch's first row is its longest
+        rows = min(batch_size, max(1, tokens_per_batch // longest))
+        batches.append(ids[start : start + rows])
+        start += rows
+    return batches
 
 
 @dataclass
@@ -146,11 +172,13 @@ def score_examples(
     score: Score,
     batch_size: int = 256,
     lengths: np.ndarray | None = None,
+    tokens_per_batch: int | None = None,
     want_features: bool = False,
     progress: bool = True,
     feature_transform: Callable | None = None,
     labelled_head: bool | str = "verify",
     autocast: Autocast = None,
+    id_column: str = EXAMPLE_ID_COLUMN,
 ) -> PassResult:
     """Score ``ids`` of ``dataset`` with a forward-only pass of ``model`` (restored to its mode after).
 
@@ -172,12 +200,21 @@ def score_examples(
 
     ``autocast``: the mixed precision of the forwards (:func:`scoring_precision`); give the one
     training runs under, so pass scores and free scores from training steps are alike.
+
+    ``tokens_per_batch``: with ``lengths``, a batch holds at most that many padded tokens (and at
+    most ``batch_size`` rows; :func:`length_buckets`). A batch that runs out of memory is retried
+    in halves, down to one row (:class:`~datadiet.halving.HalvingForward`); not under an engine that
+    shards parameters, where it raises :class:`~datadiet.halving.ScoringOutOfMemoryError` asking for
+    a smaller budget instead (a split on one rank would desynchronise the ranks' forwards).
+
+    ``id_column``: the batch key of the example ids (the diet's ``example_id_column``), kept out of
+    the forward.
     """
     requested = tuple(f for f in ON_REQUEST if f in score.requires or (f == "features" and want_features))
     engine = engine_of(model)
     model = engine.pass_model(model)  # ranks score different batches: no wrapper's sync collectives
     start = time.perf_counter()
-    batches = engine.rank_batches(length_buckets(ids, lengths, batch_size))
+    batches = engine.rank_batches(length_buckets(ids, lengths, batch_size, tokens_per_batch))
     split = pass_split(model, adapter, score.name, requested) if labelled_head and engine.runs_submodules_alone else None
     head = CheckedHead(split, verify=labelled_head == "verify")
     out_ids, out_scores, out_conf, out_correct, out_feat = [], [], [], [], []
@@ -185,7 +222,7 @@ def score_examples(
     with eval_forward(model, engine) as device, capture_on_request(model, requested) as captured:
         def forward(batch_ids):
             batch = batch_to_device(collate_fn([dataset[int(i)] for i in batch_ids]), device)
-            model_inputs, _ = split_diet_columns(batch)
+            model_inputs, _ = split_diet_columns(batch, id_column)
             forward_inputs = {k: v for k, v in model_inputs.items() if k not in LABEL_COLUMNS}
             with scoring_precision(autocast, device):
                 inputs = head.score_inputs(model, forward_inputs, batch, "features" in requested)
@@ -196,29 +233,33 @@ def score_examples(
                 return adapter.score_inputs(model(**forward_inputs), batch, captured)
 
         if want_features and getattr(feature_transform, "needs_fit", False):
-            fit_feature_transform(feature_transform, ids, lengths, batch_size, forward)
+            fit_feature_transform(feature_transform, ids, lengths, batch_size, forward, tokens_per_batch)
+        forward_parts = HalvingForward(forward, lengths, may_split=not engine.shards_parameters,
+                                       describe_engine=engine.describe())
         bar = tqdm(batches, desc="datadiet: scoring", unit="batch", disable=not progress or not engine.is_main_process,
                    leave=False)
-        for batch_ids, keep in bar:
-            inputs = forward(batch_ids)
-            if not keep:
-                continue  # a repeat that keeps this rank's forwards in step with the others' (sharded engines)
-            score.check_inputs(inputs)
-            out_ids.append(batch_ids)
-            out_scores.append(score(inputs).float().cpu().numpy())
-            if dynamics_ok:
-                try:
-                    conf, correct = true_class_probability(inputs)
-                    out_conf.append(conf.float().cpu().numpy())
-                    out_correct.append(correct.cpu().numpy())
-                except ValueError:
-                    dynamics_ok = False
-            if want_features:
-                if inputs.features is None:
-                    raise ValueError("diversity features were asked for but the model outputs have neither "
-                                     "`pooled` nor `hidden_states`")
-                feats = inputs.features if feature_transform is None else feature_transform(inputs.features)
-                out_feat.append(feats.float().cpu().numpy())
+        for whole_batch, keep in bar:
+            for batch_ids, inputs in forward_parts(whole_batch):  # one part, or halves after running out of memory
+                if not keep:
+                    del inputs
+                    continue  # a repeat that keeps this rank's forwards in step with the others' (sharded engines)
+                score.check_inputs(inputs)
+                out_ids.append(batch_ids)
+                out_scores.append(score(inputs).float().cpu().numpy())
+                if dynamics_ok:
+                    try:
+                        conf, correct = true_class_probability(inputs)
+                        out_conf.append(conf.float().cpu().numpy())
+                        out_correct.append(correct.cpu().numpy())
+                    except ValueError:
+                        dynamics_ok = False
+                if want_features:
+                    if inputs.features is None:
+                        raise ValueError("diversity features were asked for but the model outputs have neither "
+                                         "`pooled` nor `hidden_states`")
+                    feats = inputs.features if feature_transform is None else feature_transform(inputs.features)
+                    out_feat.append(feats.float().cpu().numpy())
+                del inputs  # not held while the next part (a half after running out of memory) runs
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     local = {"ids": cat(out_ids, np.int64), "scores": cat(out_scores, np.float64)}
     if dynamics_ok:
@@ -240,7 +281,7 @@ FIT_ROWS = 64
 
 
 def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None, batch_size: int,
-                          forward: Callable) -> None:
+                          forward: Callable, tokens_per_batch: int | None = None) -> None:
     """Fit ``transform``'s moments on the features of up to :data:`FIT_ROWS` of ``ids``, spread
     over them and the same on every rank (each rank forwards them: no collective, so ranks that
     score different numbers of batches cannot wait on each other)."""
@@ -248,7 +289,7 @@ def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None
     if not len(ids):
         return
     sample = ids[np.unique(np.linspace(0, len(ids) - 1, num=min(len(ids), FIT_ROWS)).round().astype(np.int64))]
-    parts = [forward(chunk).features for chunk in length_buckets(sample, lengths, batch_size)]
+    parts = [forward(chunk).features for chunk in length_buckets(sample, lengths, batch_size, tokens_per_batch)]
     if any(p is None for p in parts):
         return  # no features: the pass raises its own error
     transform.fit_sample(torch.cat([p.detach().float().cpu() for p in parts]))
@@ -267,6 +308,8 @@ def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn
     want_features = "features" in diet.strategy.needs
     result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
                             batch_size=diet.settings.scoring_batch_size, lengths=lengths,
+                            tokens_per_batch=diet.settings.scoring_tokens_per_batch,
+                            id_column=diet.settings.example_id_column,
                             want_features=want_features, progress=diet.settings.progress,
                             feature_transform=diet.feature_projection(), labelled_head=diet.labelled_head,
                             autocast=autocast)

@@ -1,5 +1,5 @@
 """The run settings of a :class:`~datadiet.DataDiet` that belong to no method: epochs, seed, task,
-scoring batch size, progress bars."""
+the scoring passes' batches, progress bars, the name of the example-id column."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from datadiet.strategies.base import check_epochs
+from datadiet.utils import EXAMPLE_ID_COLUMN, check_id_column
+
+DEFAULT_SCORING_TOKENS = 16384
+"""Padded tokens per scoring batch by default: 256 rows of up to 64 tokens, 32 of 512, 4 of 4096."""
 
 
 @dataclass(frozen=True)
@@ -17,15 +21,25 @@ class DietSettings:
         num_epochs: E; optional here (the Trainer and ``sampler()``/``setup()`` pass it).
         seed: every random choice comes from a generator seeded by ``(seed, epoch, purpose)``.
         task: the task adapter's task (default: inferred from the model).
-        scoring_batch_size: batch size of forward-only scoring passes.
+        scoring_batch_size: the most rows of a forward-only scoring pass's batch.
+        scoring_tokens_per_batch: the most padded tokens (rows x the batch's longest row) of a scoring
+            pass's batch, when the dataset has ``input_ids``: batches are built longest first, so a few
+            long rows get small batches and short rows up to ``scoring_batch_size``. The default,
+            16384, is 256 rows of 64 tokens (the NLU benchmarks' batches stay whole) or 32 rows of
+            512. None: rows only. A batch that runs out of memory anyway is retried in halves
+            (not under ZeRO-3 / FSDP, where it asks for a smaller value: see :mod:`datadiet.halving`).
         progress: show a progress bar during scoring passes.
+        example_id_column: the dataset column (and batch key) holding each row's id, its position
+            in the train set; ``"example_id"`` unless your data uses that name for something else.
     """
 
     num_epochs: int | None = None
     seed: int = 0
     task: str | None = None
     scoring_batch_size: int = 256
+    scoring_tokens_per_batch: int | None = DEFAULT_SCORING_TOKENS
     progress: bool = True
+    example_id_column: str = EXAMPLE_ID_COLUMN
 
     def __post_init__(self) -> None:
         if self.num_epochs is not None:
@@ -35,8 +49,14 @@ class DietSettings:
         if isinstance(self.scoring_batch_size, bool) or not isinstance(self.scoring_batch_size, int) \
                 or self.scoring_batch_size < 1:
             raise ValueError(f"scoring_batch_size must be an int >= 1, got {self.scoring_batch_size!r}")
+        if self.scoring_tokens_per_batch is not None and (
+                isinstance(self.scoring_tokens_per_batch, bool) or not isinstance(self.scoring_tokens_per_batch, int)
+                or self.scoring_tokens_per_batch < 1):
+            raise ValueError(f"scoring_tokens_per_batch must be an int >= 1 (padded tokens per scoring batch) or None "
+                             f"(rows only), got {self.scoring_tokens_per_batch!r}")
         if not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True or False, got {self.progress!r}")
+        check_id_column(self.example_id_column)
 
     def epochs_for(self, num_epochs: int | None) -> int:
         """The run's number of epochs: ``num_epochs`` if given (it must agree with the setting)."""

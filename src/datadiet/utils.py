@@ -1,4 +1,7 @@
-"""Small helpers for users' datasets: give rows their ``example_id``, check that the ids are right."""
+"""Small helpers for users' datasets: give rows their ``example_id``, check that the ids are right.
+
+The id column is ``example_id`` unless the diet's ``example_id_column`` setting names another
+(:data:`EXAMPLE_ID_COLUMN`, :func:`check_id_column`); every helper takes that name as ``column``."""
 
 from __future__ import annotations
 
@@ -8,12 +11,29 @@ import numpy as np
 
 from torch.utils.data import Dataset
 
+EXAMPLE_ID_COLUMN = "example_id"
+"""The column holding each row's id (its position in the train set) by default."""
+
+MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels", "action_ids")
+"""Columns the model or the diet reads as something else, so none of them can hold the ids."""
+
+
+def check_id_column(column: str) -> str:
+    """``column`` if it can name the example-id column, else a ``ValueError`` saying why."""
+    if not isinstance(column, str) or not column:
+        raise ValueError(f"example_id_column must be a non-empty column name, got {column!r}")
+    if column in MODEL_COLUMNS:
+        raise ValueError(f"example_id_column={column!r} is a column the model or the diet reads as something else: "
+                         "name the column that holds each row's position (e.g. 'idx')")
+    return column
+
 
 class _IndexedDataset(Dataset):
     """A map-style dataset whose rows (dicts) carry their position as ``example_id``."""
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset, column: str = EXAMPLE_ID_COLUMN) -> None:
         self.dataset = dataset
+        self.column = column
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -22,11 +42,12 @@ class _IndexedDataset(Dataset):
         row = self.dataset[i]
         if not isinstance(row, dict):
             raise TypeError(f"with_example_ids needs dict rows, got {type(row).__name__}")
-        return {**row, "example_id": int(i)}
+        return {**row, self.column: int(i)}
 
 
-def with_example_ids(dataset):
-    """The dataset with an ``example_id`` column equal to each row's position (the id the diet uses).
+def with_example_ids(dataset, column: str = EXAMPLE_ID_COLUMN):
+    """The dataset with an ``example_id`` column (or ``column``) equal to each row's position (the id
+    the diet uses).
 
     A Hugging Face ``datasets.Dataset`` gets a real column (kept if already there and correct); any
     other map-style dataset of dict rows is wrapped.
@@ -35,20 +56,24 @@ def with_example_ids(dataset):
         import datasets
 
         if isinstance(dataset, datasets.Dataset):
-            if "example_id" in dataset.column_names:
-                check_example_ids(example_ids_of(dataset), len(dataset))
+            if column in dataset.column_names:
+                check_example_ids(example_ids_of(dataset, column), len(dataset), column)
                 return dataset
-            return dataset.add_column("example_id", list(range(len(dataset))))
+            return dataset.add_column(column, list(range(len(dataset))))
     except ImportError:  # pragma: no cover - datasets is a dependency
         pass
-    return _IndexedDataset(dataset)
+    return _IndexedDataset(dataset, column)
 
 
-FIX_IDS = ('renumber the rows: `ds = ds.remove_columns("example_id"); ds = datadiet.with_example_ids(ds)` '
-           "(after any shuffle/filter/select, before training)")
+def fix_ids(column: str = EXAMPLE_ID_COLUMN) -> str:
+    """How to renumber a dataset's id ``column``, for messages."""
+    name = "" if column == EXAMPLE_ID_COLUMN else f", column={column!r}"
+    return (f'renumber the rows: `ds = ds.remove_columns("{column}"); ds = datadiet.with_example_ids(ds{name})` '
+            "(after any shuffle/filter/select, before training)")
 
 
-def check_example_ids(ids: Sequence[int] | np.ndarray, num_examples: int) -> None:
+
+def check_example_ids(ids: Sequence[int] | np.ndarray, num_examples: int, column: str = EXAMPLE_ID_COLUMN) -> None:
     """Check that a training set's ``example_id`` column is exactly ``0..num_examples-1`` in row order.
 
     The diet stores scores by id, the scoring pass reads rows by position and the sampler yields
@@ -57,42 +82,43 @@ def check_example_ids(ids: Sequence[int] | np.ndarray, num_examples: int) -> Non
     (duplicates, ids out of range, or rows out of order) and how to fix it.
     """
     ids = np.asarray(ids)
+    fix = fix_ids(column)
     if ids.ndim != 1 or len(ids) != num_examples:
-        raise ValueError(f"example_id has {ids.size} values for {num_examples} rows; {FIX_IDS}")
+        raise ValueError(f"{column} has {ids.size} values for {num_examples} rows; {fix}")
     if num_examples == 0:
         return
     if not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"example_id must hold integers, got dtype {ids.dtype}; {FIX_IDS}")
+        raise ValueError(f"{column} must hold integers, got dtype {ids.dtype}; {fix}")
     if np.array_equal(ids, np.arange(num_examples)):
         return
     out = (ids < 0) | (ids >= num_examples)
     if out.any():
-        raise ValueError(f"{int(out.sum())} example_id values are outside 0..{num_examples - 1} (e.g. "
+        raise ValueError(f"{int(out.sum())} {column} values are outside 0..{num_examples - 1} (e.g. "
                          f"{ids[out][:3].tolist()} at rows {np.flatnonzero(out)[:3].tolist()}): the ids do not "
-                         f"number this dataset's rows; {FIX_IDS}")
+                         f"number this dataset's rows; {fix}")
     values, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = values[counts > 1]
-        raise ValueError(f"{len(dup)} example_id values appear more than once (e.g. {dup[:3].tolist()}); {FIX_IDS}")
+        raise ValueError(f"{len(dup)} {column} values appear more than once (e.g. {dup[:3].tolist()}); {fix}")
     wrong = np.flatnonzero(ids != np.arange(num_examples))
-    raise ValueError(f"example_id is not the row position for {len(wrong)} of {num_examples} rows (row "
+    raise ValueError(f"{column} is not the row position for {len(wrong)} of {num_examples} rows (row "
                      f"{int(wrong[0])} has id {int(ids[wrong[0]])}): the dataset was shuffled, filtered or "
-                     f"selected after the ids were added; {FIX_IDS}")
+                     f"selected after the ids were added; {fix}")
 
 
-def example_ids_of(dataset) -> np.ndarray | None:
-    """The ``example_id`` of every row in row order (None if the rows have none), cheaply for a
-    ``datasets.Dataset`` (one Arrow column, through any shuffle/select index mapping)."""
+def example_ids_of(dataset, column: str = EXAMPLE_ID_COLUMN) -> np.ndarray | None:
+    """The ``example_id`` (or ``column``) of every row in row order (None if the rows have none),
+    cheaply for a ``datasets.Dataset`` (one Arrow column, through any shuffle/select index mapping)."""
     names = getattr(dataset, "column_names", None)
     if names is not None:
-        if "example_id" not in names:
+        if column not in names:
             return None
-        column = dataset.with_format("arrow")["example_id"] if hasattr(dataset, "with_format") else dataset["example_id"]
-        return np.asarray(column.to_numpy() if hasattr(column, "to_numpy") else column)
+        values = dataset.with_format("arrow")[column] if hasattr(dataset, "with_format") else dataset[column]
+        return np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     try:
         first = dataset[0]
     except Exception:  # noqa: BLE001 - any dataset without indexable dict rows
         return None
-    if not isinstance(first, dict) or "example_id" not in first:
+    if not isinstance(first, dict) or column not in first:
         return None
-    return np.asarray([int(dataset[i]["example_id"]) for i in range(len(dataset))])
+    return np.asarray([int(dataset[i][column]) for i in range(len(dataset))])
