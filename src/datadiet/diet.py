@@ -65,6 +65,7 @@ class DataDiet(Presets):
         self.adapter: TaskAdapter | None = TaskAdapter(self.settings.task) if self.settings.task else None
         self.recorder = FreeScoreRecorder()
         self.num_examples: int | None = None
+        self.num_epochs: int | None = None  # asked for; the schedule may plan fewer (a time budget's choice)
         self.schedule: Schedule | None = None
         self.history: ScoreHistory | None = None
         self.run_log: RunLog | None = None
@@ -90,13 +91,13 @@ class DataDiet(Presets):
             raise ValueError(f"the training set is empty (num_examples={num_examples})")
         if self.num_examples is None:
             self.schedule = self.strategy.plan(int(num_examples), num_epochs)
-            self.num_examples = int(num_examples)
+            self.num_examples, self.num_epochs = int(num_examples), int(num_epochs)
             self.history = ScoreHistory(self.num_examples, **self.strategy.history_options())
             self.run_log = RunLog(self.num_examples)
             self.ledger = TrainedLedger(self.num_examples)
             self.selection = Selection.full(self.num_examples)
-        elif (num_examples, num_epochs) != (self.num_examples, self.schedule.num_epochs):
-            raise ValueError(f"this diet is set up for {self.num_examples} examples x {self.schedule.num_epochs} "
+        elif (num_examples, num_epochs) != (self.num_examples, self.num_epochs):
+            raise ValueError(f"this diet is set up for {self.num_examples} examples x {self.num_epochs} "
                              f"epochs, not {num_examples} x {num_epochs}: resume with the same training set and "
                              f"number of epochs, or start a new DataDiet")
         if model is not None and self.adapter is None:
@@ -112,8 +113,9 @@ class DataDiet(Presets):
         facts about the model, are kept."""
         self._require_setup()
         num_examples = self.num_examples if num_examples is None else num_examples
-        num_epochs = self.schedule.num_epochs if num_epochs is None else num_epochs
-        self.num_examples = self.schedule = self.history = self.run_log = self.selection = self.ledger = None
+        num_epochs = self.num_epochs if num_epochs is None else num_epochs
+        self.num_examples = self.num_epochs = self.schedule = self.history = self.run_log = self.selection = None
+        self.ledger = None
         self.epoch = -1
         self.features = None
         self._projection = None
@@ -155,9 +157,9 @@ class DataDiet(Presets):
         and a resumed run's checkpoint compared with it. ``begin_epoch`` calls it with its dataset."""
         if self._data_bound or dataset is None:
             return
-        ids = example_ids_of(dataset)
+        ids = example_ids_of(dataset, self.settings.example_id_column)
         if ids is not None:
-            check_example_ids(ids, len(dataset))
+            check_example_ids(ids, len(dataset), self.settings.example_id_column)
         self._lengths = example_lengths(dataset)
         self._data_fingerprint = data_fingerprint(dataset, self._lengths)
         self._data_bound = True
@@ -178,7 +180,7 @@ class DataDiet(Presets):
         saved = self._saved_contract
         data = self._data_fingerprint if self._data_bound or saved is None else saved.data
         layout = self.layout if self.layout is not None or saved is None else saved.layout
-        return RunContract(self.num_examples, self.schedule.num_epochs, self.seed, self.strategy.to_dict(), data, layout)
+        return RunContract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict(), data, layout)
 
     def _check_saved_contract(self) -> None:
         if self._saved_contract is not None and self.num_examples is not None:
@@ -256,7 +258,8 @@ class DataDiet(Presets):
         """The run's plan before it starts: per epoch the examples trained and scored, and the
         predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
         self.setup(num_examples, num_epochs)
-        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores())
+        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores(),
+                        num_epochs=self.num_epochs)
 
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,

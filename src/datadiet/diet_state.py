@@ -30,7 +30,7 @@ def diet_state_dict(diet: "DataDiet") -> dict:
         "strategy": diet.strategy.to_dict(),
         "strategy_state": diet.strategy.state_dict(),
         "num_examples": diet.num_examples,
-        "num_epochs": diet.schedule.num_epochs,
+        "num_epochs": diet.num_epochs,
         "epoch": diet.epoch,
         "selection_indices": diet.selection.indices.copy(),
         "selection_weights": diet.selection.weights.copy(),

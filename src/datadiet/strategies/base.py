@@ -123,6 +123,11 @@ class Strategy:
         """Whether every epoch trains exactly the planned count (else the plan is an upper bound)."""
         return True
 
+    def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
+        """Why the plan for ``num_epochs`` asked for is what it is, when the strategy chose (a time
+        budget spent on fewer epochs); None when the plan is simply its settings."""
+        return None
+
     @property
     def plan_note(self) -> str | None:
         """What the plan's counts are, when they are neither exact nor upper bounds (None: one of those)."""

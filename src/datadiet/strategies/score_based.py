@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from datadiet.history import ScoreHistory
-from datadiet.planning import keep_fitting_plan, keep_for_budget
+from datadiet.planning import (BUDGET_EPOCHS, KEEP_FLOOR, BudgetChoice, choose_budget_plan, keep_fitting_plan,
+                               keep_for_budget)
 from datadiet.ranking import get_ranking
 from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
@@ -138,6 +139,10 @@ class ScoreBased(RankedStrategy):
         warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
         time_budget: instead of ``keep``, the fraction of full-data training time to spend; the
             kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
+        budget_epochs, keep_floor: how ``time_budget`` is spent: ``"all"`` (the default), by the
+            kept fraction over every epoch; ``"auto"``, over the most epochs whose kept fraction
+            stays at or above ``keep_floor`` (fewer epochs, the LR schedule over them; full data for
+            fewer epochs when no keep that high fits; :func:`~datadiet.planning.choose_budget_plan`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
         budget_unit: ``examples`` (``keep`` of the examples) or ``tokens`` (``keep`` of the tokens:
             fewer examples when the selected ones are longer than average,
@@ -157,6 +162,8 @@ class ScoreBased(RankedStrategy):
     period: int = 1
     anneal_epochs: int = 0
     time_budget: float | None = None
+    budget_epochs: str = "all"
+    keep_floor: float = KEEP_FLOOR
     cold_start: str = "score"
     budget_unit: str = "examples"
 
@@ -173,6 +180,11 @@ class ScoreBased(RankedStrategy):
             if self.time_budget == 0 or self.period != 1 or isinstance(self.keep, tuple):
                 raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
                                  "fraction itself: it needs period=1 and no keep ramp")
+        if self.budget_epochs not in BUDGET_EPOCHS:
+            raise ValueError(f"budget_epochs is one of {', '.join(BUDGET_EPOCHS)}, got {self.budget_epochs!r}")
+        if self.budget_epochs != "all" and self.time_budget is None:
+            raise ValueError(f"budget_epochs={self.budget_epochs!r} says how a time budget is spent: give time_budget")
+        check_fraction("keep_floor", self.keep_floor, 0.0, 1.0)
 
     @property
     def exact_plan(self) -> bool:
@@ -195,15 +207,33 @@ class ScoreBased(RankedStrategy):
         return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
-        keep = self.keep
-        if self.time_budget is not None:
-            pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
-            if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
-                keep = keep_fitting_plan(self, num_examples, num_epochs, self.time_budget)
-            else:
-                scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
-                keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
-        return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
+        if self.time_budget is None:
+            return pruned_schedule(num_epochs, self.keep, self.warmup_epochs, self.period, self.anneal_epochs)
+        if self.budget_epochs == "all":
+            keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
+            return pruned_schedule(num_epochs, keep, self.warmup_epochs, self.period, self.anneal_epochs)
+        choice = self.budget_choice(num_examples, num_epochs)
+        if choice.keep >= 1.0:  # full data for fewer epochs
+            return Schedule(choice.epochs, keep=1.0, warmup_epochs=choice.epochs)
+        return pruned_schedule(choice.epochs, choice.keep, self.warmup_epochs, self.period, self.anneal_epochs)
+
+    def _budget_keep(self, num_examples: int, budget: float, num_epochs: int) -> float:
+        """The kept fraction that spends ``budget`` of ``num_epochs`` full epochs."""
+        pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
+        if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
+            return keep_fitting_plan(self, num_examples, num_epochs, budget)
+        scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
+        return keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
+
+    def budget_choice(self, num_examples: int, num_epochs: int) -> BudgetChoice:
+        """How ``time_budget`` is spent over ``num_epochs`` asked for (``budget_epochs="auto"``)."""
+        return choose_budget_plan(self.time_budget, num_epochs,
+                                  lambda budget, epochs: self._budget_keep(num_examples, budget, epochs), self.keep_floor)
+
+    def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
+        if self.time_budget is None or self.budget_epochs == "all":
+            return None
+        return self.budget_choice(num_examples, num_epochs).reason
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)

@@ -1,0 +1,57 @@
+"""A time budget spent on epochs and kept fraction together (issue 27 item 2): DataDiet(time_budget=b,
+budget_epochs="auto") plans the most epochs whose keep stays at or above the floor, full data for
+fewer epochs when none does, says why in the plan, and the Trainer runs that plan."""
+
+import pytest
+from transformers import TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.planning import choose_budget_plan, keep_for_budget
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+
+def _keep(budget, epochs):  # 1 warm-up epoch, nothing scored: keep = (b E - 1) / (E - 1)
+    return keep_for_budget(budget, epochs, 1, 0, 0.0)
+
+
+def test_the_choice_by_hand():
+    # b = 0.45 of 10 epochs = 4.5 epochs of work; over e epochs: (4.5 - 1) / (e - 1)
+    choice = choose_budget_plan(0.45, 10, _keep, keep_floor=0.5)
+    assert choice.epochs == 8 and choice.keep == pytest.approx(3.5 / 7)  # 9 epochs: 3.5 / 8 < 0.5
+    assert "all 10 epochs would keep 0.389, under the floor 0.5; 8 epochs" in choice.reason
+    high = choose_budget_plan(0.8, 10, _keep, keep_floor=0.5)  # (8 - 1) / 9 = 0.78: every epoch
+    assert (high.epochs, round(high.keep, 4)) == (10, round(7 / 9, 4))
+    none = choose_budget_plan(0.3, 10, _keep, keep_floor=1.0)  # only full epochs would do: 3 of them
+    assert (none.epochs, none.keep) == (3, 1.0) and "full data for 3 of the 10 epochs spends it" in none.reason
+
+
+@pytest.mark.parametrize("budget", [0.3, 0.45, 0.55, 0.7])
+def test_the_plan_spends_the_budget_over_the_epochs_asked_for(budget):
+    plan = DataDiet(time_budget=budget, budget_epochs="auto").plan(4478, 10)
+    assert plan.full_epochs == 10 and plan.predicted_time_ratio == pytest.approx(budget, abs=0.005)
+    kept = [e.trained / 4478 for e in plan.epochs if e.phase == "prune"]
+    assert min(kept) >= 0.5 - 1e-3  # the floor
+    assert plan.note.startswith(f"time budget {budget:g}")
+    every = DataDiet(time_budget=budget).plan(4478, 10)  # "all": the keep over all 10 epochs
+    assert len(every.epochs) == 10 and len(plan.epochs) <= 10
+
+
+def test_budget_epochs_is_validated():
+    with pytest.raises(ValueError, match="budget_epochs is one of all, auto"):
+        DataDiet(time_budget=0.5, budget_epochs="some")
+    with pytest.raises(ValueError, match="give time_budget"):
+        DataDiet(keep=0.5, budget_epochs="auto")
+
+
+def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):
+    diet = DataDiet(time_budget=0.45, budget_epochs="auto", progress=False)
+    args = TrainingArguments(str(tmp_path), num_train_epochs=10, per_device_train_batch_size=8, learning_rate=1e-2,
+                             lr_scheduler_type="linear", report_to=[], save_strategy="no", disable_tqdm=True, use_cpu=True)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(64),
+                              data_collator=pad_collate)
+    trainer.train()
+    epochs = diet.schedule.num_epochs
+    assert 1 < epochs < 10 and len(diet.log) == epochs and diet.num_epochs == 10
+    assert trainer.state.global_step == trainer.state.max_steps == sum(diet.steps_per_epoch())
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)  # the schedule spans the shorter run
+    assert sum(r["kept"] for r in diet.log) <= 0.45 * 10 * 64 + 1
