@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from datadiet.llm.token_actions import token_action_ids
-from datadiet.scoring_pass import DIET_COLUMNS
+from datadiet.scoring_pass import diet_columns
+from datadiet.utils import EXAMPLE_ID_COLUMN, check_id_column
 
 __all__ = ["DietCollator", "check_collated_rows", "row_offsets"]
 
@@ -64,22 +65,26 @@ class DietCollator:
     Args:
         collator: the collator that builds the model's inputs (TRL's, transformers', your own).
         token_classes: the tokenizer's token-class table, to derive actions; ``None``: do not.
+        id_column: the rows' (and the batch's) id key, the diet's ``example_id_column``.
     """
 
-    def __init__(self, collator: Callable[[list], dict], *, token_classes: np.ndarray | None = None) -> None:
+    def __init__(self, collator: Callable[[list], dict], *, token_classes: np.ndarray | None = None,
+                 id_column: str = EXAMPLE_ID_COLUMN) -> None:
         if isinstance(collator, DietCollator):
             collator = collator.collator
         if not callable(collator):
             raise TypeError(f"collator must be callable, got {type(collator).__name__}")
         self.collator = collator
         self.token_classes = None if token_classes is None else np.asarray(token_classes, dtype=np.int8)
+        self.id_column = check_id_column(id_column)
 
     def __call__(self, features: Sequence[dict[str, Any]]) -> dict:
         features = list(features)
-        carried = {key: [f[key] for f in features] for key in DIET_COLUMNS if features and all(key in f for f in features)}
-        batch = self.collator([{k: v for k, v in f.items() if k not in DIET_COLUMNS} for f in features])
-        if "example_id" in carried:
-            batch["example_id"] = torch.as_tensor([int(i) for i in carried["example_id"]], dtype=torch.long)
+        columns = diet_columns(self.id_column)
+        carried = {key: [f[key] for f in features] for key in columns if features and all(key in f for f in features)}
+        batch = self.collator([{k: v for k, v in f.items() if k not in columns} for f in features])
+        if self.id_column in carried:
+            batch[self.id_column] = torch.as_tensor([int(i) for i in carried[self.id_column]], dtype=torch.long)
         if "action_ids" in carried:
             batch["action_ids"] = self._pad_actions(batch["input_ids"], [f["input_ids"] for f in features],
                                                     carried["action_ids"])
@@ -102,20 +107,21 @@ class DietCollator:
 
 
 def check_collated_rows(dataset, collator: Callable[[list], dict], *, need_actions: bool = False,
-                        num_rows: int = PROBE_ROWS) -> None:
+                        num_rows: int = PROBE_ROWS, id_column: str = EXAMPLE_ID_COLUMN) -> None:
     """Collate the first ``num_rows`` rows of ``dataset`` and check, before any training, what
     the diet needs from every batch: ``example_id`` matching the rows, one row per example in order
     (:func:`row_offsets`), ``input_ids`` and ``labels``, and ``action_ids`` if ``need_actions``.
     Raises ``ValueError`` saying what to change."""
     rows = [dataset[i] for i in range(min(num_rows, len(dataset)))]
     batch = collator(rows)
-    if "example_id" not in batch:
-        raise ValueError("the collator drops `example_id`, so no training batch would say which examples it holds: "
-                         "wrap it, data_collator=datadiet.integrations.collator.DietCollator(collator)")
+    if id_column not in batch:
+        named = "" if id_column == EXAMPLE_ID_COLUMN else f", id_column={id_column!r}"
+        raise ValueError(f"the collator drops `{id_column}`, so no training batch would say which examples it holds: "
+                         f"wrap it, data_collator=datadiet.integrations.collator.DietCollator(collator{named})")
     if "input_ids" not in batch or "labels" not in batch:
         raise ValueError(f"the collator's batches have {sorted(batch)}; scoring a causal LM needs input_ids and labels")
     row_offsets(batch["input_ids"], [r["input_ids"] for r in rows])
-    if [int(i) for i in batch["example_id"]] != [int(r["example_id"]) for r in rows]:
+    if [int(i) for i in batch[id_column]] != [int(r[id_column]) for r in rows]:
         raise ValueError("the collated example_id do not match the rows: the collator reorders examples")
     if need_actions and "action_ids" not in batch:
         raise ValueError("the score needs action_ids, which the collated batches lack: give the rows an `action_ids` "

@@ -1,15 +1,21 @@
 """Hugging Face integration: ``DataDietTrainer``, a ``transformers.Trainer`` that prunes as it trains.
 
 Built as a mixin (:class:`DataDietTrainerMixin`) so it composes with other Trainer subclasses
-(e.g. ``class MySFTTrainer(DataDietTrainerMixin, SFTTrainer)``). What it changes:
+(``class MyTrainer(DataDietTrainerMixin, MyOwnTrainer)``). TRL's ``SFTTrainer`` is the exception:
+its pipeline (tokenization, a collator that drops ``example_id``, a fused LM head without logits)
+needs :class:`datadiet.integrations.trl.DataDietSFTTrainer`, which is this mixin plus what TRL
+needs; composing the mixin with ``SFTTrainer`` directly is refused at construction (subclass
+``DataDietSFTTrainer`` instead). What the mixin changes:
 
 - the train sampler yields the diet's selection of each epoch (accelerate shards it across ranks);
 - each diet epoch begins (scoring pass, selection) before the Trainer reads that epoch's length, so
   the number of steps of every epoch follows the diet;
 - the LR schedule ends exactly at the last step, for every method (see :meth:`create_scheduler`);
-- ``example_id`` (and ``action_ids``) survive ``remove_unused_columns`` and never reach the model;
+- ``example_id`` (or the column the diet's ``example_id_column`` names) and ``action_ids`` survive
+  ``remove_unused_columns`` and never reach the model;
 - ``compute_loss`` records free scores (and, for a method that selects on features, the pooled last
-  hidden states) from the training forward pass and applies loss weights;
+  hidden states) from the training forward pass and applies loss weights; an override that skips it
+  is detected after the first optimizer step (:mod:`datadiet.integrations.loss_path`);
 - the kept count, scoring and selection seconds go to the Trainer's logs;
 - the diet's state is written (atomically, no pickle) into every checkpoint before transformers writes
   its own files, and ``resume_from_checkpoint`` restores it; ``resume_from_checkpoint=True`` picks the
@@ -42,10 +48,11 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
 from datadiet.checkpoint import DIET_STATE_FILE, DietStateError, load_diet_state, save_diet_state  # noqa: E402
 from datadiet.diet import DataDiet  # noqa: E402
 from datadiet.integrations import compat  # noqa: E402
+from datadiet.integrations.loss_path import LossPathCheck  # noqa: E402
 from datadiet.sampler import DietSampler  # noqa: E402
 from datadiet.distributed import broadcast_object  # noqa: E402
-from datadiet.scoring_pass import DIET_COLUMNS, split_diet_columns  # noqa: E402
-from datadiet.utils import example_ids_of  # noqa: E402
+from datadiet.scoring_pass import diet_columns, split_diet_columns  # noqa: E402
+from datadiet.utils import EXAMPLE_ID_COLUMN, example_ids_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +82,8 @@ class _DietEpochs(TrainerCallback):
     def on_epoch_end(self, args, state, control, **kwargs):
         if control.should_training_stop:
             return  # stopped on request (early stopping, max_steps): not a plan that fell short
-        self.trainer.diet.end_epoch()  # every rank: the epoch trained its plan's examples, or an error
+        if self.trainer._diet_loss_path.reached is not False:  # nothing marks the trained examples otherwise
+            self.trainer.diet.end_epoch()  # every rank: the epoch trained its plan's examples, or an error
         following = self.trainer.diet.epoch + 1
         if following < self.trainer.diet.schedule.num_epochs:
             self.trainer._diet_begin_epoch(following)
@@ -85,19 +93,26 @@ class _DietEpochs(TrainerCallback):
 class DataDietTrainerMixin(compat.TrainerInternals):
     """Adds dynamic data pruning to a ``transformers.Trainer`` subclass. Pass ``diet=DataDiet(...)``."""
 
-    _diet_columns = DIET_COLUMNS
+    _diet_id_column = EXAMPLE_ID_COLUMN
 
     def __init__(self, *args: Any, diet: DataDiet, **kwargs: Any) -> None:
         compat.check_transformers_version()
         if not isinstance(diet, DataDiet):
             raise TypeError(f"diet must be a datadiet.DataDiet, got {type(diet).__name__}")
+        refuse_plain_sft_trainer(type(self))
+        self._diet_id_column = diet.settings.example_id_column
+        self._diet_batches_without_ids = 0  # training batches that reached compute_loss without ids
         super().__init__(*args, **kwargs)
         if self.train_dataset is None:
             raise ValueError("DataDietTrainer needs a train_dataset")
-        if example_ids_of(self.train_dataset) is None:
+        if example_ids_of(self.train_dataset, self._diet_id_column) is None:
+            column = self._diet_id_column
+            named = "" if column == EXAMPLE_ID_COLUMN else f", column={column!r}"
             raise ValueError(
-                "the train dataset has no `example_id` column: add one with `ds = datadiet.with_example_ids(ds)` "
+                f"the train dataset has no `{column}` column: add one with `ds = datadiet.with_example_ids(ds{named})` "
                 "(the row position of every example)"
+                + ("" if column != EXAMPLE_ID_COLUMN else "; if your ids are in a column of another name, "
+                   "DataDiet(..., example_id_column='that_name')")
             )
         self.diet = diet
         if self.args.disable_tqdm and diet.settings.progress:  # scoring passes follow the Trainer's bars
@@ -108,6 +123,13 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         self.diet.bind_data(self.train_dataset)  # ids checked; the fingerprint a resume is checked against
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
+        self._diet_loss_path = LossPathCheck(self)
+        self.add_callback(self._diet_loss_path)
+
+    @property
+    def _diet_columns(self) -> tuple[str, ...]:
+        """The columns ``remove_unused_columns`` keeps for the diet (the ids under their name)."""
+        return diet_columns(self._diet_id_column)
 
     # -- the plan ----------------------------------------------------------------------------
     def _diet_max_steps(self) -> int | None:
@@ -210,8 +232,9 @@ class DataDietTrainerMixin(compat.TrainerInternals):
 
     # -- loss ------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        model_inputs, diet_inputs = split_diet_columns(inputs)
+        model_inputs, diet_inputs = split_diet_columns(inputs, self._diet_id_column)
         if not model.training or "example_id" not in diet_inputs:
+            self._diet_batches_without_ids += int(model.training)  # the loss-path check says why (collator)
             return super().compute_loss(model, model_inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         batch = {**model_inputs, **diet_inputs}
         with self.diet.capture_features(model, model_inputs) as captured:  # pooled in a hook, this forward only
@@ -222,7 +245,7 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        model_inputs, _ = split_diet_columns(inputs)
+        model_inputs, _ = split_diet_columns(inputs, self._diet_id_column)
         return super().prediction_step(model, model_inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -273,6 +296,22 @@ class DataDietTrainer(DataDietTrainerMixin, Trainer):
                                   data_collator=collator)
         trainer.train()                                 # later: trainer.train(resume_from_checkpoint=True)
     """
+
+
+def refuse_plain_sft_trainer(cls: type) -> None:
+    """Refuse ``class X(DataDietTrainerMixin, SFTTrainer)``: TRL's pipeline needs what
+    ``DataDietSFTTrainer`` adds (ids numbered after TRL's tokenization, a collator that carries them
+    and P3's actions, free scores from the fused LM head), without which P3 fails mid-run."""
+    if getattr(cls, "_datadiet_sft_ready", False):
+        return
+    sft = next((c for c in cls.__mro__ if c.__name__ == "SFTTrainer" and c.__module__.startswith("trl")), None)
+    if sft is not None:
+        raise TypeError(
+            f"{cls.__name__} composes DataDietTrainerMixin with TRL's SFTTrainer, which needs more than the mixin: "
+            "the ids of the rows TRL tokenized, a collator that keeps them (and P3's actions) and free scores from "
+            "TRL's fused LM head. Use datadiet.integrations.trl.DataDietSFTTrainer (the same arguments plus diet=), "
+            f"or subclass it: class {cls.__name__}(DataDietSFTTrainer)"
+        )
 
 
 # -- checkpoints on disk --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from datadiet.llm.fused_head import FUSED_HEAD_SCORES, FusedLMHeadAdapter
 from datadiet.llm.token_actions import token_classes
 from datadiet.scores import get_score
 from datadiet.scoring_pass import split_diet_columns
+from datadiet.utils import EXAMPLE_ID_COLUMN
 
 __all__ = ["DataDietSFTTrainer", "number_examples", "sft_score_name"]
 
@@ -66,23 +67,23 @@ def sft_score_name(diet: DataDiet) -> str:
     return name
 
 
-def number_examples(dataset):
-    """``dataset`` with ``example_id`` = the row position 0..N-1 (added if absent; an existing
-    column must already be exactly that)."""
+def number_examples(dataset, column: str = EXAMPLE_ID_COLUMN):
+    """``dataset`` with ``example_id`` (or ``column``) = the row position 0..N-1 (added if absent; an
+    existing column must already be exactly that)."""
     n = len(dataset)
-    if "example_id" in dataset.column_names:
-        ids = np.asarray(dataset["example_id"])
+    if column in dataset.column_names:
+        ids = np.asarray(dataset[column])
         if not np.array_equal(ids, np.arange(n)):
             row = int(np.flatnonzero(ids != np.arange(n))[0])
             reordered = " (the same ids in another order: the rows were shuffled after they were numbered)" if (
                 np.array_equal(np.sort(ids), np.arange(n))) else ""
             raise ValueError(
-                f"the train set has an `example_id` column that is not the row position: row {row} holds "
+                f"the train set has an `{column}` column that is not the row position: row {row} holds "
                 f"{ids[row].item()!r}, where datadiet needs {row} (positions 0..{n - 1}){reordered}. DataDietSFTTrainer "
                 "numbers the rows itself: remove the column, or rename it if it holds ids of your own"
             )
         return dataset
-    return dataset.add_column("example_id", list(range(n)))
+    return dataset.add_column(column, list(range(n)))
 
 
 def _tokenizer_of(processing_class):
@@ -93,14 +94,16 @@ class _SFTTrainerWithExampleIds(SFTTrainer):
     """``SFTTrainer`` whose prepared train set is numbered and whose collator carries the ids."""
 
     _datadiet_derive_actions = False
+    _datadiet_sft_ready = True  # what DataDietTrainerMixin needs of an SFTTrainer (see refuse_plain_sft_trainer)
+    _diet_id_column = EXAMPLE_ID_COLUMN
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.train_dataset = number_examples(self.train_dataset)
+        self.train_dataset = number_examples(self.train_dataset, self._diet_id_column)
         classes = None
         if self._datadiet_derive_actions and "action_ids" not in self.train_dataset.column_names:
             classes = token_classes(_tokenizer_of(self.processing_class))
-        self.data_collator = DietCollator(self.data_collator, token_classes=classes)
+        self.data_collator = DietCollator(self.data_collator, token_classes=classes, id_column=self._diet_id_column)
 
 
 class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
@@ -126,15 +129,17 @@ class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
     def _check_collated_rows(self) -> None:
         """Collate the first rows as the scoring pass will and check ids, rows and actions."""
         dataset, collator = self._diet_scoring_inputs()
-        check_collated_rows(dataset, collator, need_actions="action_ids" in self.diet.score.requires)
+        check_collated_rows(dataset, collator, need_actions="action_ids" in self.diet.score.requires,
+                            id_column=self._diet_id_column)
 
     # -- loss ------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """TRL's loss; in training, the same forward pass's gold-token log-probabilities are the
         batch's free scores (read by a forward hook, so TRL's loss code runs unchanged)."""
-        model_inputs, diet_inputs = split_diet_columns(inputs)
+        model_inputs, diet_inputs = split_diet_columns(inputs, self._diet_id_column)
         sft_loss = super(DataDietTrainerMixin, self).compute_loss
         if not model.training or "example_id" not in diet_inputs:
+            self._diet_batches_without_ids += int(model.training)
             return sft_loss(model, model_inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         forwards = []
         handle = model.register_forward_hook(lambda module, args, output: forwards.append(output))
