@@ -14,6 +14,8 @@ Splitting is refused under an engine that shards parameters (ZeRO-3, FSDP): ther
 a collective, so a rank that split a batch alone would run more forwards than the others and
 desynchronise them (and the failed forward may already have left the others waiting inside one).
 The error then asks for a smaller ``scoring_tokens_per_batch``, which every rank applies alike.
+Under DDP (and ZeRO-1/2) a rank splits on its own: the pass runs the unwrapped module, whose
+forwards join no collective, and the results are gathered once at the end of the pass.
 """
 
 from __future__ import annotations
