@@ -29,7 +29,7 @@ def test_grand_runs_in_scoring_passes_because_training_cannot_give_it():
     model = tiny_classifier(seed=0)
     ds = toy_classification_dataset(20, seed=0)
     diet = DataDiet(keep=0.5, score="grand", num_epochs=3, progress=False).setup(20, model=model)
-    assert not diet.adapter_observes_free()
+    assert not diet.training_gives_score()
     diet.begin_epoch(0, model=model, dataset=ds, collate_fn=pad_collate)
     batch = pad_collate([ds[i] for i in range(20)])
     ids = batch.pop("example_id")

@@ -9,11 +9,11 @@ import torch
 from transformers import TrainerCallback, TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
-from datadiet.free_features import causal_lm_backbone, pooled_last_hidden, store_features
+from datadiet.free_features import FeatureStore, causal_lm_backbone, pooled_last_hidden
 from datadiet.history import SOURCE_PASS, SOURCE_TRAIN
 from datadiet.llm.tokenization import CausalLMCollator
 from datadiet.rng import epoch_rng
-from datadiet.scoring_pass import refresh_scores, score_examples
+from datadiet.scoring_pass import score_examples
 from datadiet.select.random import random_subset
 from datadiet.strategies import P3
 from resume_setups import causal_lm_pairs, tiny_lm
@@ -80,11 +80,13 @@ def test_the_capture_keeps_no_hook_and_pools_the_head_input(pairs):
         causal_lm_backbone(torch.nn.Linear(2, 2))
 
 
-def test_store_features_allocates_then_writes_rows():
-    store = store_features(None, 4, np.array([2, 0]), np.array([[1.0, 2.0], [3.0, 4.0]]))
-    assert store.dtype == np.float32 and store.tolist() == [[3, 4], [0, 0], [1, 2], [0, 0]]
+def test_feature_store_allocates_then_writes_rows():
+    store = FeatureStore(4)
+    assert store.array is None
+    store.update(np.array([2, 0]), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert store.array.dtype == np.float32 and store.array.tolist() == [[3, 4], [0, 0], [1, 2], [0, 0]]
     with pytest.raises(ValueError, match="width"):
-        store_features(store, 4, np.array([1]), np.zeros((1, 3)))
+        store.update(np.array([1]), np.zeros((1, 3)))
 
 
 def _training_batch(pairs, ids):
@@ -323,7 +325,7 @@ def test_a_scoring_pass_forwards_each_example_once_unless_it_fits_a_projection(p
     try:
         for epoch, ids in ((0, np.arange(N)), (1, np.arange(5))):
             forwarded.clear()
-            refresh_scores(diet, epoch, ids, model, ds, CausalLMCollator(tok))
+            diet.scoring_pass(epoch, ids, model, ds, CausalLMCollator(tok))
             extra = 0 if (feature_dim is None or epoch > 0) else min(N, 64)
             assert sum(forwarded) == len(ids) + extra, (epoch, sum(forwarded))
     finally:

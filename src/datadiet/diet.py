@@ -18,8 +18,8 @@ import torch
 from datadiet.adapters import CAUSAL_LM, ON_REQUEST, TaskAdapter, infer_task
 from datadiet.contract import RunContract, data_fingerprint
 from datadiet.distributed import broadcast_object, world
-from datadiet.free_features import capture_context, store_features, warn_missing_features
-from datadiet.history import ScoreHistory
+from datadiet.free_features import FeatureStore, capture_context, warn_missing_features
+from datadiet.history import SOURCE_PASS, ScoreHistory
 from datadiet.layout import BatchLayout
 from datadiet.ledger import TrainedLedger
 from datadiet.planning import Plan, plan_run
@@ -29,7 +29,8 @@ from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule
 from datadiet.scores import get_score
-from datadiet.scoring_pass import Autocast, check_autocast, dataset_labels, example_lengths, model_device, refresh_scores
+from datadiet.scoring_pass import (Autocast, PassResult, check_autocast, dataset_labels, example_lengths, model_device,
+                                   score_examples)
 from datadiet.select.compress import LazyProjection
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
@@ -71,7 +72,7 @@ class DataDiet(Presets):
         self.run_log: RunLog | None = None
         self.epoch = -1
         self.selection: Selection | None = None
-        self.features: np.ndarray | None = None
+        self.feature_store: FeatureStore | None = None  # P3's diversity features, per example
         self._projection: LazyProjection | None = None  # compress_features: built on first use
         self.labelled_head: bool | str = "verify"  # a causal LM's passes: LM head at labelled positions (checked once)
         self._lengths: np.ndarray | None = None
@@ -95,6 +96,7 @@ class DataDiet(Presets):
             self.history = ScoreHistory(self.num_examples, **self.strategy.history_options())
             self.run_log = RunLog(self.num_examples)
             self.ledger = TrainedLedger(self.num_examples)
+            self.feature_store = FeatureStore(self.num_examples)
             self.selection = Selection.full(self.num_examples)
         elif (num_examples, num_epochs) != (self.num_examples, self.num_epochs):
             raise ValueError(f"this diet is set up for {self.num_examples} examples x {self.num_epochs} "
@@ -111,13 +113,12 @@ class DataDiet(Presets):
         hyperparameter search): no scores, no log, epoch -1, set up again for ``num_examples`` x
         ``num_epochs`` (default: the current sizes). The task and the labelled-head check's verdict,
         facts about the model, are kept."""
-        self._require_setup()
+        self.require_setup()
         num_examples = self.num_examples if num_examples is None else num_examples
         num_epochs = self.num_epochs if num_epochs is None else num_epochs
         self.num_examples = self.num_epochs = self.schedule = self.history = self.run_log = self.selection = None
-        self.ledger = None
+        self.ledger = self.feature_store = None
         self.epoch = -1
-        self.features = None
         self._projection = None
         self._lengths = self._data_fingerprint = self._saved_contract = None
         self._data_bound = False  # read again (and the ids checked) from the next dataset
@@ -131,7 +132,8 @@ class DataDiet(Presets):
         """The seed every random choice derives from (``settings.seed``)."""
         return self.settings.seed
 
-    def _require_setup(self) -> None:
+    def require_setup(self) -> None:
+        """Raise unless the diet is set up (sizes known): most of its methods need it."""
         if self.num_examples is None:
             raise RuntimeError("call diet.setup(num_examples, num_epochs) (or diet.sampler(...)) before training")
 
@@ -176,7 +178,7 @@ class DataDiet(Presets):
     def contract(self) -> RunContract:
         """What this run's selections depend on (saved with the state, checked on resume); a resumed
         run that has not seen its data or layout yet carries the checkpoint's."""
-        self._require_setup()
+        self.require_setup()
         saved = self._saved_contract
         data = self._data_fingerprint if self._data_bound or saved is None else saved.data
         layout = self.layout if self.layout is not None or saved is None else saved.layout
@@ -244,7 +246,7 @@ class DataDiet(Presets):
     def kept_counts(self) -> list[int]:
         """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
         whose kept count depends on the losses, and token budgets)."""
-        self._require_setup()
+        self.require_setup()
         return self.schedule.kept_counts(self.num_examples)
 
     def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
@@ -274,7 +276,7 @@ class DataDiet(Presets):
         None: the model's own dtype). Calling it again for the current epoch returns the same
         selection (a run resumed mid-epoch keeps it).
         """
-        self._require_setup()
+        self.require_setup()
         check_autocast(autocast)
         if epoch == self.epoch:
             return self.selection
@@ -292,12 +294,12 @@ class DataDiet(Presets):
         if self.strategy.selects_at(epoch, self.schedule):
             if self.strategy.selects_blind(epoch):
                 ids = np.zeros(0, dtype=np.int64)  # a selection that reads no score needs no pass
-            elif not self.adapter_observes_free():
-                ids = np.arange(self.num_examples)  # a score training cannot give is refreshed by a pass
+            elif not self.training_records_scores():
+                ids = np.arange(self.num_examples)  # what training does not record is refreshed by a pass
             else:
                 ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
             if len(ids):
-                result = refresh_scores(self, epoch, ids, model, dataset, collate_fn, self._lengths, autocast)
+                result = self.scoring_pass(epoch, ids, model, dataset, collate_fn, autocast)
                 record["scored"] += len(result.ids)
                 record["scoring_seconds"] += result.seconds
             if "labels" in self.strategy.needs and labels is None:
@@ -321,30 +323,61 @@ class DataDiet(Presets):
                     self.num_examples)
         return selection
 
+    @property
+    def features(self) -> np.ndarray | None:
+        """``(N, d)`` diversity features of every example (the latest, from training or a pass),
+        None until a method that selects on features has some."""
+        return None if self.feature_store is None else self.feature_store.array
+
+    def scoring_pass(self, epoch: int, ids: np.ndarray, model, dataset, collate_fn, autocast: Autocast = None) -> PassResult:
+        """Re-score ``ids`` at ``epoch`` with a forward-only pass (with the features the strategy
+        needs) and apply its result: scores to the history, features to the store, the
+        labelled-head check's verdict (checked once: later passes trust or skip it)."""
+        if model is None or dataset is None or collate_fn is None:
+            raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({self.strategy.method}): "
+                             "pass model=, dataset= and collate_fn= to begin_epoch")
+        if len(dataset) != self.num_examples:
+            raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {self.num_examples}")
+        want_features = "features" in self.strategy.needs
+        settings = self.settings
+        result = score_examples(model, dataset, ids, collate_fn, self.adapter, self.score,
+                                batch_size=settings.scoring_batch_size, lengths=self._lengths,
+                                tokens_per_batch=settings.scoring_tokens_per_batch, id_column=settings.example_id_column,
+                                want_features=want_features, progress=settings.progress,
+                                feature_transform=self.feature_projection(), labelled_head=self.labelled_head,
+                                autocast=autocast)
+        if result.labelled_head is not None:
+            self.labelled_head = result.labelled_head
+        self.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
+        if want_features:
+            self.feature_store.update(result.ids, result.features)
+        return result
+
     def end_epoch(self) -> None:
         """Check that the epoch trained every example its plan said (all of the selection, less what
         the layout's ``drop_last`` drops), over every rank (a collective); raise
         :class:`~datadiet.ledger.EpochShortfall` with both numbers if not. Integrations call it at
         each epoch's end; a plain loop may."""
-        self._require_setup()
+        self.require_setup()
         kept = len(self.selection)
         expected = kept if self.layout is None else self.layout.trained(kept)
         self.ledger.check(self.selection.indices, expected, "" if self.layout is None else self.layout.describe())
 
-    def adapter_observes_free(self) -> bool:
-        """Whether the training forward pass gives the score (else scoring passes refresh it)."""
+    def training_gives_score(self) -> bool:
+        """Whether the training forward pass gives the score at all (a fact of the task and the
+        score; else scoring passes refresh it)."""
         if self.adapter is not None:
             return self.adapter.provides_free(self.score)
         name = self.strategy.score_name  # task unknown yet: only an on-request field rules it out
         return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
 
     def training_records_scores(self) -> bool:
-        """Whether training batches record free scores: the training forward gives the score and, for
-        a method that selects on features, its features too (a causal LM's; assumed while the task
-        is unknown)."""
-        if not self.adapter_observes_free():
+        """The one predicate of "this run records free scores": the strategy takes them, the training
+        forward gives the score and, for a method that selects on features, its features too (a
+        causal LM's pooled hidden states; assumed while the task is unknown)."""
+        if not (self.strategy.records_free_scores and self.training_gives_score()):
             return False
-        return self.adapter is None or "features" not in self.strategy.needs or self.records_free_features()
+        return "features" not in self.strategy.needs or self.adapter is None or self.adapter.task == CAUSAL_LM
 
     # ---------------------------------------------------------------- free scores and weights
     def observe(self, example_ids, inputs, features: torch.Tensor | None = None) -> None:
@@ -354,18 +387,20 @@ class DataDiet(Presets):
         A strategy that selects on features records a score only with its features (``features``,
         else ``inputs.features``), so every example's score and features come from the same pass;
         batches without them are skipped (their examples go stale and are re-scored by a pass)."""
-        self._require_setup()
+        self.require_setup()
         ids = as_id_array(example_ids)
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
             raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
                              "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
         self.ledger.mark(ids)
-        if not (self.strategy.records_free_scores and self.adapter_observes_free()):
+        if not self.training_records_scores():
             return
         wants_features = "features" in self.strategy.needs
         inputs.features = self.compress_features(features if features is not None else inputs.features)
         if wants_features and inputs.features is None:
-            warn_missing_features(self)
+            if not self._warned_missing_features:
+                self._warned_missing_features = True
+                warn_missing_features(self.strategy.method)
             return
         self.recorder.observe(ids, inputs, self.score, self.epoch, with_features=wants_features)
 
@@ -382,8 +417,7 @@ class DataDiet(Presets):
 
     def records_free_features(self) -> bool:
         """Whether training steps should capture pooled features (:meth:`capture_features`)."""
-        return ("features" in self.strategy.needs and self.strategy.records_free_scores
-                and self.adapter is not None and self.adapter.task == CAUSAL_LM and self.adapter_observes_free())
+        return "features" in self.strategy.needs and self.adapter is not None and self.training_records_scores()
 
     def capture_features(self, model: torch.nn.Module, batch: dict):
         """A block around a training forward that yields a dict whose ``"features"`` are the batch's
@@ -394,12 +428,9 @@ class DataDiet(Presets):
     def flush(self) -> None:
         """Apply the buffered training-pass scores (and features) to the history, and merge every
         rank's marks of trained examples (a collective)."""
-        self._require_setup()
-        self.recorder.flush(self.history, self._store_features, with_features="features" in self.strategy.needs)
+        self.require_setup()
+        self.recorder.flush(self.history, self.feature_store.update, with_features="features" in self.strategy.needs)
         self.ledger.merge()
-
-    def _store_features(self, ids: np.ndarray, features: np.ndarray) -> None:
-        self.features = store_features(self.features, self.num_examples, ids, features)
 
     def training_loss(self, example_ids, outputs: Any, batch: dict, loss: torch.Tensor | None = None,
                       features: torch.Tensor | None = None) -> torch.Tensor:
@@ -446,12 +477,12 @@ class DataDiet(Presets):
 
     def kept_matrix(self) -> np.ndarray:
         """``(epochs run, N)`` booleans: which examples each epoch trained on."""
-        self._require_setup()
+        self.require_setup()
         return self.run_log.kept_matrix()
 
     def summary(self) -> dict:
         """Totals of the run so far: examples trained on, seconds scoring / selecting / observing."""
-        self._require_setup()
+        self.require_setup()
         return self.run_log.summary(self.strategy.method, self.recorder.seconds)
 
     def report(self, out_dir) -> dict:

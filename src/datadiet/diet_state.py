@@ -6,24 +6,20 @@ without pickling code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from datadiet.adapters import TaskAdapter
 from datadiet.contract import RunContract
 from datadiet.select.selection import Selection
 
-if TYPE_CHECKING:
-    from datadiet.diet import DataDiet
-
 STATE_VERSION = 3
 READABLE_VERSIONS = (2, 3)
 """Version 2 (before the run contract) loads too: its contract is the sizes and method it saved."""
 
 
-def diet_state_dict(diet: "DataDiet") -> dict:
-    diet._require_setup()
+def diet_state_dict(diet) -> dict:
+    """The state of a :class:`~datadiet.DataDiet` (its ``state_dict``)."""
+    diet.require_setup()
     return {
         "version": STATE_VERSION,
         "contract": diet.contract().to_dict(),
@@ -52,7 +48,7 @@ def saved_contract(state: dict, seed: int) -> RunContract:
     return RunContract(int(state["num_examples"]), int(state["num_epochs"]), seed, dict(state["strategy"]))
 
 
-def load_diet_state(diet: "DataDiet", state: dict) -> RunContract:
+def load_diet_state(diet, state: dict) -> RunContract:
     """Restore ``state`` into ``diet`` after checking its contract against what the diet knows of
     this run; returns the saved contract, for the fields known only later (data, layout)."""
     if state.get("version") not in READABLE_VERSIONS:
@@ -78,7 +74,7 @@ def load_diet_state(diet: "DataDiet", state: dict) -> RunContract:
         diet.ledger.mark(np.asarray(state["selection_indices"], dtype=np.int64))
     diet.epoch = int(state["epoch"])
     diet.selection = Selection.of(state["selection_indices"], state["selection_weights"])
-    diet.features = None if state.get("features") is None else np.asarray(state["features"], np.float32).copy()
+    diet.feature_store.load(state.get("features"))
     diet.feature_projection().load_state(state.get("feature_moments"))
     if state.get("task") and diet.adapter is None:
         diet.adapter = TaskAdapter(state["task"])

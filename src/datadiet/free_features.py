@@ -73,26 +73,34 @@ def capture_context(enabled: bool, model: torch.nn.Module, batch: dict):
     return pooled_last_hidden(model, batch.get("attention_mask")) if enabled else nullcontext({})
 
 
-def store_features(store: np.ndarray | None, num_examples: int, ids: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """Write ``features`` (rows aligned with ``ids``) into the ``(N, d)`` float32 feature store,
-    allocating it (zeros) on the first write; returns the store."""
-    features = np.asarray(features, dtype=np.float32)
-    if store is None:
-        store = np.zeros((num_examples, features.shape[1]), np.float32)
-    elif features.shape[1:] != store.shape[1:]:
-        raise ValueError(f"features of width {features.shape[1:]} cannot enter a store of width {store.shape[1:]}")
-    store[np.asarray(ids, dtype=np.int64)] = features
-    return store
+class FeatureStore:
+    """The latest diversity features of every example: an ``(N, d)`` float32 array (``array``),
+    allocated (zeros) at the first write, None before it."""
+
+    def __init__(self, num_examples: int) -> None:
+        self.num_examples = int(num_examples)
+        self.array: np.ndarray | None = None
+
+    def update(self, ids: np.ndarray, features: np.ndarray) -> None:
+        """Write ``features`` (rows aligned with ``ids``)."""
+        features = np.asarray(features, dtype=np.float32)
+        if self.array is None:
+            self.array = np.zeros((self.num_examples, features.shape[1]), np.float32)
+        elif features.shape[1:] != self.array.shape[1:]:
+            raise ValueError(f"features of width {features.shape[1:]} cannot enter a store of width "
+                             f"{self.array.shape[1:]}")
+        self.array[np.asarray(ids, dtype=np.int64)] = features
+
+    def load(self, array: np.ndarray | None) -> None:
+        """Replace the store by a saved ``array`` (None: empty)."""
+        self.array = None if array is None else np.asarray(array, np.float32).copy()
 
 
-def warn_missing_features(diet) -> None:
-    """Say once per diet that training batches come without features, so their free scores are not
-    recorded (a score is recorded only with features from the same pass)."""
-    if diet._warned_missing_features:
-        return
-    diet._warned_missing_features = True
+def warn_missing_features(method: str) -> None:
+    """Say that training batches come without features, so their free scores are not recorded (a
+    score is recorded only with features from the same pass); the diet says it once."""
     logger.warning(
         "%s selects on features, but a training batch came without them: its free scores are not recorded and its "
         "examples are re-scored by passes when stale. Train with DataDietTrainer, or wrap the forward in "
         "`with diet.capture_features(model, batch) as f:` and pass `features=f.get('features')` to weighted_loss "
-        "(or use rescore='all')", diet.strategy.method)
+        "(or use rescore='all')", method)

@@ -6,21 +6,21 @@ sets a run setting such as ``seed``), and a keyword the method does not use is r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from datadiet.settings import split_settings
 from datadiet.strategies import build_strategy
 
-if TYPE_CHECKING:
-    from datadiet.diet import DataDiet
+Diet = TypeVar("Diet", bound="Presets")
+"""The class the presets build (:class:`~datadiet.DataDiet`), without importing it here."""
 
 
 class Presets:
     """Class methods of :class:`~datadiet.DataDiet` that name the published methods."""
 
     @classmethod
-    def nlu_data_diets(cls, keep: float = 0.5, warmup_epochs: int = 1, period: int = 1, offset: float = 0.0,
-                       **kwargs: Any) -> "DataDiet":
+    def nlu_data_diets(cls: type[Diet], keep: float = 0.5, warmup_epochs: int = 1, period: int = 1, offset: float = 0.0,
+                       **kwargs: Any) -> Diet:
         """Attendu & Corbeil 2023 ("NLU on Data Diets"): warm up on all data, then every ``period``
         epochs re-score the *whole* train set in eval mode and keep the quantile band (offset 0 =
         the hardest ``keep``), no exploration. Ranked as the authors' code ranks each task
@@ -30,35 +30,35 @@ class Presets:
                                            rescore="all", selector="band", selector_options={"offset": offset}), kwargs)
 
     @classmethod
-    def static(cls, keep: float = 0.5, warmup_epochs: int = 1, **kwargs: Any) -> "DataDiet":
+    def static(cls: type[Diet], keep: float = 0.5, warmup_epochs: int = 1, **kwargs: Any) -> Diet:
         """Score every example once after the warm-up and keep the hardest ``keep`` for the rest
         (static EL2N of Paul et al. 2021 with the default score)."""
         return cls._preset("static", dict(keep=keep, warmup_epochs=warmup_epochs), kwargs)
 
     @classmethod
-    def random(cls, keep: float = 0.5, dynamic: bool = True, **kwargs: Any) -> "DataDiet":
+    def random(cls: type[Diet], keep: float = 0.5, dynamic: bool = True, **kwargs: Any) -> Diet:
         """A fresh uniform subset every epoch (``dynamic=True``) or one fixed subset."""
         return cls._preset("random" if dynamic else "random_static", dict(keep=keep), kwargs)
 
     @classmethod
-    def infobatch(cls, prune_ratio: float = 0.5, anneal_fraction: float = 0.125, **kwargs: Any) -> "DataDiet":
+    def infobatch(cls: type[Diet], prune_ratio: float = 0.5, anneal_fraction: float = 0.125, **kwargs: Any) -> Diet:
         """InfoBatch (Qin et al. 2024): drop a random ``prune_ratio`` of the below-mean-loss examples,
         rescale the rest of them, anneal on all data in the last ``anneal_fraction`` of epochs."""
         return cls._preset("infobatch", dict(prune_ratio=prune_ratio, anneal_fraction=anneal_fraction), kwargs)
 
     @classmethod
-    def p3(cls, budget: int | float, **kwargs: Any) -> "DataDiet":
+    def p3(cls: type[Diet], budget: int | float, **kwargs: Any) -> Diet:
         """P3 (Yang et al. 2024) for causal LMs: ``budget`` examples per epoch (a count or a fraction),
         self-paced by policy-driven difficulty, diverse by a DPP (see :class:`~datadiet.strategies.P3`)."""
         return cls._preset("p3", dict(budget=budget), kwargs)
 
     @classmethod
-    def full(cls, **kwargs: Any) -> "DataDiet":
+    def full(cls: type[Diet], **kwargs: Any) -> Diet:
         """No pruning: the reference every time ratio is measured against."""
         return cls._preset("full", {}, kwargs)
 
     @classmethod
-    def _preset(cls, method: str, defaults: dict, kwargs: dict) -> "DataDiet":
+    def _preset(cls: type[Diet], method: str, defaults: dict, kwargs: dict) -> Diet:
         settings, overrides = split_settings(kwargs)
         return cls(build_strategy(method, **{**defaults, **overrides}), **settings)
 

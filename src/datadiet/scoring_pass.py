@@ -20,9 +20,7 @@ from datadiet._extras import progress_bar as tqdm  # a bar when tqdm ([hf]) is i
 from datadiet.adapters import ON_REQUEST, TaskAdapter, capture_on_request
 from datadiet.distributed import all_gather_arrays
 from datadiet.engines import Engine, engine_of
-from datadiet.free_features import store_features
 from datadiet.halving import HalvingForward
-from datadiet.history import SOURCE_PASS
 from datadiet.labelled_head import CheckedHead, pass_split
 from datadiet.scores.classification import true_class_probability
 from datadiet.scores.registry import Score
@@ -293,32 +291,6 @@ def fit_feature_transform(transform, ids: np.ndarray, lengths: np.ndarray | None
     if any(p is None for p in parts):
         return  # no features: the pass raises its own error
     transform.fit_sample(torch.cat([p.detach().float().cpu() for p in parts]))
-
-
-def refresh_scores(diet, epoch: int, ids: np.ndarray, model, dataset, collate_fn,
-                   lengths: np.ndarray | None = None, autocast: Autocast = None) -> PassResult:
-    """Re-score ``ids`` for a :class:`~datadiet.DataDiet` at ``epoch``: run the pass (with the
-    features its strategy needs, in ``autocast``'s precision), record the scores in its history and
-    keep its features."""
-    if model is None or dataset is None or collate_fn is None:
-        raise ValueError(f"epoch {epoch} needs a scoring pass over {len(ids)} examples ({diet.strategy.method}): "
-                         "pass model=, dataset= and collate_fn= to begin_epoch")
-    if len(dataset) != diet.num_examples:
-        raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {diet.num_examples}")
-    want_features = "features" in diet.strategy.needs
-    result = score_examples(model, dataset, ids, collate_fn, diet.adapter, diet.score,
-                            batch_size=diet.settings.scoring_batch_size, lengths=lengths,
-                            tokens_per_batch=diet.settings.scoring_tokens_per_batch,
-                            id_column=diet.settings.example_id_column,
-                            want_features=want_features, progress=diet.settings.progress,
-                            feature_transform=diet.feature_projection(), labelled_head=diet.labelled_head,
-                            autocast=autocast)
-    if result.labelled_head is not None:
-        diet.labelled_head = result.labelled_head  # checked once: later passes trust (or skip) it
-    diet.history.update(result.ids, result.scores, epoch, SOURCE_PASS, result.confidence, result.correct)
-    if want_features:
-        diet.features = store_features(diet.features, diet.num_examples, result.ids, result.features)
-    return result
 
 
 def batch_to_device(batch: dict, device: torch.device) -> dict:

@@ -258,7 +258,7 @@ class DataDietTrainerMixin(compat.TrainerInternals):
         """A training run from step 0: a diet that has already run (``train()`` called again, a
         hyperparameter search's next trial) starts over, planned for the current arguments."""
         sizes = (len(self.train_dataset), self._diet_epochs())
-        if self.diet.epoch >= 0 or sizes != (self.diet.num_examples, self.diet.schedule.num_epochs):
+        if self.diet.epoch >= 0 or sizes != (self.diet.num_examples, self.diet.num_epochs):
             if self.diet.epoch >= 0:
                 logger.info("a new training run: the diet starts over from epoch 0 (its %d epochs before are "
                             "forgotten)", len(self.diet.log))
