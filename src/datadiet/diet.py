@@ -108,6 +108,15 @@ class DataDiet(Presets):
             self.adapter.check_supports(self.score)  # fail now, not at the first training batch
         return self
 
+    def use_adapter(self, adapter: TaskAdapter) -> None:
+        """Read the model's outputs through ``adapter`` from now on (an integration's own, e.g. TRL's
+        fused LM head), checked against the score at once."""
+        if not isinstance(adapter, TaskAdapter):
+            raise TypeError(f"adapter must be a datadiet.TaskAdapter, got {type(adapter).__name__}")
+        if self.num_examples is not None:
+            adapter.check_supports(self.score)
+        self.adapter = adapter
+
     def reset(self, num_examples: int | None = None, num_epochs: int | None = None) -> "DataDiet":
         """Forget the run, for a new one with the same diet (``trainer.train()`` called again, a
         hyperparameter search): no scores, no log, epoch -1, set up again for ``num_examples`` x

@@ -77,5 +77,5 @@ def load_diet_state(diet, state: dict) -> RunContract:
     diet.feature_store.load(state.get("features"))
     diet.feature_projection().load_state(state.get("feature_moments"))
     if state.get("task") and diet.adapter is None:
-        diet.adapter = TaskAdapter(state["task"])
+        diet.use_adapter(TaskAdapter(state["task"]))
     return saved

@@ -123,7 +123,7 @@ class DataDietSFTTrainer(DataDietTrainerMixin, _SFTTrainerWithExampleIds):
                          **kwargs)
         if self.diet.adapter.task != CAUSAL_LM:
             raise ValueError(f"DataDietSFTTrainer trains causal LMs, but the diet's task is {self.diet.adapter.task!r}")
-        self.diet.adapter = FusedLMHeadAdapter()
+        self.diet.use_adapter(FusedLMHeadAdapter())
         self._check_collated_rows()
 
     def _check_collated_rows(self) -> None:

@@ -1,0 +1,120 @@
+"""The package's shape, read from its source: no import circle (imports inside functions included),
+nothing in the package imports the repository's benchmarks, and no module writes another object's
+private fields (the Trainer's own internals are touched in integrations/compat.py alone)."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "datadiet"
+TRAINER_INTERNALS = PACKAGE / "integrations" / "compat.py"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _imported(module: str, path: Path, node: ast.AST, modules: dict) -> list[str]:
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        if node.level:
+            package = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+            base = package + (f".{node.module}" if node.module else "")
+        else:
+            base = node.module or ""
+        names = [base] + [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module of the package and the package modules it imports, anywhere in its source."""
+    modules = _modules()
+    graph = {}
+    for module, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for name in _imported(module, path, node, modules):
+                    while name not in modules and "." in name:
+                        name = name.rsplit(".", 1)[0]
+                    if name in modules and name != module and name.startswith("datadiet"):
+                        deps.add(name)
+        graph[module] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycles_finds_a_circle_it_is_shown():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_has_no_import_circle():
+    graph = import_graph()
+    assert len(graph) > 50 and "datadiet.diet" in graph["datadiet.integrations.trainer"]
+    assert cycles(graph) == []
+
+
+def test_nothing_in_the_package_imports_the_repository_benchmarks_but_the_bench_shim():
+    importers = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmarks":
+                importers.append(module)
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "benchmarks" for a in node.names):
+                importers.append(module)
+    # `datadiet bench` runs the grid of the checkout it is started in, and refuses elsewhere
+    assert importers == ["datadiet.cli.main"]
+
+
+def test_no_module_writes_another_objects_private_fields():
+    writes = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == TRAINER_INTERNALS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                for sub in ast.walk(target):
+                    if (isinstance(sub, ast.Attribute) and sub.attr.startswith("_") and not sub.attr.startswith("__")
+                            and not (isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls"))):
+                        writes.append(f"{path.relative_to(SRC)}:{node.lineno} {ast.unparse(target)}")
+    assert writes == []
