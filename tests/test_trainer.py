@@ -155,7 +155,8 @@ def test_reset_forgets_the_run_but_not_the_task():
     diet.setup(20)
     diet.history.update(np.arange(5), np.ones(5), 0, 0)
     diet.strategy.load_state_dict({"previous_difficulty": np.ones(20)})
-    diet.epoch, diet.features = 1, np.ones((20, 3), np.float32)
+    diet.epoch = 1
+    diet.feature_store.update(np.arange(20), np.ones((20, 3), np.float32))
     diet.reset(num_examples=30)
     assert diet.num_examples == 30 and diet.epoch == -1 and diet.features is None and diet.log == []
     assert diet.history.count.sum() == 0 and diet.strategy.state_dict() == {}

@@ -113,9 +113,9 @@ class DataDiet(Presets):
         fused LM head), checked against the score at once."""
         if not isinstance(adapter, TaskAdapter):
             raise TypeError(f"adapter must be a datadiet.TaskAdapter, got {type(adapter).__name__}")
+        self.adapter = adapter
         if self.num_examples is not None:
             adapter.check_supports(self.score)
-        self.adapter = adapter
 
     def reset(self, num_examples: int | None = None, num_epochs: int | None = None) -> "DataDiet":
         """Forget the run, for a new one with the same diet (``trainer.train()`` called again, a
