@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from datasets import Dataset
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 SPECIAL = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "<|im_start|>", "<|im_end|>"]
@@ -18,6 +18,28 @@ CHAT_TEMPLATE = (  # ChatML, with the assistant's turns marked for TRL's assista
     "{% else %}{{ m['content'] }}<|im_end|>{% endif %}\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+PLAIN_WORDS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "\n", "Q", ":", "add", "a", "=", "1", "b", "2", "#", "3",
+         "the", "cat", "sat", ".", "!", "It", "x", "4", "5", "6", "7"]
+BOS, EOS, NL, HASH = 2, 3, 4, 13
+
+
+def make_tokenizer(pad=False, eos=True):
+    """A word-level fast tokenizer: words, single punctuation marks and each newline are tokens,
+    spaces are dropped; the prompt gets a BOS. Offsets are exact character spans."""
+    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(PLAIN_WORDS)}, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[^\S\n]+"), "removed"),
+        pre_tokenizers.Split(Regex(r"\n|\w+|[^\w\s]"), "isolated"),
+    ])
+    tk.post_processor = processors.TemplateProcessing(single="[BOS] $A", special_tokens=[("[BOS]", BOS)])
+    kw = {"bos_token": "[BOS]", "unk_token": "[UNK]"}
+    if eos:
+        kw["eos_token"] = "[EOS]"
+    if pad:
+        kw["pad_token"] = "[PAD]"
+    return PreTrainedTokenizerFast(tokenizer_object=tk, **kw)
 
 
 def chat_tokenizer() -> PreTrainedTokenizerFast:
@@ -35,12 +57,19 @@ def chat_tokenizer() -> PreTrainedTokenizerFast:
     return tok
 
 
-def tiny_llama(tok, seed: int = 0, vocab_size: int | None = None) -> LlamaForCausalLM:
+def tiny_causal_lm(vocab_size: int, *, hidden_size: int = 16, layers: int = 1, heads: int = 2, kv_heads: int = 2,
+                   max_positions: int = 64, seed: int = 0, **config) -> LlamaForCausalLM:
+    """The tests' one tiny causal LM: a random Llama (MLP width twice the hidden size), seeded."""
     torch.manual_seed(seed)  # model init only
-    config = LlamaConfig(vocab_size=vocab_size or len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
-    return LlamaForCausalLM(config)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                                        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+                                        max_position_embeddings=max_positions, **config))
+
+
+def tiny_llama(tok, seed: int = 0, vocab_size: int | None = None) -> LlamaForCausalLM:
+    """:func:`tiny_causal_lm` for ``tok``'s vocabulary and special tokens."""
+    return tiny_causal_lm(vocab_size or len(tok), max_positions=128, seed=seed, pad_token_id=tok.pad_token_id,
+                          eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
 
 
 def prompt_completion_rows(n: int = 30, seed: int = 0) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
@@ -31,15 +31,15 @@ EPOCHS = 4
 BATCH = 8
 
 
-def tiny_lm(vocab_size: int) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+def tiny_lm(vocab_size: int):
+    from lm_helpers import tiny_causal_lm
+
+    return tiny_causal_lm(vocab_size)
 
 
 def causal_lm_pairs(n: int = 32):
     from datadiet.llm.tokenization import tokenize_pairs
-    from test_llm import make_tokenizer
+    from lm_helpers import make_tokenizer
 
     rng = np.random.default_rng(0)
     words = "one two three four five six seven eight nine ten".split()

@@ -5,14 +5,11 @@ fine-tuned by DataDietTrainer on a toy task), only small."""
 import json
 import re
 import statistics
-import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import TrainingArguments
 
 from benchmarks.grid.aggregate import Row, Stat, cpu_time, summarize, time_ratios
 from benchmarks.grid.cli import QUICK, build_parser, grid_from_args, main, run_bench
@@ -21,53 +18,11 @@ from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, int
 from benchmarks.grid.render import data_map_record, write_report
 from benchmarks.grid.runner import estimated_cost, run_grid
 from benchmarks.grid.store import ERROR, OK, latest_by_key, read_jsonl
-from datadiet.experiment import RunConfig, environment
 from datadiet.methods import make_diet
 from datadiet.diet import DataDiet
-from datadiet.integrations.trainer import DataDietTrainer
-from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+from bench_helpers import tiny_grid, tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def accuracy(prediction) -> dict:
-    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
-
-
-def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False) -> dict:
-    """A real, tiny fine-tuning with the record fields of ``run_experiment``."""
-    train = toy_classification_dataset(cfg.train_size or 48, seed=0)
-    evaluation = toy_classification_dataset(32, seed=1)
-    diet = make_diet(cfg.method, cfg.keep, seed=cfg.seed, progress=False)
-    args = TrainingArguments(output_dir=str(output_dir or tempfile.gettempdir()), num_train_epochs=cfg.epochs,
-                             per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                             seed=cfg.seed, logging_strategy="no", save_strategy="no", report_to=[],
-                             disable_tqdm=True, use_cpu=True)
-    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(seed=cfg.seed), args=args, train_dataset=train,
-                              data_collator=pad_collate,
-                              compute_metrics=accuracy)
-    start, cpu = time.perf_counter(), time.process_time()
-    trainer.train()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    s = diet.summary()
-    metrics = trainer.evaluate(evaluation)
-    record = {"config": asdict(cfg), "key": cfg.key(), "wall_seconds": wall, "cpu_seconds": cpu,
-              "scoring_seconds": s["scoring_seconds"],
-              "selection_seconds": s["selection_seconds"],
-              "training_seconds": wall - s["scoring_seconds"] - s["selection_seconds"], "eval_seconds": 0.0,
-              "examples_trained": s["examples_trained"], "examples_full": s["examples_full"],
-              "metrics": {"accuracy": metrics["eval_accuracy"]}, "num_train": len(train), "num_eval": len(evaluation),
-              "environment": environment()}
-    if report:
-        record["report"] = {k: str(v) for k, v in diet.report(Path(output_dir) / "diet").items()}
-    return record
-
-
-def tiny_grid(**kw) -> GridConfig:
-    base = dict(name="t", datasets=["toy"], methods=["full", "random", "default"], keeps=[0.5], seeds=[0, 1],
-                epochs=2, batch_size=16, learning_rate=3e-3, train_size=48, threads=1)
-    base.update(kw)
-    return GridConfig(**base)
 
 
 class Counting:

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks.grid.aggregate import Row, Stat, summarize
+from benchmarks.grid.aggregate import Stat, summarize
 from benchmarks.grid.cli import build_parser, grid_from_args
 from benchmarks.grid.config import KEEP_STEP, GridConfig, keep_for_budget, predicted_ratio, resolve_budget
 from benchmarks.grid.goals import (MET, NOT_MET, NOT_RUN, UNDETERMINED, frontier_goal, issue13_goals,
@@ -16,19 +16,7 @@ from benchmarks.grid.render import write_report
 from benchmarks.grid.runner import run_grid
 from benchmarks.grid.store import OK, SKIPPED, read_jsonl
 from datadiet.methods import make_diet
-from test_bench import tiny_grid, tiny_run
-
-
-def row(method: str, keep: float, acc, ratio, budget: float | None = None) -> Row:
-    """A row from per-seed values (lists) or from (mean, std) given as a Stat."""
-    a = acc if isinstance(acc, Stat) else Stat.of(acc)
-    t = ratio if isinstance(ratio, Stat) else Stat.of(ratio)
-    return Row("d", method, keep, seeds=list(range(max(a.n, 1))), metrics={"accuracy": a}, time_ratio=t,
-               cpu_ratio=t, predicted_ratio=t, run_seconds=t, scoring_share=Stat.of([0.0]),
-               trained_fraction=Stat.of([keep]), budget=budget)
-
-
-FULL = row("full", 1.0, [0.90, 0.92], [1.0, 1.0])  # mean 91.00, std sqrt(2 * 0.01^2) = 1.414 points
+from bench_helpers import DEFAULT, FULL, peer, row, tiny_grid, tiny_run
 
 
 # ------------------------------------------------------------------ goal 1: lossless at <= 0.45
@@ -97,16 +85,6 @@ def test_the_method_under_test_is_a_parameter():
 
 
 # ------------------------------------------------------------------ goal 3: frontier dominance
-# default's frontier: (0.3, 85), (0.5, 90), (0.7, 92), std 1 point each
-DEFAULT = [row("default", k, Stat(a, 0.01, 3), Stat(t, 0.01, 3)) for k, a, t in
-           ((0.2, 0.85, 0.3), (0.4, 0.90, 0.5), (0.6, 0.92, 0.7))]
-
-
-def peer(method: str, *points, std: float | None = 0.005) -> list[Row]:
-    return [row(method, 0.1 * (i + 1), Stat(a, std, 3 if std is not None else 1), Stat(t, 0.01, 3))
-            for i, (t, a) in enumerate(points)]
-
-
 def test_frontier_met_reports_worst_and_best_margin_on_the_overlap():
     # random: (0.35, 84) -> (0.65, 90), slope 20 points per unit of time; overlap 0.35-0.65 (31 ratios)
     # diff at 0.35: 86.25 - 84 = +2.25; at 0.5: 90 - 87 = +3.00; at 0.65: 91.5 - 90 = +1.50; tolerance 1 (default's std)

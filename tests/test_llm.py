@@ -8,8 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 import datadiet.llm.actions as actions_module
 import datadiet.llm.gsm8k as gsm8k_module
@@ -35,30 +33,9 @@ from datadiet.llm import (
     tokenize_pairs,
 )
 from datadiet.scores.inputs import IGNORE_INDEX
-from datadiet.scores.policy import policy_difficulty
 from datadiet.scoring_pass import batch_to_device, eval_forward
-
-WORDS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "\n", "Q", ":", "add", "a", "=", "1", "b", "2", "#", "3",
-         "the", "cat", "sat", ".", "!", "It", "x", "4", "5", "6", "7"]
-BOS, EOS, NL, HASH = 2, 3, 4, 13
-
-
-def make_tokenizer(pad=False, eos=True):
-    """A word-level fast tokenizer: words, single punctuation marks and each newline are tokens,
-    spaces are dropped; the prompt gets a BOS. Offsets are exact character spans."""
-    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"[^\S\n]+"), "removed"),
-        pre_tokenizers.Split(Regex(r"\n|\w+|[^\w\s]"), "isolated"),
-    ])
-    tk.post_processor = processors.TemplateProcessing(single="[BOS] $A", special_tokens=[("[BOS]", BOS)])
-    kw = {"bos_token": "[BOS]", "unk_token": "[UNK]"}
-    if eos:
-        kw["eos_token"] = "[EOS]"
-    if pad:
-        kw["pad_token"] = "[PAD]"
-    return PreTrainedTokenizerFast(tokenizer_object=tk, **kw)
-
+from lm_helpers import BOS, EOS, HASH, NL, make_tokenizer, tiny_causal_lm
+from lm_helpers import PLAIN_WORDS as WORDS
 
 @pytest.fixture(scope="module")
 def tok():
@@ -67,12 +44,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def tiny_lm():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_causal_lm(len(WORDS), hidden_size=32, layers=2, heads=4, max_positions=128).eval()
 
 
 # ---------------------------------------------------------------- actions

@@ -14,24 +14,21 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from datasets import Dataset
-from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
 from datadiet.llm.evaluation import mean_token_nll
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
 from datadiet.scoring_pass import score_examples
-from test_llm import make_tokenizer
+from lm_helpers import make_tokenizer, tiny_causal_lm
 
 BF16 = torch.bfloat16
 
 
-def llama(vocab_size: int) -> LlamaForCausalLM:
+def llama(vocab_size: int):
     """Wide enough, with weights large enough, that bf16 moves its log-probs by ~1e-2 (float32
     against bf16: mean |difference| 0.017 on this data; a check tolerates 1e-3 in float32)."""
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=64))
+    model = tiny_causal_lm(vocab_size, hidden_size=64)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(4)

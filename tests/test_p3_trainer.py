@@ -5,19 +5,17 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
-from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
 from datadiet.adapters import CAUSAL_LM, TaskAdapter
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
 from datadiet.select.self_paced import self_paced_percentile
-from test_llm import make_tokenizer
+from lm_helpers import make_tokenizer, tiny_causal_lm
 
 
-def tiny_lm(vocab_size: int) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+def tiny_lm(vocab_size: int):
+    return tiny_causal_lm(vocab_size)
 
 
 @pytest.fixture(scope="module")

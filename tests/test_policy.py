@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from lm_helpers import tiny_causal_lm
 
 import datadiet.scores.policy as policy_module
 from datadiet.llm.tokenization import causal_lm_score_inputs
@@ -20,12 +20,7 @@ VOCAB = 37
 
 @pytest.fixture(scope="module")
 def tiny_lm():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_causal_lm(VOCAB, hidden_size=32, layers=2, heads=4).eval()
 
 
 # Each example: prompt ids, solution ids, the action of each solution token (-1: none).
