@@ -19,7 +19,7 @@ def test_latest_ema_ucb_by_hand():
     # EW variance: v1 = 0; v2 = .2*(0 + .8*1) = .16; v3 = .2*(.16 + .8*(.5-.2)^2) = .0464
     assert get_ranking("ucb")(h)[0] == pytest.approx(0.44 + math.sqrt(0.0464))
     assert np.isnan(get_ranking("ema")(h)[1])
-    with pytest.raises(ValueError, match="valid: latest, ema, ucb"):
+    with pytest.raises(ValueError, match="valid smoothings: ema, forgetting, latest, ucb"):
         get_ranking("median")(h)
 
 

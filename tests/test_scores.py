@@ -113,7 +113,7 @@ def test_true_class_probability_tokens_equals_brute_force():
 
 
 def test_unknown_score_lists_valid_ones_and_missing_inputs_are_named():
-    with pytest.raises(KeyError, match="valid scores: .*el2n"):
+    with pytest.raises(ValueError, match="valid scores: .*el2n"):
         get_score("el3n")
     with pytest.raises(ValueError, match="needs token_logits, token_labels"):
         get_score("token_el2n").check_inputs(ScoreInputs(logits=torch.zeros(1, 2), labels=torch.zeros(1)))

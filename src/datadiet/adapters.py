@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.validation import UnknownName
 
 SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
 
@@ -153,7 +154,7 @@ class TaskAdapter:
 
     def __post_init__(self) -> None:
         if self.task not in _TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(_TASKS)}")
+            raise UnknownName("task", self.task, _TASKS)
 
     @property
     def _entry(self) -> TaskOutputs:

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from datadiet.history import ScoreHistory
+from datadiet.validation import UnknownName
 
 RankingFn = Callable[[ScoreHistory], np.ndarray]
 
@@ -26,16 +27,12 @@ def register_ranking(name: str, fn: RankingFn, description: str = "") -> None:
 
 
 def get_ranking(name: str) -> RankingFn:
-    """The rule registered as ``name``; an unknown name raises ``ValueError`` listing the valid ones."""
+    """The rule registered as ``name``; an unknown name raises :class:`~datadiet.validation.UnknownName`
+    (a ``ValueError``) listing the valid ones."""
     try:
         return _RANKINGS[name][0]
     except KeyError:
-        raise ValueError(f"unknown smoothing {name!r}; valid: {', '.join(_RANKINGS)}") from None
-
-
-def available_rankings() -> dict[str, str]:
-    """Every registered rule and its one-line description."""
-    return {name: description for name, (_, description) in _RANKINGS.items()}
+        raise UnknownName("smoothing", name, _RANKINGS) from None
 
 
 def ucb(history: ScoreHistory) -> np.ndarray:

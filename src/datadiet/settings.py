@@ -8,6 +8,7 @@ from typing import Any
 
 from datadiet.strategies.base import check_epochs
 from datadiet.utils import EXAMPLE_ID_COLUMN, check_id_column
+from datadiet.validation import check_whole
 
 DEFAULT_SCORING_TOKENS = 16384
 """Padded tokens per scoring batch by default: 256 rows of up to 64 tokens, 32 of 512, 4 of 4096."""
@@ -46,14 +47,10 @@ class DietSettings:
             check_epochs("num_epochs", self.num_epochs, 1)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
-        if isinstance(self.scoring_batch_size, bool) or not isinstance(self.scoring_batch_size, int) \
-                or self.scoring_batch_size < 1:
-            raise ValueError(f"scoring_batch_size must be an int >= 1, got {self.scoring_batch_size!r}")
-        if self.scoring_tokens_per_batch is not None and (
-                isinstance(self.scoring_tokens_per_batch, bool) or not isinstance(self.scoring_tokens_per_batch, int)
-                or self.scoring_tokens_per_batch < 1):
-            raise ValueError(f"scoring_tokens_per_batch must be an int >= 1 (padded tokens per scoring batch) or None "
-                             f"(rows only), got {self.scoring_tokens_per_batch!r}")
+        check_whole("scoring_batch_size", self.scoring_batch_size, 1)
+        if self.scoring_tokens_per_batch is not None:
+            check_whole("scoring_tokens_per_batch (padded tokens per scoring batch, or None: rows only)",
+                        self.scoring_tokens_per_batch, 1)
         if not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True or False, got {self.progress!r}")
         check_id_column(self.example_id_column)

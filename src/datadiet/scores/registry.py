@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 from datadiet.scores.inputs import ScoreInputs
+from datadiet.validation import UnknownName
 
 ScoreFn = Callable[[ScoreInputs], torch.Tensor]
 
@@ -57,15 +58,14 @@ def register_score(name: str, fn: ScoreFn, requires: tuple[str, ...], descriptio
 
 
 def get_score(name: str | Score) -> Score:
-    """Look a score up by name; an unknown name raises ``KeyError`` listing the valid ones."""
+    """Look a score up by name; an unknown name raises :class:`~datadiet.validation.UnknownName`
+    (a ``ValueError``) listing the valid ones."""
     if isinstance(name, Score):
         return name
     try:
         return _SCORES[name]
     except KeyError:
-        raise KeyError(
-            f"unknown score {name!r}; valid scores: {', '.join(sorted(_SCORES))}"
-        ) from None
+        raise UnknownName("score", name, _SCORES) from None
 
 
 def available_scores() -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from datadiet.select.selection import Selection
+from datadiet.validation import UnknownName
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,12 @@ def register_selector(name: str, fn: SelectorFn, needs: tuple[str, ...] = ("scor
 
 
 def get_selector(name: str) -> Selector:
-    """Look a selector up by name; an unknown name raises ``ValueError`` listing the valid ones."""
+    """Look a selector up by name; an unknown name raises :class:`~datadiet.validation.UnknownName`
+    (a ``ValueError``) listing the valid ones."""
     try:
         return _SELECTORS[name]
     except KeyError:
-        raise ValueError(f"unknown selector {name!r}; valid selectors: {', '.join(sorted(_SELECTORS))}") from None
+        raise UnknownName("selector", name, _SELECTORS) from None
 
 
 def available_selectors() -> dict[str, str]:

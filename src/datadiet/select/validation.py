@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from datadiet.validation import check_number
+
 
 def check_keep(keep: float) -> float:
     """``keep`` must be a fraction in (0, 1]."""
-    if not isinstance(keep, (int, float, np.floating)) or isinstance(keep, bool) or not 0.0 < float(keep) <= 1.0:
-        raise ValueError(f"keep is the kept fraction and must be in (0, 1], got {keep!r} (e.g. keep=0.5 trains on half)")
-    return float(keep)
+    return check_number("keep (the kept fraction)", keep, 0.0, 1.0, low_open=True, hint="(e.g. keep=0.5 trains on half)")
 
 
 def kept_count(keep: float, n: int) -> int:

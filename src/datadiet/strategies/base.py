@@ -9,6 +9,7 @@ score history, the recorder of free scores and the run log.
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +19,7 @@ from datadiet.history import ScoreHistory
 from datadiet.rng import epoch_rng
 from datadiet.schedule import Schedule
 from datadiet.select.selection import Selection
+from datadiet.validation import check_number, check_whole
 
 
 @dataclass(frozen=True)
@@ -59,21 +61,13 @@ class EpochContext:
 
 
 def check_epochs(name: str, value: Any, minimum: int) -> int:
-    """An epoch count must be an ``int`` (not ``1.5``, not ``"2"``) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be a whole number of epochs >= {minimum}, got {value!r}")
-    return int(value)
+    """An epoch count: an ``int`` (not ``1.5``, not ``"2"``) of at least ``minimum``."""
+    return check_whole(name, value, minimum, unit="epochs")
 
 
 def check_fraction(name: str, value: Any, low: float, high: float, *, high_open: bool = False) -> float:
     """A number in ``[low, high]`` (``[low, high)`` with ``high_open``), else a message naming it."""
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if ok:
-        ok = low <= float(value) < high if high_open else low <= float(value) <= high
-    if not ok:
-        interval = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
+    return check_number(name, value, low, high, high_open=high_open)
 
 
 def pruned_schedule(num_epochs: int, keep, warmup_epochs: int, period: int = 1, anneal_epochs: int = 0) -> Schedule:
@@ -88,8 +82,9 @@ def pruned_schedule(num_epochs: int, keep, warmup_epochs: int, period: int = 1, 
     return Schedule(num_epochs, keep=keep, warmup_epochs=warmup_epochs, period=period, anneal_epochs=anneal_epochs)
 
 
-class Strategy:
-    """Base class of the pruning methods (subclasses are frozen dataclasses).
+class Strategy(ABC):
+    """Base class of the pruning methods (subclasses are frozen dataclasses that implement
+    :meth:`plan` and :meth:`select`).
 
     Class attributes:
         method: the method's name (``full``, ``dynamic``, ``static``, ...).
@@ -105,9 +100,9 @@ class Strategy:
     feature_dim: int | None = None  # width the diversity features are projected to (None: as the model gives them)
 
     # -- the plan --------------------------------------------------------------------------
+    @abstractmethod
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         """The epoch plan: warm-up, pruned and annealing epochs and each one's kept fraction."""
-        raise NotImplementedError
 
     def selects_at(self, epoch: int, schedule: Schedule) -> bool:
         """Whether ``epoch`` makes a new selection (else it keeps the previous one, or trains on
@@ -164,9 +159,9 @@ class Strategy:
         return np.zeros(0, dtype=np.int64)
 
     # -- selection -------------------------------------------------------------------------
+    @abstractmethod
     def select(self, ctx: EpochContext) -> Selection:
         """The examples (and loss weights) of ``ctx.epoch``."""
-        raise NotImplementedError
 
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from datadiet.schedule import Schedule
-from datadiet.strategies.base import Strategy
+from datadiet.select.selection import Selection
+from datadiet.strategies.base import EpochContext, Strategy
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,7 @@ class FullData(Strategy):
 
     def phase_name(self, epoch: int, schedule: Schedule) -> str:
         return "full"
+
+    def select(self, ctx: EpochContext) -> Selection:
+        """Every example (never called: full data makes no selection)."""
+        return Selection.full(ctx.num_examples)

@@ -6,6 +6,7 @@ import numpy as np
 
 from datadiet.history import ScoreHistory
 from datadiet.rng import epoch_rng
+from datadiet.validation import check_number
 
 RESCORE = ("all", "stale", "none")
 """``all``: every example (the paper's protocol). ``stale``: those not seen in training in the last
@@ -29,8 +30,7 @@ def check_cold_start(cold_start: str, warmup_epochs: int) -> None:
 def check_rescore(policy: str, fraction: float) -> None:
     if policy not in RESCORE:
         raise ValueError(f"unknown rescore policy {policy!r}; valid: {', '.join(RESCORE)}")
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"rescore_fraction must be a number in [0, 1], got {fraction!r}")
+    check_number("rescore_fraction", fraction, 0.0, 1.0)
 
 
 def ids_to_rescore(policy: str, fraction: float, history: ScoreHistory, epoch: int, seed: int) -> np.ndarray:
