@@ -82,10 +82,11 @@ def test_fsdp_passes_equal_the_single_process_scores_and_training_keeps_the_plan
         got = {int(k): v for k, v in r0[name].items()}
         assert sorted(got) == list(range(53)) and r0[name] == r1[name]
         np.testing.assert_allclose([got[int(i)] for i in single.ids], single.scores, atol=1e-5)
-    for method in ("nlu", "default"):
+    for method in ("nlu", "default", "infobatch"):
         assert r0[method]["kept"] == r1[method]["kept"] and r0[method]["latest"] == r1[method]["latest"]
-        assert r0[method]["log"] == [53, 21, 21]
+    assert r0["nlu"]["log"] == r0["default"]["log"] == [53, 21, 21]
     assert r0["nlu"]["scored"] == [0, 53, 53]
+    assert r0["infobatch"]["log"][0] == 53 and r0["infobatch"]["log"][1] < 53  # soft pruning, weights applied
 
 
 def test_resume_on_another_number_of_processes_continues_exactly_or_refuses(tmp_path):

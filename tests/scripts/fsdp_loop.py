@@ -63,7 +63,8 @@ for name in ("el2n", "grand"):
 diets = {"nlu": DataDiet.nlu_data_diets(keep=0.4, num_epochs=3, task="sequence_classification", progress=False,
                                         scoring_batch_size=8),
          "default": DataDiet(keep=0.4, num_epochs=3, task="sequence_classification", progress=False,
-                             scoring_batch_size=4)}
+                             scoring_batch_size=4),
+         "infobatch": DataDiet.infobatch(prune_ratio=0.5, num_epochs=3, task="sequence_classification", progress=False)}
 for method, diet in diets.items():
     model = sharded(tiny_classifier())
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
