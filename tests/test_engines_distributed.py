@@ -112,3 +112,16 @@ def test_resume_on_another_number_of_processes_continues_exactly_or_refuses(tmp_
     back = _engine_run(tmp_path / "back", {"engine": "ddp", "methods": ["default"],
                                            "resume": str(tmp_path / "half" / "default" / "checkpoint-12")}, nproc=1)
     assert "error" not in back["default"][0] and back["default"][0]["global_step"] == 21
+
+
+@pytest.mark.parametrize("which", ["fsdp1", "fsdp2"])
+def test_p3_on_a_sharded_causal_lm_keeps_the_plan_with_identical_selections(tmp_path, which):
+    """P3 on a tiny Llama sharded by FSDP1/FSDP2 (plain loop): its first pass over all 40 examples
+    (5 batches over 2 ranks, uneven), then difficulty and pooled features free from the sharded
+    training forward (no pass at epoch 1, 4 stale examples at epoch 2), the same on both ranks."""
+    proc = torchrun("fsdp_p3.py", str(tmp_path), which)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r0, r1 = (json.loads((tmp_path / f"p3_{which}.rank{r}.json").read_text()) for r in range(2))
+    assert r0["log"] == [12, 12, 12] and r0["scored"] == [40, 0, 4]
+    assert r0["kept"] == r1["kept"] and r0["latest"] == r1["latest"] and r0["features"] == r1["features"]
+    assert min(r0["latest"]) >= 0 and len(r0["features"]) == 40
