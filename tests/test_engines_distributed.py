@@ -34,10 +34,10 @@ def _assert_ranks_agree_and_plan_kept(runs, engine_type):
         assert min(r0["latest"]) >= 0, method  # every example has a score
 
 
-@pytest.mark.parametrize("engine", ["zero2", "zero3"])
-def test_deepspeed_trains_every_planned_example_with_identical_selections(tmp_path, engine):
+@pytest.mark.parametrize("engine", ["ddp", "zero2", "zero3"])
+def test_the_trainer_trains_every_planned_example_with_identical_selections(tmp_path, engine):
     runs = _engine_run(tmp_path, {"engine": engine, "methods": ["default", "nlu", "infobatch", "p3"]})
-    _assert_ranks_agree_and_plan_kept(runs, "DeepSpeedEngine")
+    _assert_ranks_agree_and_plan_kept(runs, "DistributedDataParallel" if engine == "ddp" else "DeepSpeedEngine")
     assert runs["default"][0]["log"] == runs["default"][0]["planned"] == [101, 30, 30]
     assert runs["default"][0]["scored"][2] > 0  # a stale re-score ran inside training
     assert runs["nlu"][0]["scored"] == [0, 101, 101]  # 13 batches of 8 over 2 ranks: one rank repeats a batch
