@@ -11,9 +11,9 @@ from transformers import TrainingArguments
 
 from benchmarks.grid.aggregate import Row, Stat
 from benchmarks.grid.config import GridConfig
+from datadiet import DataDiet
 from datadiet.experiment import RunConfig, environment
 from datadiet.integrations.trainer import DataDietTrainer
-from datadiet.methods import make_diet
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
 
@@ -25,7 +25,7 @@ def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False) -> di
     """A real, tiny fine-tuning with the record fields of ``run_experiment``."""
     train = toy_classification_dataset(cfg.train_size or 48, seed=0)
     evaluation = toy_classification_dataset(32, seed=1)
-    diet = make_diet(cfg.method, cfg.keep, seed=cfg.seed, progress=False)
+    diet = DataDiet(method=cfg.method, keep=cfg.keep, seed=cfg.seed, progress=False)
     args = TrainingArguments(output_dir=str(output_dir or tempfile.gettempdir()), num_train_epochs=cfg.epochs,
                              per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                              seed=cfg.seed, logging_strategy="no", save_strategy="no", report_to=[],

@@ -18,7 +18,6 @@ from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, int
 from benchmarks.grid.render import data_map_record, write_report
 from benchmarks.grid.runner import estimated_cost, run_grid
 from benchmarks.grid.store import ERROR, OK, latest_by_key, read_jsonl
-from datadiet.methods import make_diet
 from datadiet.diet import DataDiet
 from bench_helpers import tiny_grid, tiny_run
 
@@ -162,13 +161,13 @@ def test_torn_last_line_is_ignored_and_that_run_repeated(tmp_path):
 
 
 def test_bench_methods_are_the_library_presets_at_the_kept_fraction():
-    assert make_diet("default", 0.2).strategy == DataDiet(keep=0.2).strategy
-    assert make_diet("default_anneal", 0.2).strategy == DataDiet(keep=0.2, anneal_epochs=1).strategy
-    assert make_diet("nlu_data_diets", 0.3).strategy == DataDiet.nlu_data_diets(keep=0.3).strategy
-    assert make_diet("infobatch", 0.5).strategy.prune_ratio == 0.5
-    assert make_diet("infobatch", 0.05).strategy.prune_ratio == 0.9  # InfoBatch's ratio is capped
+    assert DataDiet(method="default", keep=0.2).strategy == DataDiet(keep=0.2).strategy
+    assert DataDiet(method="default_anneal", keep=0.2).strategy == DataDiet(keep=0.2, anneal_epochs=1).strategy
+    assert DataDiet(method="nlu_data_diets", keep=0.3).strategy == DataDiet.nlu_data_diets(keep=0.3).strategy
+    assert DataDiet(method="infobatch", keep=0.5).strategy.prune_ratio == 0.5
+    assert DataDiet(method="infobatch", keep=0.05).strategy.prune_ratio == 0.9  # InfoBatch's ratio is capped
     with pytest.raises(ValueError, match="valid methods: .*default_anneal"):
-        make_diet("defualt", 0.5)
+        DataDiet(method="defualt", keep=0.5)
 
 
 def test_one_data_map_per_dataset_and_method_and_the_report_shows_the_defaults(tmp_path):

@@ -15,7 +15,7 @@ from benchmarks.grid.goals import (MET, NOT_MET, NOT_RUN, UNDETERMINED, frontier
 from benchmarks.grid.render import write_report
 from benchmarks.grid.runner import run_grid
 from benchmarks.grid.store import OK, SKIPPED, read_jsonl
-from datadiet.methods import make_diet
+from datadiet import DataDiet
 from bench_helpers import DEFAULT, FULL, peer, row, tiny_grid, tiny_run
 
 
@@ -263,6 +263,6 @@ def test_infobatch_is_given_the_budget_itself():
     anneal = 1  # InfoBatch's 12.5% of 8 epochs
     assert resolved.keep == pytest.approx((0.7 * 8 - 1 - anneal) / (8 - 1 - anneal), abs=1e-6)
     assert ratio == pytest.approx(0.7, abs=1e-3)
-    assert make_diet("infobatch", resolved.keep, **resolved.diet_options).strategy.time_budget == 0.7
+    assert DataDiet(method="infobatch", keep=resolved.keep, **resolved.diet_options).strategy.time_budget == 0.7
     with pytest.raises(ValueError, match="infobatch cannot fit a time budget of 0.2"):
         resolve_budget(dataclasses.replace(cfg, budget=0.2), 1000)  # the first and annealing epochs: 0.25

@@ -187,7 +187,9 @@ def test_settings_that_do_not_apply_are_refused_and_presets_take_overrides():
     with pytest.raises(ValueError, match="method 'full' does not use keep"):
         DataDiet.full(keep=0.2)
     with pytest.raises(ValueError, match="method 'infobatch' does not use keep"):
-        DataDiet(method="infobatch", keep=0.5)
+        DataDiet.infobatch(keep=0.5)
+    with pytest.raises(ValueError, match="infobatch takes keep .* or prune_ratio, not both"):
+        DataDiet(method="infobatch", keep=0.5, prune_ratio=0.3)
     with pytest.raises(ValueError, match="warmup_epochs must be a whole number"):
         DataDiet(keep=0.5, warmup_epochs=1.5)
     with pytest.raises(ValueError, match="num_epochs must be a whole number"):

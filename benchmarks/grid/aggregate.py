@@ -22,7 +22,8 @@ import numpy as np
 
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_ratio
 from benchmarks.grid.store import OK, latest_by_key
-from datadiet.methods import METHOD_NAMES, make_diet
+from datadiet.diet import DataDiet
+from datadiet.strategies import available_methods
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match", "accuracy")
 """Task metrics reported, in this order, where a run has them."""
@@ -123,12 +124,15 @@ class Row:
         return f"{self.keep:g}, {self.epochs} epoch" + ("" if self.epochs == 1 else "s")
 
 
-METHOD_ORDER = ("full", FEWER_EPOCHS) + tuple(m for m in METHOD_NAMES if m != "full")
-"""The order of a dataset's rows: full data, full data for fewer epochs, then the library's presets."""
+def method_order() -> tuple[str, ...]:
+    """The order of a dataset's rows: full data, full data for fewer epochs, then the library's
+    registered methods in the order registered."""
+    return ("full", FEWER_EPOCHS) + tuple(m for m in available_methods() if m != "full")
 
 
 def _method_order(method: str) -> int:
-    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    order = method_order()
+    return order.index(method) if method in order else len(order)
 
 
 def predicted_time_ratio(record: dict[str, Any]) -> float | None:
@@ -139,7 +143,7 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
         return None
     if c["method"] == FEWER_EPOCHS:
         return epochs_ratio(c["epochs"], c.get("protocol_epochs") or c["epochs"])
-    diet = make_diet(c["method"], c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
+    diet = DataDiet(method=c["method"], keep=c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 
@@ -155,7 +159,7 @@ def trained_fraction(record: dict[str, Any]) -> float | None:
 def summarize(records: Sequence[dict[str, Any]],
               ratios: tuple[dict[str, float], dict[str, float]] | None = None) -> dict[str, list[Row]]:
     """Per dataset, one :class:`Row` per (method, keep) and per (method, time budget, resolved
-    keep): full data first, then methods in the order of :data:`~datadiet.methods.METHOD_NAMES`,
+    keep): full data first, then methods in the order of :func:`~datadiet.strategies.available_methods`,
     each with its keep rows from high to low keep, then its budget rows from high to low budget.
     ``ratios``: each run's (wall, CPU) time ratio by key, when they were computed elsewhere (runs
     pooled from several folders, each against its own full-data runs); by default from ``records``."""

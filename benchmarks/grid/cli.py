@@ -11,7 +11,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from benchmarks.grid.config import GRID_METHODS, PAPER_METHODS, GridConfig
+from benchmarks.grid.config import PAPER_METHODS, GridConfig, grid_methods
 from datadiet.cli.options import add_options, option_values
 from datadiet.experiment import Protocol
 from datadiet.fields import ConfigError
@@ -40,7 +40,7 @@ def build_parser(prog: str = "python -m benchmarks.grid") -> argparse.ArgumentPa
                f"  {prog} --config benchmarks/configs/full.yaml --datasets snips\n"
                f"  {prog} --config benchmarks/configs/full.yaml --datasets atis   # same folder, merged\n"
                f"  {prog} --report-only --out benchmarks/results/full\n"
-               f"\nmethods: {', '.join(GRID_METHODS)} (default: {', '.join(PAPER_METHODS)}; fewer_epochs: full data "
+               f"\nmethods: {', '.join(grid_methods())} (default: {', '.join(PAPER_METHODS)}; fewer_epochs: full data "
                "for the most whole epochs within each --budgets value, with its own LR schedule)")
     src = p.add_argument_group("grid")
     src.add_argument("--config", metavar="YAML", help="grid config file (keys: the long option names below with "
@@ -58,7 +58,7 @@ def build_parser(prog: str = "python -m benchmarks.grid") -> argparse.ArgumentPa
     run.add_argument("--report-only", action="store_true", help="re-aggregate OUT/results.jsonl without running")
     run.add_argument("--dry-run", action="store_true", help="list the runs in order (and which are done), run nothing")
     run.add_argument("--max-runs", type=int, help="stop after this many runs (continue later with the same command)")
-    run.add_argument("--goal-method", default="default", choices=GRID_METHODS,
+    run.add_argument("--goal-method", default="default", choices=grid_methods(),
                      help="the method the report's goals are checked for (default: default)")
     run.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return p

@@ -8,7 +8,7 @@ whose *predicted* time ratio (``DataDiet.plan``) is closest to ``b`` without exc
 the run. Its key names the budget, not the keep (``atis|default|b0.3|0``), so a grid can be listed
 and resumed without loading any data.
 
-The grid's methods are the library's presets (:data:`datadiet.methods.METHOD_NAMES`) and
+The grid's methods are the library's registered methods (:func:`datadiet.strategies.available_methods`) and
 ``fewer_epochs`` (:mod:`benchmarks.grid.fewer_epochs`): full data for fewer epochs, at time budgets
 only; its budget resolves to an epoch count instead of a keep.
 
@@ -29,14 +29,17 @@ from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_for_budget
 from benchmarks.grid.store import OK
 from datadiet.experiment import Protocol, RunConfig
 from datadiet.fields import ConfigError, Rule, from_mapping, setting
-from datadiet.methods import METHOD_NAMES, make_diet
+from datadiet.diet import DataDiet
+from datadiet.strategies import available_methods
 
 PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
 """The methods of issue 5: full data, both random baselines, static EL2N, the published dynamic
 protocol, InfoBatch and the library's default."""
 
-GRID_METHODS = METHOD_NAMES + (FEWER_EPOCHS,)
-"""Every method a grid runs: the library's presets and the ``fewer_epochs`` peer."""
+def grid_methods() -> tuple[str, ...]:
+    """Every method a grid runs: the library's registered methods (read when asked, so a method
+    registered later is one too) and the ``fewer_epochs`` peer."""
+    return available_methods() + (FEWER_EPOCHS,)
 
 BUDGET_ONLY = (FEWER_EPOCHS,)
 """Methods that run at time budgets only (a kept fraction means nothing to them)."""
@@ -60,14 +63,14 @@ class GridRun(RunConfig):
 
     def rules(self) -> list[Rule]:
         return [rule for rule in super().rules() if rule[0] != "method"] + [
-            ("method", lambda v: v in GRID_METHODS, "one of " + ", ".join(GRID_METHODS)),
+            ("method", lambda v: v in grid_methods(), "one of " + ", ".join(grid_methods())),
             ("protocol_epochs", lambda v: v >= self.epochs, "an integer >= epochs, or null"),
         ]
 
     def diet(self):
         if self.method == FEWER_EPOCHS:
-            return make_diet("full", 1.0, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
-                             **self.diet_options)
+            return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
+                            **self.diet_options)
         return super().diet()
 
     def key(self) -> str:
@@ -83,7 +86,7 @@ KEEP_STEP = 0.001
 def predicted_ratio(method: str, keep: float, num_train: int, epochs: int, **diet_options: Any) -> float:
     """The time ratio ``method`` at ``keep`` is planned to cost (``DataDiet.plan``, see
     :mod:`datadiet.planning`) for ``num_train`` examples over ``epochs`` epochs."""
-    return make_diet(method, keep, **diet_options).plan(num_train, epochs).predicted_time_ratio
+    return DataDiet(method=method, keep=keep, **diet_options).plan(num_train, epochs).predicted_time_ratio
 
 
 def keep_for_budget(method: str, budget: float, num_train: int, epochs: int, step: float = KEEP_STEP,
@@ -128,8 +131,8 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
     options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
     if cfg.method in NATIVE_TIME_BUDGET:
         try:
-            diet = make_diet(cfg.method, 1.0, seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
-                             **{**options, "time_budget": cfg.budget})
+            diet = DataDiet(method=cfg.method, seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
+                            **{**options, "time_budget": cfg.budget})
             plan = diet.plan(num_train, cfg.epochs)
         except ValueError as error:
             raise ValueError(f"{cfg.method} cannot fit a time budget of {cfg.budget:g}: {error}") from None
@@ -171,9 +174,9 @@ class GridConfig(Protocol):
         pruning = [m for m in self.methods if m != "full"] if isinstance(self.methods, list) else []
         return super().rules() + [
             ("datasets", lambda v: len(v) > 0 and _unique(v), "one or more dataset names, no duplicates"),
-            ("methods", lambda v: all(m in GRID_METHODS for m in v) and _unique(v)
+            ("methods", lambda v: all(m in grid_methods() for m in v) and _unique(v)
              and (bool(self.budgets) or not set(v) & set(BUDGET_ONLY)),
-             "methods among " + ", ".join(GRID_METHODS) + ", no duplicates; "
+             "methods among " + ", ".join(grid_methods()) + ", no duplicates; "
              + ", ".join(BUDGET_ONLY) + " only with --budgets"),
             ("keeps", lambda v: all(0.0 < k < 1.0 for k in v) and _unique(v)
              and (len(v) > 0 or not pruning or bool(self.budgets)),

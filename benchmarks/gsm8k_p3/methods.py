@@ -124,23 +124,31 @@ class MethodSpec:
                 raise ValueError(f"{self.label} needs num_epochs (the protocol's) to fit its epochs to the time")
             whole, last = fewer_epochs(time_ratio, num_epochs)
             if not last:
-                return DataDiet.full(seed=seed, progress=False)
+                return DataDiet(method="full", seed=seed, progress=False)
             # every example for `whole` epochs (the warm-up), then a random `last` of them
-            return DataDiet.random(keep=last, dynamic=True, warmup_epochs=whole, seed=seed, progress=False)
-        if self.name == "full":
-            return DataDiet.full(seed=seed, progress=False)
-        if self.name == "random":
-            keep = self.keep if self.time_of is None else min(1.0, time_ratio)
-            return DataDiet.random(keep=keep, dynamic=True, warmup_epochs=0, seed=seed, progress=False)
-        if self.name == "default":
-            amount = {"keep": self.keep} if self.time_of is None else {"time_budget": min(1.0, time_ratio)}
-            return DataDiet(seed=seed, scoring_batch_size=scoring_batch_size, progress=False, **amount)
-        rescore = ({"rescore": "all"} if self.name == "p3"
-                   else {"rescore": "stale", "rescore_fraction": rescore_fraction})
-        if self.name == "p3_cold":
-            rescore["cold_start"] = "random"
-        return DataDiet.p3(budget=self.keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False,
-                           **rescore)
+            return DataDiet(method="random", keep=last, warmup_epochs=whole, seed=seed, progress=False)
+        registered, protocol, takes = REGISTERED[self.name]
+        amount = {"keep": self.keep}
+        if self.time_of is not None:  # random: the matched run's ratio as its keep; default: as its time budget
+            amount = {"keep": min(1.0, time_ratio)} if self.name == "random" else {"time_budget": min(1.0, time_ratio)}
+        given = {"scoring_batch_size": scoring_batch_size, "rescore_fraction": rescore_fraction}
+        return DataDiet(method=registered, seed=seed, progress=False, **amount, **protocol, **{k: given[k] for k in takes})
+
+
+SCORING = ("scoring_batch_size",)
+STALE_SCORING = ("scoring_batch_size", "rescore_fraction")
+
+REGISTERED = {
+    "full": ("full", {}, ()),
+    "random": ("random", {"warmup_epochs": 0}, ()),
+    "default": ("default", {}, SCORING),
+    "p3": ("p3", {"rescore": "all"}, SCORING),
+    "p3_free": ("p3", {}, STALE_SCORING),
+    "p3_cold": ("p3_cold", {}, STALE_SCORING),
+}
+"""Each benchmark name as a method of the library's registry (``datadiet.strategies.available_methods``):
+``(registered method, the protocol's settings, the command-line settings it takes)``: a scoring
+method takes ``--scoring-batch-size``, P3 re-scoring stale examples also ``--rescore-fraction``."""
 
 
 @dataclass(frozen=True)

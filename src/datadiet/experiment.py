@@ -14,8 +14,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from datadiet.diet import DataDiet
 from datadiet.fields import ConfigError, Rule, allowed_text, from_mapping, setting, setting_errors
-from datadiet.methods import METHOD_NAMES, make_diet
+from datadiet.strategies import available_methods
 
 SUBSAMPLE_SEED = 20231
 """Seed of the training subsample (``train_size``): fixed, so every run of a grid sees the same data."""
@@ -102,14 +103,14 @@ class RunConfig(Protocol):
     dataset_options: dict = setting(default_factory=dict, help="local files and hf: datasets: further "
                                     "load_dataset_by_name keyword arguments, e.g. {label_names: [...], "
                                     "drop_missing_labels: true, name: sst2}")
-    method: str = setting("default", help="pruning method: " + ", ".join(METHOD_NAMES))
+    method: str = setting("default", help="pruning method: " + ", ".join(available_methods()))
     keep: float = setting(0.5, help="kept fraction of pruned epochs, in (0, 1]")
     seed: int = setting(0, help="random seed (model heads, data order, every random choice of the diet)")
     diet_options: dict = setting(default_factory=dict, help="further DataDiet keyword arguments, e.g. {epsilon: 0.2}")
 
     def rules(self) -> list[Rule]:
         return super().rules() + [
-            ("method", lambda v: v in METHOD_NAMES, "one of " + ", ".join(METHOD_NAMES)),
+            ("method", lambda v: v in available_methods(), "one of " + ", ".join(available_methods())),
             ("keep", lambda v: 0.0 < v <= 1.0, "a number in (0, 1], the kept fraction of pruned epochs"),
             ("diet_options", lambda v: not set(v) & set(_RUN_LEVEL),
              f"DataDiet options other than {', '.join(_RUN_LEVEL)} (set those at the top level of the config)"),
@@ -142,8 +143,8 @@ class RunConfig(Protocol):
 
     def diet(self):
         """A new :class:`~datadiet.DataDiet` of this run's method, keep, seed and options."""
-        return make_diet(self.method, self.keep, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
-                         **self.diet_options)
+        return DataDiet(method=self.method, keep=self.keep, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
+                        **self.diet_options)
 
     def data_errors(self) -> list[str]:
         """Whether the dataset can be found, without reading it: a built-in name with its data

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from datadiet.settings import split_settings
-from datadiet.strategies import build_strategy
+from datadiet.strategies import build_strategy, strategy_from_settings
 
 Diet = TypeVar("Diet", bound="Presets")
 """The class the presets build (:class:`~datadiet.DataDiet`), without importing it here."""
@@ -19,15 +19,15 @@ class Presets:
     """Class methods of :class:`~datadiet.DataDiet` that name the published methods."""
 
     @classmethod
-    def nlu_data_diets(cls: type[Diet], keep: float = 0.5, warmup_epochs: int = 1, period: int = 1, offset: float = 0.0,
-                       **kwargs: Any) -> Diet:
-        """Attendu & Corbeil 2023 ("NLU on Data Diets"): warm up on all data, then every ``period``
-        epochs re-score the *whole* train set in eval mode and keep the quantile band (offset 0 =
-        the hardest ``keep``), no exploration. Ranked as the authors' code ranks each task
-        (``smoothing="as_published"``): EMA + the bias-corrected EW std for joint intent+slot, the
-        latest score otherwise; ``smoothing="latest"`` overrides."""
-        return cls._preset("dynamic", dict(keep=keep, warmup_epochs=warmup_epochs, period=period, smoothing="as_published",
-                                           rescore="all", selector="band", selector_options={"offset": offset}), kwargs)
+    def nlu_data_diets(cls: type[Diet], keep: float = 0.5, **kwargs: Any) -> Diet:
+        """Attendu & Corbeil 2023 ("NLU on Data Diets"): warm up on all data (``warmup_epochs=1``),
+        then every ``period`` (1) epochs re-score the *whole* train set in eval mode and keep the
+        quantile band (``offset=0``: the hardest ``keep``), no exploration. Ranked as the authors'
+        code ranks each task (``smoothing="as_published"``): EMA + the bias-corrected EW std for
+        joint intent+slot, the latest score otherwise; ``smoothing="latest"`` overrides. The
+        registered method ``nlu_data_diets``, so ``DataDiet(method="nlu_data_diets")`` is the same."""
+        settings, overrides = split_settings(kwargs)
+        return cls(build_strategy("nlu_data_diets", keep, **overrides), **settings)
 
     @classmethod
     def static(cls: type[Diet], keep: float = 0.5, warmup_epochs: int = 1, **kwargs: Any) -> Diet:
@@ -60,5 +60,5 @@ class Presets:
     @classmethod
     def _preset(cls: type[Diet], method: str, defaults: dict, kwargs: dict) -> Diet:
         settings, overrides = split_settings(kwargs)
-        return cls(build_strategy(method, **{**defaults, **overrides}), **settings)
+        return cls(strategy_from_settings(method, **{**defaults, **overrides}), **settings)
 

@@ -51,11 +51,11 @@ TARGET_MARGIN = 1.0
 
 
 def diet_for(method: str, keep: float, seed: int, scoring_batch_size: int = 256):
-    """The :class:`~datadiet.DataDiet` of a method (a name of :data:`datadiet.methods.METHOD_NAMES`),
+    """The :class:`~datadiet.DataDiet` of a method (a name of :func:`datadiet.strategies.available_methods`),
     with no progress bar of its own (the demo prints a line per epoch)."""
-    from datadiet.methods import make_diet
+    from datadiet import DataDiet
 
-    return make_diet(method, keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False)
+    return DataDiet(method=method, keep=keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False)
 
 
 # ------------------------------------------------------------------------- the runs

@@ -16,7 +16,7 @@ from pathlib import Path
 from datadiet.cli.options import add_options, option_values
 from datadiet.experiment import RunConfig
 from datadiet.fields import ConfigError
-from datadiet.methods import METHOD_NAMES
+from datadiet.strategies import available_methods
 
 DEMO_OPTIONS = ("dataset", "encoder", "layers", "epochs", "batch_size", "learning_rate", "max_length", "train_size",
                 "eval_split", "seed", "data_root", "keep", "method")
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "data and with dynamic pruning, evaluating after every epoch; print time and "
                                       "accuracy of each and plot accuracy against wall-clock time.")
     add_options(demo, RunConfig, DEMO_OPTIONS, defaults=DEMO_DEFAULTS,
-                choices={"method": [m for m in METHOD_NAMES if m != "full"]})
+                choices={"method": [m for m in available_methods() if m != "full"]})
     demo.add_argument("--threads", type=int, default=None,
                       help="torch threads (default: the cores the load average leaves free, at least 1)")
     demo.add_argument("--out", default="runs/demo", help="output folder for results.json and demo.png (default: %(default)s)")

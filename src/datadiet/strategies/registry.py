@@ -1,4 +1,9 @@
-"""Strategies by method name, and the flat keyword form ``DataDiet(keep=0.5, epsilon=0.2, ...)``."""
+"""Strategy classes by name, and the flat keyword form ``DataDiet(keep=0.5, epsilon=0.2, ...)``.
+
+This is the table of strategy *classes* (what the contract suite checks and what the flat keywords
+are translated against); the names users pick, ``DataDiet(method=...)`` and ``datadiet train``'s
+``method:``, are the methods of :mod:`datadiet.strategies.method_registry`, each of which builds
+one of these."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from datadiet.strategies.infobatch import InfoBatch
 from datadiet.strategies.p3 import P3
 from datadiet.strategies.random import RandomSubset
 from datadiet.strategies.score_based import ScoreBased, StaticScore
+from datadiet.validation import UnknownName
 
 _STRATEGIES: dict[str, tuple[type, dict]] = {}
 
@@ -24,7 +30,8 @@ def register_strategy(method: str, cls: type, **fixed: Any) -> None:
     _STRATEGIES[method] = (cls, dict(fixed))
 
 
-def available_methods() -> tuple[str, ...]:
+def available_strategies() -> tuple[str, ...]:
+    """The names of the registered strategy classes (``dynamic``, ``static``, ``p3``, ...)."""
     return tuple(_STRATEGIES)
 
 
@@ -64,11 +71,11 @@ def _default_selector(cls: type) -> str:
     return next(f.default for f in dataclasses.fields(cls) if f.name == "selector")
 
 
-def build_strategy(method: str = "dynamic", **kwargs: Any) -> Strategy:
-    """The strategy of ``method`` from flat keywords; a keyword that does not apply to the method
-    is refused, naming the methods it applies to."""
+def strategy_from_settings(method: str, **kwargs: Any) -> Strategy:
+    """The registered strategy ``method`` from flat keywords; a keyword that does not apply to it
+    is refused, naming the strategies it applies to."""
     if method not in _STRATEGIES:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(_STRATEGIES)}")
+        raise UnknownName("strategy", method, _STRATEGIES)
     cls, fixed = _STRATEGIES[method]
     kwargs = _translate(method, cls, kwargs)
     own = set(strategy_fields(cls)) - set(fixed)
