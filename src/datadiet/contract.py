@@ -10,7 +10,7 @@ is refused with :class:`ResumeMismatch`, whose message names every change and wh
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,9 +61,6 @@ class RunContract:
         layout = state.get("layout")
         return cls(int(state["num_examples"]), int(state["num_epochs"]), int(state["seed"]), dict(state["method"]),
                    state.get("data"), None if layout is None else BatchLayout.from_dict(layout))
-
-    def with_known(self, **known) -> "RunContract":
-        return replace(self, **known)
 
     def changes(self, saved: "RunContract", kept_per_epoch: list[int]) -> list[str]:
         """Every difference from ``saved`` that stops an exact resume, each with what to do; fields
