@@ -41,8 +41,8 @@ def grid_methods() -> tuple[str, ...]:
     registered later is one too) and the ``fewer_epochs`` peer."""
     return available_methods() + (FEWER_EPOCHS,)
 
-BUDGET_ONLY = (FEWER_EPOCHS,)
-"""Methods that run at time budgets only (a kept fraction means nothing to them)."""
+BUDGET_ONLY = (FEWER_EPOCHS, "default_auto")
+"""Methods that run at time budgets only (a kept fraction means nothing to them, or they choose it)."""
 
 
 def _unique(values: list) -> bool:
@@ -109,10 +109,10 @@ def keep_for_budget(method: str, budget: float, num_train: int, epochs: int, ste
     return best
 
 
-NATIVE_TIME_BUDGET = ("infobatch",)
+NATIVE_TIME_BUDGET = ("infobatch", "default_auto")
 """Methods given the budget itself (``time_budget=b``) instead of a kept fraction: InfoBatch's kept
 count follows its losses, so no fixed prune ratio fits a budget; given one, it chooses each epoch's
-ratio to spend it."""
+ratio to spend it. ``default_auto`` chooses its epochs and keep from the budget (``budget_epochs="auto"``)."""
 
 
 def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]:
@@ -243,8 +243,11 @@ class GridConfig(Protocol):
             keep = 1.0
         elif budget is not None:
             keep = min(budget, 1.0)
+        options = {"progress": False}
+        if method in NATIVE_TIME_BUDGET and budget is not None:
+            options["time_budget"] = budget  # a method that needs its budget to be built at all
         return GridRun(dataset=dataset, method=method, keep=keep, seed=seed, budget=budget,
-                       diet_options={"progress": False}, **self.protocol_fields())
+                       diet_options=options, **self.protocol_fields())
 
     def runs(self) -> list[GridRun]:
         """Every run of the grid, in the order it runs (see the module docstring): the keep runs

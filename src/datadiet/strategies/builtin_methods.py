@@ -68,6 +68,8 @@ register_method("infobatch", infobatch, "InfoBatch (Qin et al. 2024): prune_rati
 register_method("default", preset("dynamic"), "the library's default: free scores, stale re-scoring")
 register_method("default_anneal", preset("dynamic", anneal_epochs=1),
                 "the default with its last epoch on all the data (InfoBatch's annealing, applied to hard pruning)")
+register_method("default_auto", preset("dynamic", budget_epochs="auto"),
+                "the default given a time budget that it may also spend on fewer epochs (budget_epochs='auto')")
 register_method("importance", preset("dynamic", **IMPORTANCE), "the importance selector, hardest half kept")
 register_method("importance_anneal", preset("dynamic", **IMPORTANCE, anneal_epochs=1),
                 "importance, last epoch on all the data")
