@@ -118,3 +118,42 @@ def test_a_failed_run_is_recorded_and_the_grid_goes_on(tiny_smollm2, tmp_path, m
     # the run fitted to p3_cold's time cannot run without it: recorded too, not a stop
     assert dependent["method"] == "full@time=p3_cold" and "p3_cold" in dependent["error"]
     assert "Failed (retried" in (out / "results.md").read_text()
+
+
+SMALL_SFT = ["--trainer", "sft", "--finetune", "lora", "--pool", "8", "--test", "3", "--exact-match", "1", "--epochs", "3",
+             "--batch-size", "4", "--max-length", "128", "--max-new-tokens", "2", "--lr", "1e-2", "--keep", "0.5",
+             "--score-batch-size", "4", "--eval-batch-size", "4", "--seeds", "0", "--device", "cpu",
+             "--no-base-eval"]
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tiny_smollm2, tmp_path,
+                                                                                        monkeypatch):
+    whole = tmp_path / "whole"
+    bench.main([*SMALL_SFT, "--methods", "p3_cold", "--out", str(whole)])
+    reference = json.loads((whole / "results.json").read_text())["runs"][0]
+    assert not reference["resumed"] and not (whole / "checkpoints").exists()  # a finished run leaves none
+
+    save = bench.ElapsedAtSave.on_save
+
+    def killed_after_epoch_two(self, args, state, control, **kwargs):
+        save(self, args, state, control, **kwargs)
+        if state.epoch >= 2:
+            raise RuntimeError("killed")  # as a kill after the second epoch's checkpoint
+
+    cut = tmp_path / "cut"
+    monkeypatch.setattr(bench.ElapsedAtSave, "on_save", killed_after_epoch_two)
+    bench.main([*SMALL_SFT, "--methods", "p3_cold", "--out", str(cut)])
+    first = json.loads((cut / "results.json").read_text())
+    assert first["runs"] == [] and first["failed"][0]["error"] == "RuntimeError('killed')"
+    checkpoint, before = bench.last_checkpoint(bench.run_dir(cut, "p3_cold", 0))
+    assert checkpoint is not None and before > 0
+
+    monkeypatch.setattr(bench.ElapsedAtSave, "on_save", save)
+    bench.main([*SMALL_SFT, "--methods", "p3_cold", "--out", str(cut)])
+    resumed = json.loads((cut / "results.json").read_text())["runs"][0]
+    assert resumed["resumed"] and resumed["seconds"]["total"] > before
+    assert not bench.run_dir(cut, "p3_cold", 0).exists()
+    # the diet's state came back with the checkpoint: the same selections, losses and model
+    assert [e["example_ids"] for e in resumed["epochs"]] == [e["example_ids"] for e in reference["epochs"]]
+    assert resumed["steps"] == reference["steps"] and resumed["trained_tokens"] == reference["trained_tokens"]
+    assert resumed["test_nll"] == pytest.approx(reference["test_nll"], rel=1e-4)

@@ -54,7 +54,8 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -62,7 +63,8 @@ import numpy as np
 import torch
 
 from datasets import Dataset
-from transformers import TrainingArguments, set_seed
+from transformers import TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 from datadiet import DataDietTrainer
 from datadiet.llm import CausalLMCollator, evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
@@ -114,6 +116,53 @@ def evaluate(model, tokenizer, test_rows, args) -> dict:
     return res
 
 
+ELAPSED_FILE = "gsm8k_p3_elapsed.json"
+"""Beside each checkpoint of a run: its training seconds up to that checkpoint."""
+
+
+class ElapsedAtSave(TrainerCallback):
+    """Writes into each checkpoint the run's seconds so far (``before``: those of the pieces before
+    a resume), so that a run resumed from it counts the time spent before it and not the time lost
+    after it (the work after the last checkpoint is done again)."""
+
+    def __init__(self, before: float = 0.0) -> None:
+        self.before, self.start = before, time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():  # the main process wrote it
+            (checkpoint / ELAPSED_FILE).write_text(json.dumps({"seconds": self.seconds()}))
+        return control
+
+
+def run_dir(out: Path, label: str, seed: int) -> Path:
+    """Where a run keeps its checkpoints until it is done: ``OUT/checkpoints/LABEL-seedN``."""
+    return out / "checkpoints" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}-seed{seed}"
+
+
+def forget_checkpoints(out: Path, label: str, seed: int) -> None:
+    """A finished run's checkpoints are removed (and the checkpoints folder once it is empty)."""
+    shutil.rmtree(run_dir(out, label, seed), ignore_errors=True)
+    try:
+        (out / "checkpoints").rmdir()
+    except OSError:
+        pass  # other runs' checkpoints are still there, or there never were any
+
+
+def last_checkpoint(directory: Path) -> tuple[str | None, float]:
+    """The latest complete checkpoint in ``directory`` and the run's seconds up to it ((None, 0) if none).
+    A checkpoint without its seconds (killed while saving) does not count."""
+    if not directory.is_dir():
+        return None, 0.0
+    latest = get_last_checkpoint(str(directory))
+    if latest is None or not (Path(latest) / ELAPSED_FILE).exists():
+        return None, 0.0
+    return latest, float(json.loads((Path(latest) / ELAPSED_FILE).read_text())["seconds"])
+
+
 def hf_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir, epochs: int, seed: int, args):
     """``DataDietTrainer`` on datadiet's own tokenization (``tokenize_gsm8k``) and collator."""
     if args.finetune == "lora":
@@ -124,7 +173,7 @@ def hf_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir, epo
     targs = TrainingArguments(
         output_dir=output_dir, num_train_epochs=epochs, per_device_train_batch_size=args.batch_size,
         learning_rate=args.lr, lr_scheduler_type=args.lr_scheduler, weight_decay=0.0, max_grad_norm=1.0,
-        seed=seed, logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
+        seed=seed, logging_strategy="epoch", save_strategy="epoch", save_total_limit=1, report_to=[], disable_tqdm=True,
         use_cpu=args.device == "cpu", bf16=args.bf16, dataloader_num_workers=0,
         **length_grouping(TrainingArguments, args.group_by_length))
     return DataDietTrainer(diet=diet, model=model, args=targs, train_dataset=train,
@@ -138,7 +187,7 @@ def trl_sft_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir
     return sft_trainer(model, tokenizer, sft_dataset(pool_rows), diet, output_dir, epochs=epochs,
                        batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=seed,
                        peft_config=peft_config, lr_scheduler=args.lr_scheduler, group_by_length=args.group_by_length,
-                       bf16=args.bf16, use_cpu=args.device == "cpu")
+                       bf16=args.bf16, use_cpu=args.device == "cpu", save_strategy="epoch")
 
 
 TRAINERS = {"hf": hf_trainer, "sft": trl_sft_trainer}
@@ -153,15 +202,19 @@ def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows,
     epochs = spec.train_epochs(args.epochs, time_ratio)
     diet = spec.diet(seed, scoring_batch_size=args.score_batch_size, rescore_fraction=args.rescore_fraction,
                      time_ratio=time_ratio, num_epochs=args.epochs)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = TRAINERS[args.trainer](model, tokenizer, pool_rows, pool_examples, diet, tmp, epochs, seed, args)
-        # the rows as this trainer tokenized them (TRL's own tokenization for --trainer sft)
-        lengths = np.array([len(ids) for ids in trainer.train_dataset["input_ids"]])
-        if len(lengths) != len(pool_rows):
-            raise RuntimeError(f"the trainer prepared {len(lengths)} rows from a pool of {len(pool_rows)}")
-        start = time.perf_counter()
-        trainer.train()
-        total = time.perf_counter() - start
+    directory = run_dir(args.out, spec.label, seed)
+    checkpoint, before = last_checkpoint(directory)
+    if checkpoint is not None:
+        logger.info("%s seed %d: resuming from %s (%.0f s trained before it)", spec.label, seed, checkpoint, before)
+    trainer = TRAINERS[args.trainer](model, tokenizer, pool_rows, pool_examples, diet, str(directory), epochs, seed, args)
+    # the rows as this trainer tokenized them (TRL's own tokenization for --trainer sft)
+    lengths = np.array([len(ids) for ids in trainer.train_dataset["input_ids"]])
+    if len(lengths) != len(pool_rows):
+        raise RuntimeError(f"the trainer prepared {len(lengths)} rows from a pool of {len(pool_rows)}")
+    clock = ElapsedAtSave(before)
+    trainer.add_callback(clock)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    total = clock.seconds()
     summary = diet.summary()
     plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.training_records_scores())
     losses = epoch_losses(trainer.state.log_history, len(diet.log))
@@ -197,6 +250,7 @@ def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows,
         "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "exact_match_n": ev["exact_match_n"],
         "epochs": epochs_info,
         "predictions": ev.get("predictions", []),
+        "resumed": checkpoint is not None,
     }
 
 
@@ -325,6 +379,8 @@ def main(argv=None) -> None:
 
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "specs"}
     result = None if args.fresh else resume(args.out, config)
+    if args.fresh:
+        shutil.rmtree(args.out / "checkpoints", ignore_errors=True)  # the interrupted runs of the old results
     if result is None:
         result = {"command": command, "config": config, "base": None, "runs": [], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     else:
@@ -379,6 +435,7 @@ def main(argv=None) -> None:
                 save(result, args.out)
                 continue
             result["runs"].append(run)
+            forget_checkpoints(args.out, spec.label, seed)
             logger.info("%s seed %d: NLL %.4f EM %s, %.0f s", spec.label, seed, run["test_nll"],
                         run["test_exact_match"], run["seconds"]["total"])
             save(result, args.out)

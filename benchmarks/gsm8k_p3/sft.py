@@ -22,9 +22,11 @@ def sft_dataset(rows) -> Dataset:
 
 def sft_trainer(model, tokenizer, train: Dataset, diet: DataDiet, output_dir, *, epochs: int, batch_size: int,
                 lr: float, max_length: int, seed: int, peft_config=None, lr_scheduler: str = "linear",
-                group_by_length: bool = False, bf16: bool = False, use_cpu: bool = True, callbacks=None):
+                group_by_length: bool = False, bf16: bool = False, use_cpu: bool = True, callbacks=None,
+                save_strategy: str = "no"):
     """``DataDietSFTTrainer`` over ``train``: AdamW at ``lr`` with the ``lr_scheduler`` schedule over
-    the steps the diet plans, grad clip 1.0, no weight decay, no checkpoints, no packing,
+    the steps the diet plans, grad clip 1.0, no weight decay, checkpoints by ``save_strategy`` (the
+    latest one kept), no packing,
     gradient checkpointing off (it only saves memory a 135M model does not need). With
     ``group_by_length`` each batch holds examples of similar length (less padding), as the
     Trainer's own option orders them (``train_sampling_strategy`` in transformers 5,
@@ -37,7 +39,7 @@ def sft_trainer(model, tokenizer, train: Dataset, diet: DataDiet, output_dir, *,
         output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, lr_scheduler_type=lr_scheduler, weight_decay=0.0, max_grad_norm=1.0, seed=seed,
         max_length=max_length, packing=False, gradient_checkpointing=False, logging_strategy="epoch",
-        save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=use_cpu, bf16=bf16, dataloader_num_workers=0,
+        save_strategy=save_strategy, save_total_limit=1, report_to=[], disable_tqdm=True, use_cpu=use_cpu, bf16=bf16, dataloader_num_workers=0,
         dataset_num_proc=None, **length_grouping(SFTConfig, group_by_length),
     )
     return DataDietSFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
