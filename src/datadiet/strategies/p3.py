@@ -23,7 +23,7 @@ from datadiet.select.self_paced import (
 from datadiet.select.compress import LazyProjection
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
 from datadiet.select.random import random_subset
-from datadiet.strategies.rescore import check_cold_start, check_rescore, ids_to_rescore
+from datadiet.strategies.rescore import RescorePolicy
 
 
 def p3_budget(budget: int | float, num_examples: int) -> int:
@@ -56,6 +56,14 @@ class P3(Strategy):
     on the first features seen, :class:`~datadiet.select.compress.LazyProjection`),
     so the feature store is ``N x feature_dim`` float32 however wide the model. Method card:
     ``docs/methods/p3.md``.
+
+    ``rescore``, ``rescore_fraction`` and ``cold_start`` mean what they mean for
+    :class:`~datadiet.strategies.score_based.ScoreBased`: both build one
+    :class:`~datadiet.strategies.rescore.RescorePolicy` (``rescore_policy``) in ``__post_init__``
+    and delegate to it (a plain attribute, not a field: the settings, checkpoints and the run
+    contract keep their shape). P3's one difference is ``first_pass_scores_all``: its plan counts
+    the whole pool at the first selection even after a warm-up, since a warm-up batch records a free
+    difficulty only with its pooled features, which a plain loop may not give.
     """
 
     method: ClassVar[str] = "p3"
@@ -94,9 +102,9 @@ class P3(Strategy):
         if self.theta is not None:
             check_fraction("theta", self.theta, 0.0, 1.0, high_open=True)
         check_fraction("trend_alpha", self.trend_alpha, 0.0, float("inf"))
-        check_rescore(self.rescore, self.rescore_fraction)
         check_epochs("warmup_epochs", self.warmup_epochs, 0)
-        check_cold_start(self.cold_start, self.warmup_epochs)
+        object.__setattr__(self, "rescore_policy", RescorePolicy(self.rescore, self.rescore_fraction, self.cold_start,
+                                                                 self.warmup_epochs, first_pass_scores_all=True))
 
     @property
     def score_name(self) -> str:
@@ -109,27 +117,22 @@ class P3(Strategy):
     @property
     def records_free_scores(self) -> bool:
         """Under ``rescore="all"`` every selection reads pass scores alone."""
-        return self.rescore != "all"
+        return self.rescore_policy.records_free_scores
 
     def selects_blind(self, epoch: int) -> bool:
-        return self.cold_start == "random" and epoch == 0
+        return self.rescore_policy.selects_blind(epoch)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
-        return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
+        return self.rescore_policy.ids(epoch, history, seed)
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
-        """N at the first scored selection (every example may still be unscored: a plain loop that
-        gives no features records no free score) and under ``rescore="all"``; after a random cold
-        start, the examples its first epoch did not train; else the stale budget."""
-        if not self.selects_at(epoch, schedule) or self.selects_blind(epoch):
+        """N under ``rescore="all"`` and at the first selection, warm-up or not (every example may
+        still be unscored: a plain loop that gives no features records no free score); with a random
+        cold start, 0 for the blind first selection and then the examples its epoch did not train;
+        else the stale budget (:meth:`RescorePolicy.expected_scored`; 0 at epochs that do not select)."""
+        if not self.selects_at(epoch, schedule):
             return 0
-        if self.rescore == "all":
-            return num_examples
-        if self.cold_start == "random" and epoch == 1:
-            return num_examples - schedule.kept_counts(num_examples)[0]
-        if epoch == min(e for e in range(schedule.num_epochs) if self.selects_at(e, schedule)):
-            return num_examples
-        return 0 if self.rescore == "none" else int(round(self.rescore_fraction * num_examples))
+        return self.rescore_policy.expected_scored(epoch, schedule, num_examples)
 
     def select(self, ctx: EpochContext) -> Selection:
         if self.selects_blind(ctx.epoch):  # no difficulty yet: a uniform subset, scored by its training

@@ -24,7 +24,7 @@ from datadiet.select.selection import Selection
 from datadiet.select.token_budget import fit_token_budget
 from datadiet.select.validation import check_keep
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
-from datadiet.strategies.rescore import check_cold_start, check_rescore, ids_to_rescore
+from datadiet.strategies.rescore import RescorePolicy
 
 
 def check_keep_setting(keep: Any) -> Any:
@@ -153,6 +153,15 @@ class ScoreBased(RankedStrategy):
             ``random`` (the first epoch trains a uniform random subset; the examples it did not
             train are scored forward-only before the second selection, so no epoch pays for all
             the data).
+
+    ``rescore``, ``rescore_fraction`` and ``cold_start`` stay the constructor's fields (the settings,
+    checkpoints and the run contract name them); what they mean lives in one
+    :class:`~datadiet.strategies.rescore.RescorePolicy`, ``rescore_policy``, which
+    :meth:`ids_to_rescore`, :meth:`expected_scored`, :meth:`selects_blind`,
+    :attr:`records_free_scores` and the time-budget solver read. It is built (and so checked) once
+    in ``__post_init__``, as a plain attribute set with ``object.__setattr__``, not a field: invalid
+    settings fail at construction like every other setting, ``dataclasses.replace`` rebuilds it from
+    the new fields, and ``fields``, ``to_dict``, equality and checkpoints keep their shape.
     """
 
     method: ClassVar[str] = "dynamic"
@@ -171,8 +180,8 @@ class ScoreBased(RankedStrategy):
         super().__post_init__()
         if self.budget_unit not in BUDGET_UNITS:
             raise ValueError(f"unknown budget_unit {self.budget_unit!r}; valid: {', '.join(BUDGET_UNITS)}")
-        check_cold_start(self.cold_start, self.warmup_epochs)
-        check_rescore(self.rescore, self.rescore_fraction)
+        object.__setattr__(self, "rescore_policy", RescorePolicy(self.rescore, self.rescore_fraction, self.cold_start,
+                                                                 self.warmup_epochs))
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
         if self.time_budget is not None:
@@ -191,20 +200,17 @@ class ScoreBased(RankedStrategy):
         return self.budget_unit == "examples"
 
     def selects_blind(self, epoch: int) -> bool:
-        return self.cold_start == "random" and epoch == 0
+        return self.rescore_policy.selects_blind(epoch)
 
     def expected_scored(self, epoch: int, schedule: Schedule, num_examples: int) -> int:
-        if not self.selects_at(epoch, schedule) or self.selects_blind(epoch):
+        """:meth:`RescorePolicy.expected_scored` at selection epochs, 0 at the others."""
+        if not self.selects_at(epoch, schedule):
             return 0
-        if self.rescore == "all" or epoch == 0:  # epoch 0 without warm-up: nothing scored yet
-            return num_examples
-        if self.cold_start == "random" and epoch == self.period:  # all but the first epoch's examples
-            return num_examples - schedule.kept_counts(num_examples)[0]
-        return int(round(self.rescore_fraction * num_examples)) if self.rescore == "stale" else 0
+        return self.rescore_policy.expected_scored(epoch, schedule, num_examples)
 
     @property
     def records_free_scores(self) -> bool:
-        return self.rescore != "all"  # every selection re-scores everything: rank by pass scores alone
+        return self.rescore_policy.records_free_scores
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         if self.time_budget is None:
@@ -222,8 +228,8 @@ class ScoreBased(RankedStrategy):
         pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
         if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
             return keep_fitting_plan(self, num_examples, num_epochs, budget)
-        scored = 1.0 if self.rescore == "all" else self.rescore_fraction if self.rescore == "stale" else 0.0
-        return keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs, scored)
+        return keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs,
+                               self.rescore_policy.scored_fraction)
 
     def budget_choice(self, num_examples: int, num_epochs: int) -> BudgetChoice:
         """How ``time_budget`` is spent over ``num_epochs`` asked for (``budget_epochs="auto"``)."""
@@ -236,7 +242,7 @@ class ScoreBased(RankedStrategy):
         return self.budget_choice(num_examples, num_epochs).reason
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
-        return ids_to_rescore(self.rescore, self.rescore_fraction, history, epoch, seed)
+        return self.rescore_policy.ids(epoch, history, seed)
 
     def select(self, ctx: EpochContext) -> Selection:
         keep = ctx.schedule.keep_at(ctx.epoch)
