@@ -20,8 +20,8 @@ import torch
 from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
-from datadiet.data import load_dataset_by_name
-from datadiet.tasks import build_task
+from datadiet.toolkit.data import load_dataset_by_name
+from datadiet.toolkit.tasks import build_task
 
 
 def main() -> None:

@@ -10,8 +10,9 @@ hard-leaning half of them with the DPP, and train one epoch on that half.
 import numpy as np
 import torch
 
-from datadiet.llm import CausalLMCollator, load_smollm2, model_inputs, read_gsm8k, score_policy, tokenize_gsm8k
+from datadiet.llm import CausalLMCollator, model_inputs, score_policy
 from datadiet.select.self_paced import select_p3
+from datadiet.toolkit.llm import load_smollm2, read_gsm8k, tokenize_gsm8k
 
 EPOCHS, KEEP, BATCH = 2, 0.5, 8
 

@@ -17,8 +17,8 @@ from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
 from datadiet import DataDiet
-from datadiet.data import load_dataset_by_name
-from datadiet.tasks import build_task
+from datadiet.toolkit.data import load_dataset_by_name
+from datadiet.toolkit.tasks import build_task
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 

@@ -23,7 +23,7 @@ from trl import SFTConfig
 
 from datadiet import DataDiet
 from datadiet.integrations.trl import DataDietSFTTrainer
-from datadiet.llm import gsm8k_prompt, read_gsm8k
+from datadiet.toolkit.llm import gsm8k_prompt, read_gsm8k
 
 
 def gsm8k_dataset(limit: int, fmt: str) -> Dataset:
@@ -38,12 +38,12 @@ def smollm2(tiny: bool):
     """SmolLM2-135M-Instruct (dequantized once from the package's GGUF file, then cached), or with
     ``tiny`` its tokenizer and a 1-layer random Llama of the same vocabulary."""
     if not tiny:
-        from datadiet.llm import load_smollm2
+        from datadiet.toolkit.llm import load_smollm2
 
         return load_smollm2()
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from datadiet.llm.models import SMOLLM2_GGUF, smollm2_package_dir
+    from datadiet.toolkit.llm.models import SMOLLM2_GGUF, smollm2_package_dir
 
     tok = AutoTokenizer.from_pretrained(smollm2_package_dir(), gguf_file=SMOLLM2_GGUF)
     torch.manual_seed(0)

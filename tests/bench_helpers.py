@@ -12,8 +12,8 @@ from transformers import TrainingArguments
 from benchmarks.grid.aggregate import Row, Stat
 from benchmarks.grid.config import GridConfig
 from datadiet import DataDiet
-from datadiet.experiment import RunConfig, environment
 from datadiet.integrations.trainer import DataDietTrainer
+from datadiet.toolkit.experiment import RunConfig, environment
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
 

@@ -276,7 +276,7 @@ def test_every_protocol_field_is_a_flag_of_the_grid_command():
     """The flags are generated from the dataclass fields: a new protocol setting is a new flag."""
     from dataclasses import fields
 
-    from datadiet.experiment import Protocol
+    from datadiet.toolkit.experiment import Protocol
 
     help_text = build_parser().format_help()
     for f in fields(Protocol):

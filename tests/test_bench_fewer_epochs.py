@@ -19,7 +19,7 @@ from benchmarks.grid.goals import MET, frontier_goal, issue13_goals
 from benchmarks.grid.render import write_report
 from benchmarks.grid.runner import run_grid
 from benchmarks.grid.store import OK, SKIPPED, read_jsonl
-from datadiet.fields import ConfigError
+from datadiet.toolkit.fields import ConfigError
 from bench_helpers import DEFAULT, FULL, peer, tiny_grid, tiny_run
 
 QUIET = dict(log=lambda s: None, num_train_fn=lambda cfg: cfg.train_size)

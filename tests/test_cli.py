@@ -11,8 +11,8 @@ import pytest
 
 from datadiet.cli.main import DEMO_DEFAULTS, build_parser, demo_configs, main
 from datadiet.cli.train import load_run_config
-from datadiet.experiment import RunConfig
-from datadiet.fields import ConfigError
+from datadiet.toolkit.experiment import RunConfig
+from datadiet.toolkit.fields import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("full, random_static, random, static_el2n, forgetting, nlu_data_diets, infobatch, default, "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datadiet.data import (
+from datadiet.toolkit.data import (
     DATA_ENV_VAR,
     EXAMPLE_ID,
     SplitLabelsWarning,

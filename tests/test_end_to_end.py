@@ -10,8 +10,8 @@ import torch
 from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
-from datadiet.data import load_dataset_by_name
-from datadiet.tasks import JointIntentSlotModel, build_task
+from datadiet.toolkit.data import load_dataset_by_name
+from datadiet.toolkit.tasks import JointIntentSlotModel, build_task
 
 pytestmark = pytest.mark.slow
 

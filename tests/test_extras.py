@@ -62,8 +62,8 @@ def test_torch_only_environment_runs_the_plain_pytorch_path(tmp_path):
     assert result["loaded"] == []
     # warm-up epoch on all 64 examples, then half of them: the plan and what the sampler yielded agree
     assert result["kept"] == [64, 32, 32] and result["trained"] == [64, 32, 32]
-    expected_extra = {"datadiet.data": "hf", "datadiet.tasks": "hf", "DataDietTrainer": "hf", "report": "report",
-                      "slot_scores": "nlu"}
+    expected_extra = {"datadiet.toolkit.data": "hf", "datadiet.toolkit.tasks": "hf", "DataDietTrainer": "hf",
+                      "report": "report", "slot_scores": "nlu"}
     for part, extra in expected_extra.items():
         message = result["messages"][part]
         assert message is not None and message.startswith("MissingExtraError"), (part, message)

@@ -12,7 +12,7 @@ import pytest
 
 from datadiet.cli.main import main
 from datadiet.cli.train import load_run_config
-from datadiet.data import load_dataset_by_name, load_local_files, to_classification
+from datadiet.toolkit.data import load_dataset_by_name, load_local_files, to_classification
 
 WORDS = {"alarm_set": ["wake", "alarm", "morning", "seven"], "weather": ["rain", "sunny", "forecast", "cold"]}
 
@@ -63,7 +63,7 @@ def test_train_command_trains_on_a_local_jsonl_file_with_its_own_columns(tmp_pat
 
 
 def test_a_local_file_run_reads_the_same_data_as_the_python_api(tmp_path):
-    from datadiet.data import load_train_and_eval
+    from datadiet.toolkit.data import load_train_and_eval
 
     write_csv(tmp_path / "train.csv", utterances(30, seed=2))
     write_csv(tmp_path / "dev.csv", utterances(9, seed=3))
@@ -99,7 +99,7 @@ def test_dataset_options_reach_the_reader(tmp_path):
             "dataset_options: {drop_missing_labels: true}\n")
     cfg, _ = load_run_config(config(tmp_path, text))
     assert cfg.dataset_kwargs()["drop_missing_labels"] is True
-    from datadiet.experiment import build_run
+    from datadiet.toolkit.experiment import build_run
 
     spec, _ = build_run(cfg)
     assert len(spec.train_dataset) == 20 and len(spec.eval_dataset) == 5

@@ -10,30 +10,32 @@ import pytest
 import torch
 
 import datadiet.llm.actions as actions_module
-import datadiet.llm.gsm8k as gsm8k_module
+import datadiet.toolkit.llm.gsm8k as gsm8k_module
 from datadiet.llm import (
     CausalLMCollator,
-    answers_match,
     assign_tokens_to_actions,
     causal_lm_score_inputs,
     chunks,
-    extract_final_number,
-    generate_greedy,
-    gsm8k_segmenter,
     lines,
-    mean_token_nll,
     model_inputs,
-    read_gsm8k,
     score_policy,
     segment_actions,
     sentences,
-    smollm2_package_dir,
-    tokenize_gsm8k,
     tokenize_pair,
     tokenize_pairs,
 )
 from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scoring_pass import batch_to_device, eval_forward
+from datadiet.toolkit.llm import (
+    answers_match,
+    extract_final_number,
+    generate_greedy,
+    gsm8k_segmenter,
+    mean_token_nll,
+    read_gsm8k,
+    smollm2_package_dir,
+    tokenize_gsm8k,
+)
 from lm_helpers import BOS, EOS, HASH, NL, make_tokenizer, tiny_causal_lm
 from lm_helpers import PLAIN_WORDS as WORDS
 
@@ -335,7 +337,7 @@ def test_smollm2_package_folder_is_found_without_importing_it():
 def test_smollm2_loads_caches_and_scores_gsm8k(tmp_path):
     import time
 
-    from datadiet.llm import load_smollm2
+    from datadiet.toolkit.llm import load_smollm2
 
     model, tok = load_smollm2(cache_dir=tmp_path)
     assert (tmp_path / "smollm2-135m-instruct-q4_1-f32" / "model.safetensors").is_file()

@@ -9,9 +9,9 @@ from benchmarks.grid.aggregate import method_order
 from benchmarks.grid.config import GridConfig, GridRun, grid_methods, predicted_ratio
 from benchmarks.gsm8k_p3.methods import MethodSpec
 from datadiet import METHODS, DataDiet
-from datadiet.experiment import RunConfig
-from datadiet.fields import ConfigError
 from datadiet.strategies import available_methods, preset, registered_method
+from datadiet.toolkit.experiment import RunConfig
+from datadiet.toolkit.fields import ConfigError
 from datadiet.validation import UnknownName
 
 DYNAMIC = {"method": "dynamic", "keep": 0.3, "score": "auto", "smoothing": "ema", "selector": "epsilon_greedy",

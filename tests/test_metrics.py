@@ -7,8 +7,8 @@ import pytest
 import torch
 from transformers import BertConfig, EvalPrediction, Trainer, TrainingArguments
 
-from datadiet.data import load_dataset_by_name
-from datadiet.metrics import (
+from datadiet.toolkit.data import load_dataset_by_name
+from datadiet.toolkit.metrics import (
     accuracy,
     classification_compute_metrics,
     intent_accuracy,
@@ -20,8 +20,8 @@ from datadiet.metrics import (
     slot_scores,
     word_level_tags,
 )
-from datadiet.tasks import JointIntentSlotConfig, JointIntentSlotModel, JointNLUCollator, load_tokenizer
-from datadiet.tasks import tokenize_joint_intent_slot
+from datadiet.toolkit.tasks import JointIntentSlotConfig, JointIntentSlotModel, JointNLUCollator, load_tokenizer
+from datadiet.toolkit.tasks import tokenize_joint_intent_slot
 
 X = -100
 NAMES = ["PAD", "UNK", "O", "B-a", "I-a", "B-b"]  # ids 0..5

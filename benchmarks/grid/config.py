@@ -1,5 +1,5 @@
 """The settings of a benchmark grid: the training protocol every run shares
-(:class:`datadiet.experiment.Protocol`) plus the datasets, methods, kept fractions, time budgets
+(:class:`datadiet.toolkit.experiment.Protocol`) plus the datasets, methods, kept fractions, time budgets
 and seeds.
 
 A run at a time budget ``b`` (a :class:`GridRun` with ``budget`` set) trains at the kept fraction
@@ -27,10 +27,10 @@ from typing import Any
 
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_for_budget
 from benchmarks.grid.store import OK
-from datadiet.experiment import Protocol, RunConfig
-from datadiet.fields import ConfigError, Rule, from_mapping, setting
 from datadiet.diet import DataDiet
 from datadiet.strategies import available_methods
+from datadiet.toolkit.experiment import Protocol, RunConfig
+from datadiet.toolkit.fields import ConfigError, Rule, from_mapping, setting
 
 PAPER_METHODS = ("full", "random_static", "random", "static_el2n", "nlu_data_diets", "infobatch", "default")
 """The methods of issue 5: full data, both random baselines, static EL2N, the published dynamic
@@ -51,7 +51,7 @@ def _unique(values: list) -> bool:
 
 @dataclass
 class GridRun(RunConfig):
-    """One run of a grid: a :class:`~datadiet.experiment.RunConfig`, and for a run at a time budget
+    """One run of a grid: a :class:`~datadiet.toolkit.experiment.RunConfig`, and for a run at a time budget
     the budget (a fraction of full-data time). Until :func:`resolve_budget` sets it, the ``keep``
     of a budget run is a stand-in (the budget itself). A ``fewer_epochs`` run trains ``full``'s
     diet; once resolved, its ``epochs`` are the shorter count it trains and ``protocol_epochs`` the
@@ -146,9 +146,9 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
 
 @dataclass
 class GridConfig(Protocol):
-    """A benchmark grid. Every run shares the :class:`~datadiet.experiment.Protocol` fields;
+    """A benchmark grid. Every run shares the :class:`~datadiet.toolkit.experiment.Protocol` fields;
     ``full`` always runs once per dataset and seed at keep 1.0, whether or not it is listed in
-    ``methods``. A wrong setting raises :class:`~datadiet.fields.ConfigError`, one line each."""
+    ``methods``. A wrong setting raises :class:`~datadiet.toolkit.fields.ConfigError`, one line each."""
 
     name: str = setting("grid", help="grid name (default folder: benchmarks/results/<name>)")
     datasets: list[str] = setting(default_factory=lambda: ["snips"], help="datasets, space or comma separated")
@@ -191,7 +191,7 @@ class GridConfig(Protocol):
     def dataset_errors(self) -> list[str]:
         """One line per dataset the benchmark cannot load (it needs a built-in dataset), and one if
         the data folder is missing."""
-        from datadiet.data import available_datasets, dataset_task, resolve_data_root
+        from datadiet.toolkit.data import available_datasets, dataset_task, resolve_data_root
 
         errors = []
         for name in self.datasets:
@@ -314,7 +314,7 @@ def protocol(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_compatible(grid: GridConfig, records: list[dict]) -> None:
-    """Raise :class:`~datadiet.fields.ConfigError` if the folder already holds successful runs of a
+    """Raise :class:`~datadiet.toolkit.fields.ConfigError` if the folder already holds successful runs of a
     grid dataset under another protocol."""
     for dataset in grid.datasets:
         want = protocol(asdict(grid.run_config(dataset, "full", 1.0, grid.seeds[0])))

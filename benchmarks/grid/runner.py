@@ -30,9 +30,9 @@ from benchmarks.grid.config import GridConfig, GridRun, check_compatible, resolv
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS
 from benchmarks.grid.store import (ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, SKIPPED, append_jsonl, latest_by_key,
                                    read_jsonl)
-from datadiet.experiment import RunConfig
-from datadiet.fields import ConfigError
 from datadiet.history import ScoreHistory
+from datadiet.toolkit.experiment import RunConfig
+from datadiet.toolkit.fields import ConfigError
 
 RUN_LOG = "runs.log"
 """What the runs print (Trainer logs, warnings), appended in the results folder."""
@@ -42,7 +42,7 @@ REPORTS_DIR = "diet_reports"
 
 RunFn = Callable[..., dict]
 """``run_fn(cfg: RunConfig, output_dir=None, progress=True, report=False) -> record`` (like
-:func:`~datadiet.experiment.run_experiment`)."""
+:func:`~datadiet.toolkit.experiment.run_experiment`)."""
 
 SCORING_COST = 1.0 / 3.0
 """Cost of scoring one example with a forward pass, in training steps of one example (a forward
@@ -54,9 +54,9 @@ NumTrainFn = Callable[[RunConfig], int]
 
 
 def num_train(cfg: RunConfig) -> int:
-    """The training-set size of ``cfg``'s run, as :func:`~datadiet.experiment.build_run` will give
+    """The training-set size of ``cfg``'s run, as :func:`~datadiet.toolkit.experiment.build_run` will give
     it: the train split read from disk (no tokenisation, no model) cut to ``train_size``."""
-    from datadiet.data import load_dataset_by_name
+    from datadiet.toolkit.data import load_dataset_by_name
 
     n = len(load_dataset_by_name(cfg.dataset, "train", cfg.data_root))
     return n if cfg.train_size is None else min(n, cfg.train_size)
@@ -121,7 +121,7 @@ def run_grid(grid: GridConfig, out_dir: str | os.PathLike, *, run_fn: RunFn | No
     skipped (already done), ran, failed, out_of_budget (budget runs skipped: no keep fits).
     """
     if run_fn is None:
-        from datadiet.experiment import run_experiment as run_fn
+        from datadiet.toolkit.experiment import run_experiment as run_fn
 
         errors = grid.dataset_errors()
         if errors:

@@ -7,7 +7,7 @@ on a handful of GSM8K examples, ``--threads`` torch threads (1 by default). Meas
   them) and the max length that keeps a given share of them whole;
 - seconds per example trained (the median optimizer step of a full-data run, over its batch size);
 - seconds per example scored (the library's P3 scoring pass, ``datadiet.llm.score_policy``);
-- seconds per test-NLL example and per greedy-decoded question (``datadiet.llm.evaluate_gsm8k``).
+- seconds per test-NLL example and per greedy-decoded question (``datadiet.toolkit.llm.evaluate_gsm8k``).
 
 Writes ``cost.json`` into ``--out`` and prints it.
 
@@ -29,7 +29,8 @@ import torch
 from transformers import TrainerCallback
 
 from datadiet import DataDiet
-from datadiet.llm import CausalLMCollator, evaluate_gsm8k, load_smollm2, read_gsm8k, score_policy, tokenize_gsm8k
+from datadiet.llm import CausalLMCollator, score_policy
+from datadiet.toolkit.llm import evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -67,7 +67,8 @@ from transformers import TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from datadiet import DataDietTrainer
-from datadiet.llm import CausalLMCollator, evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
+from datadiet.llm import CausalLMCollator
+from datadiet.toolkit.llm import evaluate_gsm8k, load_smollm2, read_gsm8k, tokenize_gsm8k
 from datadiet.planning import plan_run
 
 if __package__ in (None, ""):  # run as a script: python benchmarks/gsm8k_p3/run.py

@@ -4,7 +4,7 @@ through ``peft_config=``).
 
 The prompt is the library's GSM8K prompt and the completion the solution (calculator annotations
 stripped), as in ``examples/trl_sft.py``; TRL appends the EOS token, so the model is trained and
-evaluated (``datadiet.llm.evaluate_gsm8k``) on the same text.
+evaluated (``datadiet.toolkit.llm.evaluate_gsm8k``) on the same text.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datasets import Dataset
 
 from datadiet import DataDiet
-from datadiet.llm import gsm8k_prompt
+from datadiet.toolkit.llm import gsm8k_prompt
 
 
 def sft_dataset(rows) -> Dataset:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from datadiet.experiment import Protocol, RunConfig, environment, run_experiment
+from datadiet.toolkit.experiment import Protocol, RunConfig, environment, run_experiment
 
 HERE = Path(__file__).resolve().parent
 

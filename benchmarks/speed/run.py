@@ -35,9 +35,9 @@ import torch
 from transformers import PrinterCallback, TrainerCallback, TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
-from datadiet.data import add_example_ids, dataset_task, load_dataset_by_name
 from datadiet.scoring_pass import example_lengths, score_examples
-from datadiet.tasks import build_task
+from datadiet.toolkit.data import add_example_ids, dataset_task, load_dataset_by_name
+from datadiet.toolkit.tasks import build_task
 
 HERE = Path(__file__).resolve().parent
 MODEL_COLUMNS = ("example_id", "input_ids", "attention_mask", "token_type_ids", "labels", "intent_labels", "slot_labels")

@@ -70,11 +70,12 @@ def main() -> None:
     diet.flush()
 
     messages = {}
-    for module, call in (("datadiet.data", lambda: __import__("datadiet.data")),
-                         ("datadiet.tasks", lambda: __import__("datadiet.tasks")),
+    for module, call in (("datadiet.toolkit.data", lambda: __import__("datadiet.toolkit.data")),
+                         ("datadiet.toolkit.tasks", lambda: __import__("datadiet.toolkit.tasks")),
                          ("DataDietTrainer", lambda: datadiet.DataDietTrainer),
                          ("report", lambda: diet.report("/tmp/never-written")),
-                         ("slot_scores", lambda: __import__("datadiet.metrics").metrics.slot_scores([["O"]], [["O"]]))):
+                         ("slot_scores",
+                          lambda: importlib.import_module("datadiet.toolkit.metrics").slot_scores([["O"]], [["O"]]))):
         try:
             call()
             messages[module] = None

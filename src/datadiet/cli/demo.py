@@ -122,8 +122,8 @@ class ThreadGovernor(TrainerCallback):
 def prepare(args, notes: list[str]):
     """Load and tokenize the data and build the model once (both runs start from these weights).
     The evaluation split's unknown-label warnings become one line each in ``notes``."""
-    from datadiet.data import UnknownLabelWarning, add_example_ids, dataset_task, load_dataset_by_name
-    from datadiet.tasks import build_task
+    from datadiet.toolkit.data import UnknownLabelWarning, add_example_ids, dataset_task, load_dataset_by_name
+    from datadiet.toolkit.tasks import build_task
 
     train = load_dataset_by_name(args.dataset, "train", args.data_root)
     if args.train_size is not None and args.train_size < len(train):

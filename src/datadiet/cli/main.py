@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 from datadiet.cli.options import add_options, option_values
-from datadiet.experiment import RunConfig
-from datadiet.fields import ConfigError
 from datadiet.strategies import available_methods
+from datadiet.toolkit.experiment import RunConfig
+from datadiet.toolkit.fields import ConfigError
 
 DEMO_OPTIONS = ("dataset", "encoder", "layers", "epochs", "batch_size", "learning_rate", "max_length", "train_size",
                 "eval_split", "seed", "data_root", "keep", "method")
-"""The :class:`~datadiet.experiment.RunConfig` settings ``datadiet demo`` takes as flags."""
+"""The :class:`~datadiet.toolkit.experiment.RunConfig` settings ``datadiet demo`` takes as flags."""
 
 DEMO_DEFAULTS = {"dataset": "atis", "epochs": 10, "layers": 1, "keep": 0.5}
 """The demo's own defaults: about 5 minutes on an idle 2-core CPU, and a setting where pruning
@@ -82,7 +82,7 @@ def _train_keys() -> list[str]:
 
 def demo_configs(args: argparse.Namespace) -> list[RunConfig]:
     """The two runs of ``datadiet demo`` (full data, then the method), checked: raises
-    :class:`~datadiet.fields.ConfigError` before anything is loaded."""
+    :class:`~datadiet.toolkit.fields.ConfigError` before anything is loaded."""
     values = option_values(args, RunConfig, DEMO_OPTIONS)
     runs = [RunConfig(**{**values, "method": "full"}), RunConfig(**values)]
     errors = runs[1].data_errors()

@@ -1,4 +1,4 @@
-"""Command-line options generated from dataclass fields declared with :func:`datadiet.fields.setting`:
+"""Command-line options generated from dataclass fields declared with :func:`datadiet.toolkit.fields.setting`:
 the field's type gives the option's type, its metadata the help and flag, so a setting and its
 flag are one definition.
 
@@ -13,7 +13,7 @@ import typing
 from dataclasses import MISSING, Field, fields
 from typing import Any, Callable, Iterable, Mapping
 
-from datadiet.fields import describe, field_types, optional_type
+from datadiet.toolkit.fields import describe, field_types, optional_type
 
 __all__ = ["add_options", "flag_of", "option_values"]
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import yaml
 
-from datadiet.experiment import RunConfig, run_experiment
-from datadiet.fields import ConfigError, allowed_text
+from datadiet.toolkit.experiment import RunConfig, run_experiment
+from datadiet.toolkit.fields import ConfigError, allowed_text
 
 TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)) + ("output_dir",)
-"""The keys of a ``datadiet train`` config: the :class:`~datadiet.experiment.RunConfig` settings
+"""The keys of a ``datadiet train`` config: the :class:`~datadiet.toolkit.experiment.RunConfig` settings
 and ``output_dir`` (default ``runs/<config file stem>``)."""
 
 
 def load_run_config(path: str | Path) -> tuple[RunConfig, Path]:
     """Read and check a YAML run config without loading data or model: every unknown key, wrong
-    type, bad value and missing dataset raises at once, as :class:`~datadiet.fields.ConfigError`
+    type, bad value and missing dataset raises at once, as :class:`~datadiet.toolkit.fields.ConfigError`
     with one line per error, each starting with the file name."""
     path = Path(path)
     if not path.is_file():
@@ -58,7 +58,7 @@ def run_train(config_path: str) -> int:
 def run_plan(config_path: str) -> int:
     """Print the config's plan: reads the training set's size (no model is loaded)."""
     cfg, _ = load_run_config(config_path)
-    from datadiet.data import load_dataset_by_name
+    from datadiet.toolkit.data import load_dataset_by_name
 
     n = len(load_dataset_by_name(cfg.dataset, "train", cfg.data_root, **cfg.dataset_kwargs()))
     n = min(n, cfg.train_size) if cfg.train_size is not None else n

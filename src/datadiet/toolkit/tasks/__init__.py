@@ -1,7 +1,7 @@
 """Task models and preprocessing: pretrained encoders offline, sub-word label alignment, the joint
 intent + slot model and its collator, and :func:`build_task` that wires them for a Trainer.
 
-Names are imported on first use (PEP 562), so ``import datadiet.tasks.models`` does not pay for
+Names are imported on first use (PEP 562), so ``import datadiet.toolkit.tasks.models`` does not pay for
 importing ``transformers``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datadiet._extras import require_installed
 
-require_installed("transformers", "datasets", extra="hf", purpose="datadiet.tasks")
+require_installed("transformers", "datasets", extra="hf", purpose="datadiet.toolkit.tasks")
 
 import importlib
 from typing import TYPE_CHECKING
@@ -39,9 +39,9 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from datadiet.tasks.collate import JointNLUCollator
-    from datadiet.tasks.joint import JointIntentSlotConfig, JointIntentSlotModel, JointIntentSlotOutput
-    from datadiet.tasks.models import (
+    from datadiet.toolkit.tasks.collate import JointNLUCollator
+    from datadiet.toolkit.tasks.joint import JointIntentSlotConfig, JointIntentSlotModel, JointIntentSlotOutput
+    from datadiet.toolkit.tasks.models import (
         MINILM,
         describe_loading,
         dropped_layer_keys,
@@ -50,19 +50,19 @@ if TYPE_CHECKING:
         load_tokenizer,
         resolve_model_path,
     )
-    from datadiet.tasks.preprocess import (
+    from datadiet.toolkit.tasks.preprocess import (
         align_word_labels,
         tokenize_joint_intent_slot,
         tokenize_sequence_classification,
         tokenize_token_classification,
     )
-    from datadiet.tasks.spec import TASKS, TaskSpec, build_task, class_names
+    from datadiet.toolkit.tasks.spec import TASKS, TaskSpec, build_task, class_names
 
 
 def __getattr__(name: str):
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'datadiet.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"datadiet.tasks.{_EXPORTS[name]}"), name)
+        raise AttributeError(f"module 'datadiet.toolkit.tasks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"datadiet.toolkit.tasks.{_EXPORTS[name]}"), name)
     globals()[name] = value
     return value
 

@@ -14,7 +14,7 @@ _MASK_PAD = {"attention_mask": 0, "special_tokens_mask": 1}
 
 @dataclass
 class JointNLUCollator:
-    """Pad a list of examples from :func:`~datadiet.tasks.preprocess.tokenize_joint_intent_slot` into tensors.
+    """Pad a list of examples from :func:`~datadiet.toolkit.tasks.preprocess.tokenize_joint_intent_slot` into tensors.
 
     Per-token keys are padded to the batch's longest sequence (rounded up to ``pad_to_multiple_of``)
     on the tokenizer's padding side: ``input_ids`` with the pad token, ``attention_mask`` with 0,

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import datasets
 
-from datadiet.data.common import EXAMPLE_ID, read_lines
+from datadiet.toolkit.data.common import EXAMPLE_ID, read_lines
 
 SST2_LABELS = ("negative", "positive")
 

@@ -11,7 +11,7 @@ github.com/monologg/JointBERT)::
 
 Ids are line positions in the label files, so they match JointBERT's. Intents and tags that the
 label files lack (ATIS dev/test have a few, e.g. the multi-intent ``atis_airfare#atis_flight``)
-map to the UNK entry with an :class:`~datadiet.data.common.UnknownLabelWarning`. Multi-intent
+map to the UNK entry with an :class:`~datadiet.toolkit.data.common.UnknownLabelWarning`. Multi-intent
 labels (``a#b``) are kept as single atomic intents, as JointBERT does.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import datasets
 
-from datadiet.data.common import EXAMPLE_ID, LabelEncoder, canonical_split, read_lines, read_vocabulary
+from datadiet.toolkit.data.common import EXAMPLE_ID, LabelEncoder, canonical_split, read_lines, read_vocabulary
 
 INTENT_VOCAB = "intent_label.txt"
 SLOT_VOCAB = "slot_label.txt"
@@ -70,7 +70,7 @@ def read_joint_nlu(folder: str | os.PathLike, split: str = "train") -> datasets.
     for path in [folder / INTENT_VOCAB, folder / SLOT_VOCAB, *paths.values()]:
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; a joint NLU folder needs {INTENT_VOCAB}, {SLOT_VOCAB} "
-                                    f"and <split>/seq.in, seq.out, label (see datadiet.data.joint_nlu)")
+                                    f"and <split>/seq.in, seq.out, label (see datadiet.toolkit.data.joint_nlu)")
     intent_names = read_vocabulary(folder / INTENT_VOCAB)
     slot_names = read_vocabulary(folder / SLOT_VOCAB)
 

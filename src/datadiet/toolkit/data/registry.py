@@ -2,13 +2,13 @@
 
 Names:
 
-- ``snips``, ``atis``: joint intent + slot filling (:func:`~datadiet.data.joint_nlu.read_joint_nlu`);
+- ``snips``, ``atis``: joint intent + slot filling (:func:`~datadiet.toolkit.data.joint_nlu.read_joint_nlu`);
 - ``clinc150`` (150 in-scope intents) and ``clinc150_oos`` (plus the out-of-scope class);
 - ``sst2``: binary sentiment (GLUE SST-2);
 - a path to a ``.csv``/``.tsv``/``.json``/``.jsonl`` file or a folder of per-split files
-  (:func:`~datadiet.data.external.load_local_files`); a folder holding ``intent_label.txt`` is
+  (:func:`~datadiet.toolkit.data.external.load_local_files`); a folder holding ``intent_label.txt`` is
   read as joint NLU data;
-- ``hf:<repo_id>``: a Hugging Face hub dataset (:func:`~datadiet.data.external.load_hub_dataset`).
+- ``hf:<repo_id>``: a Hugging Face hub dataset (:func:`~datadiet.toolkit.data.external.load_hub_dataset`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Callable, Sequence
 
 import datasets
 
-from datadiet.data.clinc150 import read_clinc150
-from datadiet.data.common import SPLITS, canonical_split
-from datadiet.data.external import load_hub_dataset, load_local_files, split_file
-from datadiet.data.glue import SST2_LABELS, read_glue_tsv
-from datadiet.data.joint_nlu import INTENT_VOCAB, read_joint_nlu
-from datadiet.data.paths import dataset_path
+from datadiet.toolkit.data.clinc150 import read_clinc150
+from datadiet.toolkit.data.common import SPLITS, canonical_split
+from datadiet.toolkit.data.external import load_hub_dataset, load_local_files, split_file
+from datadiet.toolkit.data.glue import SST2_LABELS, read_glue_tsv
+from datadiet.toolkit.data.joint_nlu import INTENT_VOCAB, read_joint_nlu
+from datadiet.toolkit.data.paths import dataset_path
 
 HUB_PREFIX = "hf:"
 
@@ -113,7 +113,7 @@ def reads_columns(name: str) -> bool:
 
 def eval_source(name: str, eval_split: str) -> str:
     """The name that :func:`load_train_and_eval` reads ``eval_split`` from: for a local file, the
-    file of that split beside it (:func:`~datadiet.data.external.split_file`: a run never evaluates
+    file of that split beside it (:func:`~datadiet.toolkit.data.external.split_file`: a run never evaluates
     on its training file unless ``eval_split`` is ``"train"``); else ``name``.
 
     Raises:
@@ -163,10 +163,10 @@ def load_dataset_by_name(
         name: a built-in name (:func:`available_datasets`), a local file or folder path, or
             ``"hf:<repo_id>"`` for a hub dataset.
         split: ``"train"``, ``"validation"`` (aliases ``"dev"``, ``"val"``) or ``"test"``.
-        data_root: the folder with the built-in datasets (see :func:`~datadiet.data.paths.resolve_data_root`).
+        data_root: the folder with the built-in datasets (see :func:`~datadiet.toolkit.data.paths.resolve_data_root`).
         include_oos: CLINC150 only: add the out-of-scope class (``"clinc150_oos"`` implies it).
         text_column, label_column, text_pair_column, label_names, drop_missing_labels: local files
-            and hub datasets only, see :func:`~datadiet.data.external.to_classification` (a row with
+            and hub datasets only, see :func:`~datadiet.toolkit.data.external.to_classification` (a row with
             a null or empty label raises, naming it, unless ``drop_missing_labels=True``).
         **hub_kwargs: passed to ``datasets.load_dataset`` for ``hf:`` names (e.g. ``name="sst2"``).
 

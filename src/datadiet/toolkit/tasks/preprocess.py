@@ -12,7 +12,7 @@ from typing import Sequence
 
 import datasets
 
-from datadiet.data.common import EXAMPLE_ID
+from datadiet.toolkit.data.common import EXAMPLE_ID
 
 IGNORE_INDEX = -100
 DEFAULT_MAX_LENGTH = 128
@@ -46,10 +46,10 @@ def align_word_labels(
 def _check(dataset: datasets.Dataset, columns: Sequence[str], tokenizer) -> None:
     missing = [c for c in [EXAMPLE_ID, *columns] if c not in dataset.column_names]
     if missing:
-        hint = " Add ids with datadiet.data.add_example_ids(dataset)." if EXAMPLE_ID in missing else ""
+        hint = " Add ids with datadiet.toolkit.data.add_example_ids(dataset)." if EXAMPLE_ID in missing else ""
         raise ValueError(f"the dataset lacks column(s) {missing}; it has {dataset.column_names}.{hint}")
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError("a fast tokenizer is needed (word_ids()); load it with datadiet.tasks.load_tokenizer")
+        raise ValueError("a fast tokenizer is needed (word_ids()); load it with datadiet.toolkit.tasks.load_tokenizer")
 
 
 def _drop(dataset: datasets.Dataset) -> list[str]:
@@ -120,8 +120,8 @@ def tokenize_joint_intent_slot(
     """Columns ``example_id``, ``input_ids``, ``attention_mask`` (, ``token_type_ids``),
     ``intent_labels`` (int) and ``slot_labels`` (per token, ``-100`` off first sub-words).
 
-    The input is a joint NLU split as read by :func:`datadiet.data.read_joint_nlu`; batch the result
-    with :class:`~datadiet.tasks.collate.JointNLUCollator`.
+    The input is a joint NLU split as read by :func:`datadiet.toolkit.data.read_joint_nlu`; batch the result
+    with :class:`~datadiet.toolkit.tasks.collate.JointNLUCollator`.
     """
     _check(dataset, [words_column, intent_column, slot_column], tokenizer)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import datasets
 
-from datadiet.data.common import EXAMPLE_ID, canonical_split
+from datadiet.toolkit.data.common import EXAMPLE_ID, canonical_split
 
 OOS = "oos"
 """Name of the out-of-scope intent in CLINC150."""

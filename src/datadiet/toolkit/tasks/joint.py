@@ -20,7 +20,7 @@ from transformers.utils import ModelOutput
 
 from datadiet.integrations.compat import PreTrainedConfig
 
-from datadiet.tasks.models import MINILM, load_pretrained
+from datadiet.toolkit.tasks.models import MINILM, load_pretrained
 
 IGNORE_INDEX = -100
 
@@ -117,7 +117,7 @@ class JointIntentSlotModel(PreTrainedModel):
 
     Build it from a pretrained encoder with :meth:`from_encoder`; reload a fine-tuned one with
     ``JointIntentSlotModel.from_pretrained(folder)``. ``forward`` takes the batch of
-    :class:`~datadiet.tasks.collate.JointNLUCollator` and ignores keys it does not use
+    :class:`~datadiet.toolkit.tasks.collate.JointNLUCollator` and ignores keys it does not use
     (such as ``example_id``).
     """
 
@@ -159,11 +159,11 @@ class JointIntentSlotModel(PreTrainedModel):
         """A joint model whose encoder weights are copied from a pretrained encoder; heads are random.
 
         Args:
-            encoder: :data:`~datadiet.tasks.models.MINILM` (default), a local folder or a hub name.
+            encoder: :data:`~datadiet.toolkit.tasks.models.MINILM` (default), a local folder or a hub name.
             intent_names, slot_names: label names in id order (or only their counts, ``num_*``).
             num_hidden_layers: keep only the first n encoder layers.
             classifier_dropout: see :class:`JointIntentSlotConfig`.
-            local_files_only: see :func:`~datadiet.tasks.models.load_pretrained`.
+            local_files_only: see :func:`~datadiet.toolkit.tasks.models.load_pretrained`.
 
         Raises:
             ValueError: the pretrained checkpoint lacks weights the encoder needs.

@@ -13,12 +13,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from datadiet.llm.gsm8k import GSM8K_PROMPT, answers_match, extract_final_number, gsm8k_prompt, tokenize_gsm8k
+from datadiet.labelled_head import CheckedHead, split_lm_head
 from datadiet.llm.tokenization import CausalLMCollator, token_lengths
 from datadiet.scores.inputs import IGNORE_INDEX
 from datadiet.scores.tokens import gold_token_logprobs
-from datadiet.labelled_head import CheckedHead, split_lm_head
 from datadiet.scoring_pass import Autocast, batch_to_device, eval_forward, length_buckets, scoring_precision
+from datadiet.toolkit.llm.gsm8k import GSM8K_PROMPT, answers_match, extract_final_number, gsm8k_prompt, tokenize_gsm8k
 
 __all__ = ["evaluate_gsm8k", "generate_greedy", "mean_token_nll"]
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import datasets
 
-from datadiet.data.common import EXAMPLE_ID, canonical_split
+from datadiet.toolkit.data.common import EXAMPLE_ID, canonical_split
 
 LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl")
 """File suffixes read from disk."""

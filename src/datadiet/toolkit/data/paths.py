@@ -17,8 +17,8 @@ DATA_ENV_VAR = "DATADIET_DATA"
 
 def _default_roots() -> list[Path]:
     """Candidate roots when neither the argument nor the environment variable is set."""
-    # src/datadiet/data/paths.py -> parents[3] is the checkout; its sibling shared/data is the root.
-    beside_checkout = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    # src/datadiet/toolkit/data/paths.py -> parents[4] is the checkout; its sibling shared/data is the root.
+    beside_checkout = Path(__file__).resolve().parents[4].parent / "shared" / "data"
     beside_cwd = Path.cwd().parent / "shared" / "data"
     return [beside_checkout] if beside_checkout == beside_cwd else [beside_checkout, beside_cwd]
 

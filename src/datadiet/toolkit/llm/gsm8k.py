@@ -1,5 +1,5 @@
 """GSM8K (Cobbe et al. 2021, MIT licence): reader, prompt, action segmentation and answer matching
-(the test metrics that need the model are :func:`datadiet.llm.evaluation.evaluate_gsm8k`).
+(the test metrics that need the model are :func:`datadiet.toolkit.llm.evaluation.evaluate_gsm8k`).
 
 Data: ``<root>/gsm8k/grade_school_math/data/{train,test}.jsonl`` (7,473 / 1,319 rows), with
 ``root`` the ``root`` argument, else ``$DATADIET_DATA``, else the project's ``../shared/data``.
@@ -59,7 +59,7 @@ def gsm8k_data_root(root: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("DATADIET_DATA")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return Path(__file__).resolve().parents[4].parent / "shared" / "data"
 
 
 def read_gsm8k(

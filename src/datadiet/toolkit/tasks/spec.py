@@ -11,11 +11,11 @@ from typing import Any, Callable, Iterator
 import datasets
 import torch
 
-from datadiet import metrics
-from datadiet.tasks.collate import JointNLUCollator
-from datadiet.tasks.joint import JointIntentSlotModel
-from datadiet.tasks.models import MINILM, load_pretrained, load_tokenizer
-from datadiet.tasks.preprocess import (
+from datadiet.toolkit import metrics
+from datadiet.toolkit.tasks.collate import JointNLUCollator
+from datadiet.toolkit.tasks.joint import JointIntentSlotModel
+from datadiet.toolkit.tasks.models import MINILM, load_pretrained, load_tokenizer
+from datadiet.toolkit.tasks.preprocess import (
     DEFAULT_MAX_LENGTH,
     tokenize_joint_intent_slot,
     tokenize_sequence_classification,
@@ -101,7 +101,7 @@ def build_task(
         task: ``"sequence_classification"`` (columns ``text``, ``label``), ``"token_classification"``
             (``words`` and per-word ``label_column``, default ``slot_labels``) or
             ``"joint_intent_slot"`` (``words``, ``intent_label``, ``slot_labels``), as the readers
-            in :mod:`datadiet.data` produce them.
+            in :mod:`datadiet.toolkit.data` produce them.
         train_dataset, eval_dataset: raw splits with an ``example_id`` column and ClassLabel labels.
         encoder: the pretrained encoder (default the packaged MiniLM), used when ``model`` is None.
         model, tokenizer: use these instead of loading them (e.g. a small random model in tests).
@@ -117,7 +117,7 @@ def build_task(
         ValueError: an unknown task (listing the valid ones) or missing columns.
 
     Example:
-        >>> from datadiet.data import load_dataset_by_name
+        >>> from datadiet.toolkit.data import load_dataset_by_name
         >>> spec = build_task("joint_intent_slot", load_dataset_by_name("snips", "train"),
         ...                   load_dataset_by_name("snips", "validation"), num_hidden_layers=2, seed=0)  # doctest: +SKIP
     """

@@ -86,7 +86,7 @@ def slot_scores(predicted_tags: list[list[str]], gold_tags: list[list[str]]) -> 
     A span counts as correct only if its type and both boundaries match. Non-tags such as
     ``PAD``/``UNK`` (:data:`NON_TAGS`) are read as ``O``, so a gold span tagged UNK is not counted.
     """
-    require("seqeval", extra="nlu", purpose="slot F1 (datadiet.metrics.slot_scores)")
+    require("seqeval", extra="nlu", purpose="slot F1 (datadiet.toolkit.metrics.slot_scores)")
     from seqeval.metrics import f1_score, precision_score, recall_score
 
     if len(predicted_tags) != len(gold_tags):

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from datadiet.diet import DataDiet
-from datadiet.fields import ConfigError, Rule, allowed_text, from_mapping, setting, setting_errors
 from datadiet.strategies import available_methods
+from datadiet.toolkit.fields import ConfigError, Rule, allowed_text, from_mapping, setting, setting_errors
 
 SUBSAMPLE_SEED = 20231
 """Seed of the training subsample (``train_size``): fixed, so every run of a grid sees the same data."""
@@ -31,7 +31,7 @@ def _scheduler_names() -> list[str]:
 
 
 def _is_split(name: str) -> bool:
-    from datadiet.data.common import canonical_split
+    from datadiet.toolkit.data.common import canonical_split
 
     try:
         canonical_split(name)
@@ -43,7 +43,7 @@ def _is_split(name: str) -> bool:
 @dataclass
 class Protocol:
     """The training protocol a run (and every run of a benchmark grid) follows. Checked at
-    construction: a wrong type or value raises :class:`~datadiet.fields.ConfigError` with one line
+    construction: a wrong type or value raises :class:`~datadiet.toolkit.fields.ConfigError` with one line
     per bad setting."""
 
     epochs: int = setting(10, help="training epochs")
@@ -132,9 +132,9 @@ class RunConfig(Protocol):
         return from_mapping(cls, values, extra_keys)
 
     def dataset_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`~datadiet.data.load_dataset_by_name` for this run's dataset:
+        """The keyword arguments of :func:`~datadiet.toolkit.data.load_dataset_by_name` for this run's dataset:
         the columns and ``dataset_options`` for a local or hub dataset, none for a built-in one."""
-        from datadiet.data.registry import reads_columns
+        from datadiet.toolkit.data.registry import reads_columns
 
         if not reads_columns(self.dataset):
             return {}
@@ -150,9 +150,9 @@ class RunConfig(Protocol):
         """Whether the dataset can be found, without reading it: a built-in name with its data
         folder present (and no column settings), an existing path (a single file with a file for
         ``eval_split`` beside it), or a hub name."""
-        from datadiet.data import available_datasets, source_task
-        from datadiet.data.paths import resolve_data_root
-        from datadiet.data.registry import HUB_PREFIX, eval_source, is_builtin, reads_columns
+        from datadiet.toolkit.data import available_datasets, source_task
+        from datadiet.toolkit.data.paths import resolve_data_root
+        from datadiet.toolkit.data.registry import HUB_PREFIX, eval_source, is_builtin, reads_columns
 
         try:
             source_task(self.dataset)
@@ -208,8 +208,8 @@ def environment() -> dict[str, Any]:
 
 def build_run(cfg: RunConfig):
     """The task spec (model, tokenized data, collator, metrics) and the diet of a run."""
-    from datadiet.data import add_example_ids, load_train_and_eval, source_task
-    from datadiet.tasks import build_task
+    from datadiet.toolkit.data import add_example_ids, load_train_and_eval, source_task
+    from datadiet.toolkit.tasks import build_task
 
     train, evaluation = load_train_and_eval(cfg.dataset, cfg.eval_split, cfg.data_root, **cfg.dataset_kwargs())
     if cfg.train_size is not None and cfg.train_size < len(train):

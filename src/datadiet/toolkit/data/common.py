@@ -1,6 +1,6 @@
 """Helpers every reader shares: split names, the ``example_id`` column, label vocabularies.
 
-Conventions of every reader in :mod:`datadiet.data`:
+Conventions of every reader in :mod:`datadiet.toolkit.data`:
 
 - a reader returns one split as a :class:`datasets.Dataset` (``load_dataset_dict`` groups splits);
 - the first column is ``example_id``, an ``int64`` equal to the row's position ``0..N-1`` in that
