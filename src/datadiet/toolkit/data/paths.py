@@ -2,8 +2,9 @@
 
 The benchmark datasets are read by path and never copied into the repository (the README's
 "The data" section says where they go). The root is, in order: the ``data_root`` argument, the
-``DATADIET_DATA`` environment variable, ``../shared/data`` beside the checkout that holds this
-package, or ``../shared/data`` beside the current working directory.
+``DATADIET_DATA`` environment variable, or ``../shared/data`` beside the current working directory
+(the repository root, for the tests, the examples and the benchmarks). The package never looks
+beside its own source: installed, that is a site-packages folder.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ DATA_ENV_VAR = "DATADIET_DATA"
 
 def _default_roots() -> list[Path]:
     """Candidate roots when neither the argument nor the environment variable is set."""
-    # src/datadiet/toolkit/data/paths.py -> parents[4] is the checkout; its sibling shared/data is the root.
-    beside_checkout = Path(__file__).resolve().parents[4].parent / "shared" / "data"
-    beside_cwd = Path.cwd().parent / "shared" / "data"
-    return [beside_checkout] if beside_checkout == beside_cwd else [beside_checkout, beside_cwd]
+    return [Path.cwd().parent / "shared" / "data"]
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
@@ -38,7 +36,7 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(DATA_ENV_VAR):
         candidates, source = [Path(os.environ[DATA_ENV_VAR]).expanduser()], f"${DATA_ENV_VAR}"
     else:
-        candidates, source = _default_roots(), "the default locations"
+        candidates, source = _default_roots(), "the default, ../shared/data beside the current directory"
     for path in candidates:
         if path.is_dir():
             return path

@@ -2,7 +2,8 @@
 (the test metrics that need the model are :func:`datadiet.toolkit.llm.evaluation.evaluate_gsm8k`).
 
 Data: ``<root>/gsm8k/grade_school_math/data/{train,test}.jsonl`` (7,473 / 1,319 rows), with
-``root`` the ``root`` argument, else ``$DATADIET_DATA``, else the project's ``../shared/data``.
+``root`` the ``root`` argument, else ``$DATADIET_DATA``, else ``../shared/data`` beside the
+current working directory.
 Each row has ``question`` and ``answer``: reasoning steps, one per line, then ``#### <number>``.
 
 Choices (documented here once):
@@ -53,13 +54,14 @@ _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 
 def gsm8k_data_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder holding ``gsm8k/``: ``root``, else ``$DATADIET_DATA``, else ``<project>/../shared/data``."""
+    """The folder holding ``gsm8k/``: ``root``, else ``$DATADIET_DATA``, else ``../shared/data``
+    beside the current working directory."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("DATADIET_DATA")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[4].parent / "shared" / "data"
+    return Path.cwd().parent / "shared" / "data"
 
 
 def read_gsm8k(
