@@ -1,2 +1,2 @@
-"""The benchmarks of datadiet: the grid runner (``python -m benchmarks.grid``, also ``datadiet bench``)
-and stand-alone benchmark scripts, built on the library's public API. Run from the repository root."""
+"""The benchmarks of datadiet: the grid runner (``python -m benchmarks.grid``) and stand-alone
+benchmark scripts, built on the library's public API. Run from the repository root."""

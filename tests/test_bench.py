@@ -46,9 +46,9 @@ def grid_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("grid")
     first = Counting(interrupt_at=3)
     with pytest.raises(KeyboardInterrupt):
-        run_grid(tiny_grid(), out, run_fn=first, command="datadiet bench t", log=lambda s: None)
+        run_grid(tiny_grid(), out, run_fn=first, command="python -m benchmarks.grid t", log=lambda s: None)
     second = Counting()
-    counts = run_grid(tiny_grid(), out, run_fn=second, command="datadiet bench t", log=lambda s: None)
+    counts = run_grid(tiny_grid(), out, run_fn=second, command="python -m benchmarks.grid t", log=lambda s: None)
     assert counts == {"planned": 6, "skipped": 2, "ran": 4, "failed": 0, "out_of_budget": 0}
     write_report(out)
     return out, first.keys, second.keys
@@ -126,7 +126,7 @@ def test_markdown_table_holds_mean_and_std_over_seeds(grid_folder):
     random_row = next(r for r in summarize(records)["toy"] if r.method == "random")
     assert random_row.trained_fraction.mean == pytest.approx(0.75)
     report = json.loads((out / "results.json").read_text())
-    assert report["commands"] == ["datadiet bench t"] and len(report["runs"]) == 6
+    assert report["commands"] == ["python -m benchmarks.grid t"] and len(report["runs"]) == 6
     assert report["environments"][0]["torch"] == torch.__version__
     assert "### Goals" in md and "| goal | status | numbers |" in md
 
@@ -171,7 +171,7 @@ def test_bench_methods_are_the_library_presets_at_the_kept_fraction():
 
 
 def test_one_data_map_per_dataset_and_method_and_the_report_shows_the_defaults(tmp_path):
-    quiet = {"command": "datadiet bench t", "log": lambda s: None}
+    quiet = {"command": "python -m benchmarks.grid t", "log": lambda s: None}
     run_grid(tiny_grid(methods=["full", "random"], seeds=[1], epochs=2), tmp_path, run_fn=tiny_run, **quiet)
     run_grid(tiny_grid(methods=["full", "default"], seeds=[2], epochs=2), tmp_path, run_fn=tiny_run, **quiet)
     # continuing with other seeds or adding methods writes no second map of the same method
@@ -188,13 +188,13 @@ def test_one_data_map_per_dataset_and_method_and_the_report_shows_the_defaults(t
 
 def test_invocations_merge_and_protocol_changes_are_refused(tmp_path):
     run_grid(tiny_grid(datasets=["toy_a"], seeds=[0], methods=["full"]), tmp_path, run_fn=Counting(),
-             command="datadiet bench --datasets toy_a", log=lambda s: None)
+             command="python -m benchmarks.grid --datasets toy_a", log=lambda s: None)
     run_grid(tiny_grid(datasets=["toy_b"], seeds=[0], methods=["full"]), tmp_path, run_fn=Counting(),
-             command="datadiet bench --datasets toy_b", log=lambda s: None)
+             command="python -m benchmarks.grid --datasets toy_b", log=lambda s: None)
     write_report(tmp_path)
     md = (tmp_path / "results.md").read_text()
     assert "## toy_a" in md and "## toy_b" in md
-    assert "datadiet bench --datasets toy_a\ndatadiet bench --datasets toy_b" in md
+    assert "python -m benchmarks.grid --datasets toy_a\npython -m benchmarks.grid --datasets toy_b" in md
     with pytest.raises(ValueError, match="another protocol.*epochs: 2 there, 3 here"):
         run_grid(tiny_grid(datasets=["toy_a"], seeds=[0], methods=["full"], epochs=3), tmp_path, run_fn=Counting(),
                  log=lambda s: None)

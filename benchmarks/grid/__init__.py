@@ -7,5 +7,5 @@ then a report with the issue's goals checked.
 - :mod:`.runner`: runs the grid, resumable (:func:`~benchmarks.grid.runner.run_grid`);
 - :mod:`.store`: the results file; :mod:`.aggregate`: time ratios and seed statistics;
   :mod:`.goals`: the goals; :mod:`.render`: ``results.md``, ``results.json`` and plots;
-- :mod:`.cli`: ``python -m benchmarks.grid`` (``datadiet bench`` runs the same).
+- :mod:`.cli`: ``python -m benchmarks.grid``, from the repository root.
 """

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.grid`` (also ``datadiet bench``): run a benchmark grid (resumable) and write
+"""``python -m benchmarks.grid`` (from the repository root): run a benchmark grid (resumable) and write
 its report. Settings come from, in increasing priority: the built-in defaults, ``--quick`` or
 ``--config FILE.yaml``, then the individual flags, which are generated from the fields of
 :class:`~benchmarks.grid.config.GridConfig` (one definition for a setting and its flag).

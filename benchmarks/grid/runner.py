@@ -92,12 +92,9 @@ def _now() -> str:
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """The command that launched this process, shell-quoted: ``datadiet bench ...`` or
-    ``python -m benchmarks.grid ...``."""
+    """The command that launched this process, shell-quoted: ``python -m benchmarks.grid ...``."""
     argv = list(sys.argv if argv is None else argv)
-    if argv and os.path.basename(argv[0]) == "datadiet":
-        argv[0] = "datadiet"
-    elif argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "grid":
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "grid":
         argv[:1] = ["python", "-m", "benchmarks.grid"]
     return shlex.join(argv)
 

@@ -15,7 +15,7 @@ RESULTS_FILE = "results.jsonl"
 """Run records, one JSON object a line, in the order they finished."""
 
 INVOCATIONS_FILE = "invocations.jsonl"
-"""One line per ``datadiet bench`` invocation that ran in the folder: its command line and grid."""
+"""One line per ``python -m benchmarks.grid`` invocation that ran in the folder: its command line and grid."""
 
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
 """A record's ``status``: the run finished (``ok``), raised (``error``, with ``error`` and ``traceback``)

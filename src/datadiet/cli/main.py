@@ -1,5 +1,6 @@
 """``datadiet``: the command line. ``datadiet demo``, ``datadiet train CONFIG.yaml``, ``datadiet plan
-CONFIG.yaml``, ``datadiet bench``.
+CONFIG.yaml``. (The benchmark grid is part of the repository, not of the package: ``python -m
+benchmarks.grid`` from the root of a checkout.)
 
 Every setting is checked before any data or model is loaded: each bad one prints one line (the key,
 the value, what is allowed) and the command exits with status 2. Any other error prints one line
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from datadiet.cli.options import add_options, option_values
 from datadiet.strategies import available_methods
@@ -67,10 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                                       "each epoch) and its predicted time ratio against full-data training, "
                                       "without loading a model.")
     plan.add_argument("config", help="YAML file, as for `datadiet train`")
-
-    sub.add_parser("bench", add_help=False,
-                   help="run a benchmark grid, from the root of a checkout of the repository (the same as "
-                        "`python -m benchmarks.grid`; `datadiet bench --help` lists its options)")
     return parser
 
 
@@ -91,23 +87,8 @@ def demo_configs(args: argparse.Namespace) -> list[RunConfig]:
     return runs
 
 
-def _bench_main():
-    """``main`` of the benchmark grid package (``benchmarks/grid``) of the checkout in the current folder."""
-    root = Path.cwd()
-    if not (root / "benchmarks" / "grid" / "cli.py").is_file():  # its results folders are relative to the root
-        raise ConfigError([f"the benchmark grid is part of the datadiet repository, not of the installed package: "
-                           f"run `datadiet bench` from the root of a checkout ({root} has no benchmarks/grid/)"])
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from benchmarks.grid.cli import main as bench_main
-
-    return bench_main
-
-
-def run(args: argparse.Namespace, rest: list[str]) -> int:
-    """Run the parsed command (``rest``: the arguments of ``bench``)."""
-    if args.command == "bench":
-        return _bench_main()(rest, prog="datadiet bench")
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command."""
     if args.command == "demo":
         demo_configs(args)
         _quiet_libraries()
@@ -124,11 +105,8 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    if rest and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return report_errors(lambda: run(args, rest), f"datadiet {args.command}", args.debug)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    return report_errors(lambda: run(args), f"datadiet {args.command}", args.debug)
 
 
 def report_errors(run_command, prog: str, debug: bool) -> int:
