@@ -1,8 +1,12 @@
-"""The package's shape, read from its source: no import circle (imports inside functions included),
-nothing in the package imports the repository's benchmarks, and no module writes another object's
-private fields (the Trainer's own internals are touched in integrations/compat.py alone)."""
+"""The package's shape, read from its source (imports inside functions included): no import circle;
+three layers, the engine (every module but these two) <- ``datadiet.toolkit`` (dataset readers,
+task models, metrics, the experiment runner, GSM8K) <- ``datadiet.cli``, each importing only from
+itself and the layers before it; nothing in the package imports the repository's benchmarks or
+finds files from its own source location; and no module writes another object's private fields
+(the Trainer's own internals are touched in integrations/compat.py alone)."""
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -92,6 +96,62 @@ def test_the_package_has_no_import_circle():
     assert cycles(graph) == []
 
 
+LAYERS = ("engine", "datadiet.toolkit", "datadiet.cli")
+"""From the bottom up: a module may import its own layer and those before it, never one after."""
+
+
+def layer(module: str) -> int:
+    """The index in :data:`LAYERS` of a package module's layer."""
+    for i, top in enumerate(LAYERS[1:], start=1):
+        if module == top or module.startswith(top + "."):
+            return i
+    return 0
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """``importer -> imported`` for every import of a later layer."""
+    return sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps if layer(d) > layer(m))
+
+
+def test_layer_violations_are_found():
+    graph = {"datadiet.diet": {"datadiet.toolkit.data"}, "datadiet.toolkit.experiment": {"datadiet.diet"},
+             "datadiet.toolkit.data": {"datadiet.cli.main"}, "datadiet.cli.main": {"datadiet.toolkit", "datadiet"},
+             "datadiet": set(), "datadiet.toolkit": set()}
+    assert layer_violations(graph) == ["datadiet.diet -> datadiet.toolkit.data",
+                                       "datadiet.toolkit.data -> datadiet.cli.main"]
+
+
+MODULE_NAME = re.compile(r"datadiet(\.[A-Za-z_]\w*)+\.?")
+
+
+def named_modules() -> dict[str, set[str]]:
+    """Every module and the package modules its strings name in full (``"datadiet.toolkit.tasks"``,
+    or an f-string's ``"datadiet.toolkit.tasks."`` prefix): the imports of lazy tables and
+    ``importlib.import_module``, which no import statement shows."""
+    modules, named = _modules(), {}
+    for module, path in modules.items():
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_NAME.fullmatch(node.value):
+                name = node.value.rstrip(".")
+                while name not in modules and "." in name:
+                    name = name.rsplit(".", 1)[0]
+                if name in modules and name != module:
+                    names.add(name)
+        named[module] = names
+    return named
+
+
+def test_the_engine_imports_neither_toolkit_nor_cli_and_the_toolkit_not_the_cli():
+    graph = import_graph()
+    assert {layer(m) for m in graph} == {0, 1, 2}  # the three layers exist where this test looks
+    assert "datadiet.toolkit.experiment" in graph["datadiet.cli.main"]
+    assert layer_violations(graph) == []
+    named = named_modules()
+    assert "datadiet.integrations.trl" in named["datadiet"]  # its lazy table is seen
+    assert layer_violations(named) == []
+
+
 def test_nothing_in_the_package_imports_the_repository_benchmarks():
     importers = []
     for module, path in _modules().items():
@@ -102,6 +162,14 @@ def test_nothing_in_the_package_imports_the_repository_benchmarks():
                 importers.append(module)
     # the grid is part of the repository: `python -m benchmarks.grid` from a checkout's root
     assert importers == []
+
+
+def test_no_module_finds_files_from_its_own_source_location():
+    # installed, a module's folder is site-packages: data are found from arguments, the environment
+    # or the current directory, and installed packages' folders through importlib
+    users = [f"{path.relative_to(SRC)}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+             for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Name) and node.id == "__file__"]
+    assert users == []
 
 
 def test_no_module_writes_another_objects_private_fields():
