@@ -60,7 +60,7 @@ def test_a_resolved_run_trains_full_data_for_the_shorter_count_and_keeps_the_pro
 
 
 def test_fewer_epochs_runs_at_budgets_only():
-    with pytest.raises(ConfigError, match="fewer_epochs only with --budgets"):
+    with pytest.raises(ConfigError, match="fewer_epochs, default_auto only with --budgets"):
         GridConfig(methods=["full", FEWER_EPOCHS], keeps=[0.5], budgets=[])
     grid = GridConfig(datasets=["atis"], methods=["full", FEWER_EPOCHS, "default"], keeps=[0.5], budgets=[0.3],
                       seeds=[0])

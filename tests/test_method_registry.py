@@ -57,8 +57,20 @@ ADDED = {  # the strategies under their own names, and the GSM8K benchmark's col
 }
 
 
+BUDGETED = ("default_auto",)  # methods that need a time budget: DataDiet(method=..., time_budget=b)
+
+
 def test_the_vocabulary_is_the_old_presets_in_their_order_then_the_strategies():
-    assert available_methods() == METHODS == tuple(BEFORE) + tuple(ADDED)
+    assert available_methods() == METHODS == tuple(BEFORE) + tuple(ADDED) + BUDGETED
+
+
+def test_default_auto_is_the_default_spending_a_time_budget_on_epochs_and_keep():
+    with pytest.raises(ValueError, match="give time_budget"):
+        DataDiet(method="default_auto")
+    built = DataDiet(method="default_auto", time_budget=0.3).strategy.to_dict()
+    assert built == {**DYNAMIC, "keep": built["keep"], "time_budget": 0.3, "budget_epochs": "auto"}
+    plan = DataDiet(method="default_auto", time_budget=0.3).plan(4478, 10)
+    assert len(plan.epochs) == 4 and "4 epochs at keep" in str(plan)  # 10 epochs would keep 0.2 < 0.5
 
 
 @pytest.mark.parametrize("name", list(BEFORE) + list(ADDED))

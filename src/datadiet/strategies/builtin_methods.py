@@ -68,8 +68,6 @@ register_method("infobatch", infobatch, "InfoBatch (Qin et al. 2024): prune_rati
 register_method("default", preset("dynamic"), "the library's default: free scores, stale re-scoring")
 register_method("default_anneal", preset("dynamic", anneal_epochs=1),
                 "the default with its last epoch on all the data (InfoBatch's annealing, applied to hard pruning)")
-register_method("default_auto", preset("dynamic", budget_epochs="auto"),
-                "the default given a time budget that it may also spend on fewer epochs (budget_epochs='auto')")
 register_method("importance", preset("dynamic", **IMPORTANCE), "the importance selector, hardest half kept")
 register_method("importance_anneal", preset("dynamic", **IMPORTANCE, anneal_epochs=1),
                 "importance, last epoch on all the data")
@@ -89,3 +87,6 @@ register_method("static", preset("static"), "score once after the warm-up, keep 
 register_method("p3", p3_budget(), "P3 (Yang et al. 2024): budget = keep, self-paced difficulty, a DPP for diversity")
 register_method("p3_cold", p3_budget(cold_start="random"),
                 "P3 whose first epoch trains a random budget instead of scoring the whole pool first")
+# Issue 27: the default at a time budget (it needs one) that it may also spend on fewer epochs.
+register_method("default_auto", preset("dynamic", budget_epochs="auto"),
+                "the default given a time budget that it may also spend on fewer epochs (budget_epochs='auto')")
