@@ -13,7 +13,7 @@ import torch
 
 from benchmarks.grid.aggregate import Row, Stat, cpu_time, summarize, time_ratios
 from benchmarks.grid.cli import QUICK, build_parser, grid_from_args, main, run_bench
-from benchmarks.grid.config import GridConfig
+from benchmarks.grid.config import GridConfig, check_compatible
 from benchmarks.grid.goals import MET, NOT_MET, UNDETERMINED, accuracy_goal, interpolate_at, issue5_goals, keep_goal, time_goal
 from benchmarks.grid.render import data_map_record, write_report
 from benchmarks.grid.runner import estimated_cost, run_grid
@@ -332,3 +332,17 @@ def test_a_missing_data_folder_is_refused_before_any_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("python -m benchmarks.grid: data_root: no dataset folder found"), err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_record_written_before_a_setting_existed_ran_at_its_default(tmp_path):
+    """A folder whose records predate a run setting (``text_column``, ``label_column`` and
+    ``dataset_options`` came later) continues: the missing settings were their defaults. A record
+    that names another value is still another protocol."""
+    grid = tiny_grid(datasets=["toy_a"], seeds=[0], methods=["full"])
+    record = {"config": asdict(grid.run_config("toy_a", "full", 1.0, 0)), "status": "ok"}
+    old = {**record, "config": {k: v for k, v in record["config"].items()
+                                if k not in ("text_column", "label_column", "dataset_options")}}
+    check_compatible(grid, [old])
+    other = {**record, "config": {**record["config"], "label_column": "intent"}}
+    with pytest.raises(ValueError, match="another protocol.*label_column: 'intent' there, 'label' here"):
+        check_compatible(grid, [other])

@@ -313,6 +313,20 @@ def protocol(config: dict[str, Any]) -> dict[str, Any]:
     return shared
 
 
+def with_later_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded run config with the settings added to :class:`GridRun` after it was written at
+    their defaults (a record from before ``text_column`` existed ran with what is now its default)."""
+    defaults = {}
+    for f in dataclasses.fields(GridRun):
+        if f.name in config:
+            continue
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = f.default_factory()
+    return {**defaults, **config}
+
+
 def check_compatible(grid: GridConfig, records: list[dict]) -> None:
     """Raise :class:`~datadiet.toolkit.fields.ConfigError` if the folder already holds successful runs of a
     grid dataset under another protocol."""
@@ -321,7 +335,7 @@ def check_compatible(grid: GridConfig, records: list[dict]) -> None:
         for r in records:
             if r.get("status", OK) != OK or r["config"]["dataset"] != dataset:
                 continue
-            have = protocol(r["config"])
+            have = protocol(with_later_defaults(r["config"]))
             diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want) if have.get(k) != want.get(k)}
             if diff:
                 text = ", ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in
