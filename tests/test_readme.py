@@ -3,6 +3,7 @@ settings, the plain-loop example script runs, and every link in the docs resolve
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_the_readme_trainer_example_runs_as_copied_and_is_reproducible(tmp_path,
     code = substitute(code, "EPOCHS = 10", "EPOCHS = 2")
     code = substitute(code, 'load_dataset_by_name("atis", "train")', 'load_dataset_by_name("atis", "train").select(range(96))')
     code = substitute(code, 'load_dataset_by_name("atis", "test")', 'load_dataset_by_name("atis", "test").select(range(64))')
+    # the example runs from its own folder, as a user's script would; the data is found as the README says
+    monkeypatch.setenv("DATADIET_DATA", os.environ.get("DATADIET_DATA") or str(ROOT.parent / "shared" / "data"))
     runs = []
     for attempt in ("first", "second"):
         folder = tmp_path / attempt
