@@ -105,7 +105,7 @@ def test_nan_free_score_names_the_example():
     with pytest.raises(ValueError, match=r"example ids \[3\] in training batch 1 of epoch 0"):  # at the batch
         diet.observe(torch.tensor([2, 3]), ScoreInputs(logits=torch.tensor([[0.0, 1.0], [float("nan"), 0.0]]),
                                                        labels=torch.tensor([0, 1])))
-    assert diet.recorder.pending == []  # nothing of that batch was recorded: the state is the one before it
+    assert diet.observer.recorder.pending == []  # nothing of that batch was recorded: the state is the one before it
 
 
 def test_tiny_keep_never_gives_an_empty_selection():
@@ -241,7 +241,7 @@ def test_out_of_range_example_ids_fail_at_the_batch_that_has_them():
 
 
 def test_a_plain_loop_with_shuffled_ids_is_refused_at_its_first_epoch():
-    from tests.helpers import pad_collate, tiny_classifier, toy_classification_dataset
+    from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
     ds = toy_classification_dataset(32).shuffle(seed=0)  # ids no longer equal the row positions
     diet = DataDiet(keep=0.5, num_epochs=2, progress=False).setup(32)

@@ -7,10 +7,10 @@ from datadiet import DataDiet
 from datadiet.adapters import TaskAdapter
 from datadiet.scores import get_score
 from datadiet.scoring_pass import score_examples
-from tests.helpers import pad_collate, tiny_classifier, toy_classification_dataset
+from helpers import pad_collate, toy_classification_dataset
 
 
-def test_grand_equals_the_autograd_norm_of_the_heads_gradient():
+def test_grand_equals_the_autograd_norm_of_the_heads_gradient(tiny_classifier):
     model = tiny_classifier(seed=3).eval()
     ds = toy_classification_dataset(12, seed=2)
     result = score_examples(model, ds, np.arange(12), pad_collate, TaskAdapter("sequence_classification"),
@@ -25,11 +25,11 @@ def test_grand_equals_the_autograd_norm_of_the_heads_gradient():
         assert abs(score - brute) < 1e-5 * max(1.0, brute)
 
 
-def test_grand_runs_in_scoring_passes_because_training_cannot_give_it():
+def test_grand_runs_in_scoring_passes_because_training_cannot_give_it(tiny_classifier):
     model = tiny_classifier(seed=0)
     ds = toy_classification_dataset(20, seed=0)
     diet = DataDiet(keep=0.5, score="grand", num_epochs=3, progress=False).setup(20, model=model)
-    assert not diet.training_gives_score()
+    assert not diet.training_records_scores()
     diet.begin_epoch(0, model=model, dataset=ds, collate_fn=pad_collate)
     batch = pad_collate([ds[i] for i in range(20)])
     ids = batch.pop("example_id")

@@ -12,7 +12,7 @@ from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer, ScoreHistory
 from datadiet.history import SOURCE_PASS, NonFiniteScoreError
-from tests.helpers import pad_collate, tiny_classifier, toy_classification_dataset
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
 POISON_TOKEN = 63  # only example POISONED holds it
 POISONED = 7
@@ -71,19 +71,19 @@ def test_a_method_that_ranks_by_score_stops_at_the_batch_naming_the_ids(make):
     with pytest.raises(NonFiniteScoreError, match=rf"example ids \[{POISONED}\] in training batch \d+ of epoch 0 ") as info:
         plain_loop(diet, from_epoch=0)
     assert "resume from the last checkpoint" in str(info.value)
-    assert diet.epoch == 0 and not any(POISONED in p["ids"] for p in diet.recorder.pending)  # nothing of it buffered
+    assert diet.epoch == 0 and not any(POISONED in p["ids"] for p in diet.observer.recorder.pending)  # nothing of it buffered
 
 
 def test_the_batch_named_is_the_one_that_held_the_example():
     diet = DataDiet(keep=0.5)
     batches = []
-    original = diet.recorder.observe
+    original = diet.observer.recorder.observe
 
     def observe(example_ids, *args, **kwargs):
         batches.append(np.asarray(example_ids).tolist())
         return original(example_ids, *args, **kwargs)
 
-    diet.recorder.observe = observe
+    diet.observer.recorder.observe = observe
     with pytest.raises(NonFiniteScoreError) as info:
         plain_loop(diet, from_epoch=0)
     in_epoch = next(i for i, b in enumerate(batches, start=1) if POISONED in b)

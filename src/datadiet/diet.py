@@ -1,9 +1,12 @@
 """``DataDiet``: decides, every epoch, which examples to train on.
 
-It composes a pruning :mod:`strategy <datadiet.strategies>` (what to keep), the per-example
-:class:`~datadiet.history.ScoreHistory`, a :class:`~datadiet.recorder.FreeScoreRecorder` of the
-scores every training forward pass gives for free, and a :class:`~datadiet.runlog.RunLog`. Every
-rank of a distributed run computes the identical selection.
+It composes a pruning :mod:`strategy <datadiet.strategies>` (what to keep) with the run's parts,
+each owning its state: the per-example :class:`~datadiet.history.ScoreHistory`, the
+:class:`~datadiet.observer.TrainingObserver` of the scores every training forward pass gives for
+free, the :class:`~datadiet.free_features.FeatureStore`, the :class:`~datadiet.runlog.RunLog`, the
+:class:`~datadiet.ledger.TrainedLedger` and the :class:`~datadiet.data_binding.DataBinding` (data,
+layout, a resume's contract); the step arithmetic is :mod:`datadiet.run_steps`. Every rank of a
+distributed run computes the identical selection.
 """
 
 from __future__ import annotations
@@ -16,26 +19,30 @@ import numpy as np
 import torch
 
 from datadiet.adapters import CAUSAL_LM, ON_REQUEST, TaskAdapter, infer_task
-from datadiet.contract import RunContract, data_fingerprint
+from datadiet.contract import RunContract
+from datadiet.data_binding import DataBinding
+from datadiet.diet_state import diet_state_dict, load_diet_state
 from datadiet.distributed import broadcast_object, world
-from datadiet.free_features import FeatureStore, capture_context, warn_missing_features
+from datadiet.free_features import FeatureStore, capture_context
 from datadiet.history import SOURCE_PASS, ScoreHistory
 from datadiet.layout import BatchLayout
 from datadiet.ledger import TrainedLedger
+from datadiet.observer import TrainingObserver
 from datadiet.planning import Plan, plan_run
 from datadiet.presets import Presets
-from datadiet.recorder import FreeScoreRecorder, as_id_array
+from datadiet.recorder import as_id_array
+from datadiet.run_steps import epochs_for_steps as _epochs_for_steps
+from datadiet.run_steps import kept_per_epoch as _kept_per_epoch
+from datadiet.run_steps import position as _position
 from datadiet.runlog import RunLog
 from datadiet.sampler import DietSampler
 from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule
 from datadiet.scores import get_score
-from datadiet.scoring_pass import (Autocast, PassResult, check_autocast, dataset_labels, example_lengths, model_device,
-                                   score_examples)
+from datadiet.scoring_pass import Autocast, PassResult, check_autocast, dataset_labels, model_device, score_examples
 from datadiet.select.compress import LazyProjection
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
-from datadiet.utils import check_example_ids, example_ids_of
 
 logger = logging.getLogger("datadiet")
 
@@ -64,24 +71,22 @@ class DataDiet(Presets):
         if self.settings.num_epochs is not None:  # a plan that cannot work fails now, not at set-up
             self.strategy.plan(_ANY_SIZE, self.settings.num_epochs)
         self.adapter: TaskAdapter | None = TaskAdapter(self.settings.task) if self.settings.task else None
-        self.recorder = FreeScoreRecorder()
+        self.binding = DataBinding()
+        self.labelled_head: bool | str = "verify"  # a causal LM's passes: LM head at labelled positions (checked once)
+        self._forget_run()
+
+    def _forget_run(self) -> None:
+        """No run: the per-run parts are built by :meth:`setup`."""
         self.num_examples: int | None = None
         self.num_epochs: int | None = None  # asked for; the schedule may plan fewer (a time budget's choice)
         self.schedule: Schedule | None = None
         self.history: ScoreHistory | None = None
         self.run_log: RunLog | None = None
-        self.epoch = -1
-        self.selection: Selection | None = None
-        self.feature_store: FeatureStore | None = None  # P3's diversity features, per example
-        self._projection: LazyProjection | None = None  # compress_features: built on first use
-        self.labelled_head: bool | str = "verify"  # a causal LM's passes: LM head at labelled positions (checked once)
-        self._lengths: np.ndarray | None = None
-        self._data_fingerprint: str | None = None
-        self._data_bound = False  # bind_data: the ids checked, lengths and fingerprint read once
-        self.layout: BatchLayout | None = None  # how training batches an epoch (set_layout)
         self.ledger: TrainedLedger | None = None  # what the current epoch has trained (end_epoch checks it)
-        self._saved_contract: RunContract | None = None  # a loaded checkpoint's, for fields known later
-        self._warned_missing_features = False  # warn_missing_features: once per diet
+        self.feature_store: FeatureStore | None = None  # P3's diversity features, per example
+        self.selection: Selection | None = None
+        self.epoch = -1
+        self.observer = TrainingObserver(self.strategy)
 
     # ---------------------------------------------------------------- set-up
     def setup(self, num_examples: int, num_epochs: int | None = None, model: torch.nn.Module | None = None) -> "DataDiet":
@@ -94,10 +99,8 @@ class DataDiet(Presets):
             self.schedule = self.strategy.plan(int(num_examples), num_epochs)
             self.num_examples, self.num_epochs = int(num_examples), int(num_epochs)
             self.history = ScoreHistory(self.num_examples, **self.strategy.history_options())
-            self.run_log = RunLog(self.num_examples)
-            self.ledger = TrainedLedger(self.num_examples)
-            self.feature_store = FeatureStore(self.num_examples)
-            self.selection = Selection.full(self.num_examples)
+            self.run_log, self.ledger = RunLog(self.num_examples), TrainedLedger(self.num_examples)
+            self.feature_store, self.selection = FeatureStore(self.num_examples), Selection.full(self.num_examples)
         elif (num_examples, num_epochs) != (self.num_examples, self.num_epochs):
             raise ValueError(f"this diet is set up for {self.num_examples} examples x {self.num_epochs} "
                              f"epochs, not {num_examples} x {num_epochs}: resume with the same training set and "
@@ -120,20 +123,14 @@ class DataDiet(Presets):
     def reset(self, num_examples: int | None = None, num_epochs: int | None = None) -> "DataDiet":
         """Forget the run, for a new one with the same diet (``trainer.train()`` called again, a
         hyperparameter search): no scores, no log, epoch -1, set up again for ``num_examples`` x
-        ``num_epochs`` (default: the current sizes). The task and the labelled-head check's verdict,
-        facts about the model, are kept."""
+        ``num_epochs`` (default: the current sizes). The task, the batch layout and the
+        labelled-head check's verdict, facts about the model and the trainer, are kept."""
         self.require_setup()
         num_examples = self.num_examples if num_examples is None else num_examples
         num_epochs = self.num_epochs if num_epochs is None else num_epochs
-        self.num_examples = self.num_epochs = self.schedule = self.history = self.run_log = self.selection = None
-        self.ledger = self.feature_store = None
-        self.epoch = -1
-        self._projection = None
-        self._lengths = self._data_fingerprint = self._saved_contract = None
-        self._data_bound = False  # read again (and the ids checked) from the next dataset
-        self.recorder = FreeScoreRecorder()
+        self._forget_run()
+        self.binding.forget_data()  # read again (and the ids checked) from the next dataset
         self.strategy.load_state_dict({})
-        self._warned_missing_features = False
         return self.setup(num_examples, num_epochs)
 
     @property
@@ -161,49 +158,43 @@ class DataDiet(Presets):
         """One record per epoch begun (phase, kept, scored, seconds, and the method's own fields)."""
         return self.run_log.records if self.run_log is not None else []
 
+    @property
+    def layout(self) -> BatchLayout | None:
+        """How training batches each epoch (:meth:`set_layout`), None until an integration says."""
+        return self.binding.layout
+
     # ---------------------------------------------------------------- the run's contract
     def bind_data(self, dataset) -> None:
-        """Read what the diet needs of the training set, once: its ids are checked to be the row
-        positions, its token counts and fingerprint read (:func:`~datadiet.contract.data_fingerprint`),
-        and a resumed run's checkpoint compared with it. ``begin_epoch`` calls it with its dataset."""
-        if self._data_bound or dataset is None:
-            return
-        ids = example_ids_of(dataset, self.settings.example_id_column)
-        if ids is not None:
-            check_example_ids(ids, len(dataset), self.settings.example_id_column)
-        self._lengths = example_lengths(dataset)
-        self._data_fingerprint = data_fingerprint(dataset, self._lengths)
-        self._data_bound = True
-        self._check_saved_contract()
+        """Read what the diet needs of the training set, once (:class:`~datadiet.data_binding.DataBinding`)
+        and compare a resumed run's checkpoint with it. ``begin_epoch`` calls it with its dataset."""
+        if self.binding.bind(dataset, self.settings.example_id_column):
+            self._check_saved_contract()
 
     def set_layout(self, layout: BatchLayout) -> None:
         """How training batches each epoch: the plan's steps (:meth:`steps_per_epoch`), the examples
         :meth:`end_epoch` expects, and the resume check read it."""
-        if not isinstance(layout, BatchLayout):
-            raise TypeError(f"layout must be a datadiet.BatchLayout, got {type(layout).__name__}")
-        self.layout = layout
+        self.binding.set_layout(layout)
         self._check_saved_contract()
 
     def contract(self) -> RunContract:
-        """What this run's selections depend on (saved with the state, checked on resume); a resumed
-        run that has not seen its data or layout yet carries the checkpoint's."""
+        """What this run's selections depend on (saved with the state, checked on resume)."""
         self.require_setup()
-        saved = self._saved_contract
-        data = self._data_fingerprint if self._data_bound or saved is None else saved.data
-        layout = self.layout if self.layout is not None or saved is None else saved.layout
-        return RunContract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict(), data, layout)
+        return self.binding.contract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict())
 
     def _check_saved_contract(self) -> None:
-        if self._saved_contract is not None and self.num_examples is not None:
-            self.contract().check(self._saved_contract, self.kept_per_epoch())
+        if self.binding.saved is not None and self.num_examples is not None:
+            self.contract().check(self.binding.saved, self.kept_per_epoch())
 
-    # ---------------------------------------------------------------- steps
+    # ---------------------------------------------------------------- plan and steps (datadiet.run_steps)
+    def kept_counts(self) -> list[int]:
+        """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
+        whose kept count depends on the losses, and token budgets)."""
+        self.require_setup()
+        return self.schedule.kept_counts(self.num_examples)
+
     def kept_per_epoch(self) -> list[int]:
         """Examples of each epoch: the actual count of the epochs begun, the plan's after."""
-        counts = self.kept_counts()
-        for record in self.log:
-            counts[record["epoch"]] = record["kept"]
-        return counts
+        return _kept_per_epoch(self.kept_counts(), self.log)
 
     def steps_per_epoch(self) -> list[int]:
         """Optimizer steps of each epoch under :attr:`layout` (actual for the epochs begun)."""
@@ -211,52 +202,14 @@ class DataDiet(Presets):
             raise RuntimeError("the diet has no batch layout: call diet.set_layout(BatchLayout(...)) first")
         return [self.layout.steps(k) for k in self.kept_per_epoch()]
 
-    def epochs_for_steps(self, num_examples: int, max_steps: int, layout: BatchLayout) -> int:
-        """The fewest epochs whose planned optimizer steps under ``layout`` reach ``max_steps`` (a
-        run given in steps: its last epoch ends partway). Each candidate is planned whole (warm-up,
-        annealing and schedules span it). Kept counts that are upper bounds (InfoBatch, token
-        budgets) can make the run end before ``max_steps``."""
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
-        epochs, total = 0, 0
-        while total < max_steps:
-            epochs += 1
-            try:
-                schedule = self.strategy.plan(int(num_examples), epochs)
-            except ValueError:
-                continue  # too few epochs for the method's phases (warm-up, annealing): plan one more
-            total = sum(layout.steps(k) for k in schedule.kept_counts(int(num_examples)))
-            if epochs > max_steps + 1000:
-                raise ValueError(f"no number of epochs of this diet reaches {max_steps} steps")
-        return epochs
-
     def position(self, global_step: int) -> tuple[int, int]:
         """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
-        done = 0
-        for epoch, steps in enumerate(self.steps_per_epoch()):
-            if global_step < done + steps:
-                return epoch, global_step - done
-            done += steps
-        return self.schedule.num_epochs, 0
+        return _position(self.steps_per_epoch(), global_step)
 
-    # ---------------------------------------------------------------- plain-loop helpers
-    def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
-                rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
-                lengths: np.ndarray | None = None, batch_size: int | None = None) -> DietSampler:
-        """A ``torch.utils.data.Sampler`` over the current selection (data-parallel aware); with
-        ``lengths`` (token count per example) and ``batch_size``, grouped by length
-        (:class:`~datadiet.sampler.DietSampler`)."""
-        self.setup(num_examples, num_epochs)
-        if lengths is not None and len(lengths) != num_examples:
-            raise ValueError(f"lengths has {len(lengths)} entries for {num_examples} examples")
-        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last,
-                           lengths=lengths, batch_size=batch_size)
-
-    def kept_counts(self) -> list[int]:
-        """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
-        whose kept count depends on the losses, and token budgets)."""
-        self.require_setup()
-        return self.schedule.kept_counts(self.num_examples)
+    def epochs_for_steps(self, num_examples: int, max_steps: int, layout: BatchLayout) -> int:
+        """The fewest epochs of this diet whose steps under ``layout`` reach ``max_steps``
+        (:func:`~datadiet.run_steps.epochs_for_steps`)."""
+        return _epochs_for_steps(self.strategy, num_examples, max_steps, layout)
 
     def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
                       sharding: str = SHARD_EXAMPLES) -> int:
@@ -271,6 +224,18 @@ class DataDiet(Presets):
         self.setup(num_examples, num_epochs)
         return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores(),
                         num_epochs=self.num_epochs)
+
+    def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
+                rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
+                lengths: np.ndarray | None = None, batch_size: int | None = None) -> DietSampler:
+        """A plain loop's ``torch.utils.data.Sampler`` over the current selection (data-parallel
+        aware); with ``lengths`` (token count per example) and ``batch_size``, grouped by length
+        (:class:`~datadiet.sampler.DietSampler`)."""
+        self.setup(num_examples, num_epochs)
+        if lengths is not None and len(lengths) != num_examples:
+            raise ValueError(f"lengths has {len(lengths)} entries for {num_examples} examples")
+        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last,
+                           lengths=lengths, batch_size=batch_size)
 
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
@@ -301,35 +266,41 @@ class DataDiet(Presets):
         self.flush()
         record = RunLog.start(epoch, self.strategy.phase_name(epoch, self.schedule))
         if self.strategy.selects_at(epoch, self.schedule):
-            if self.strategy.selects_blind(epoch):
-                ids = np.zeros(0, dtype=np.int64)  # a selection that reads no score needs no pass
-            elif not self.training_records_scores():
-                ids = np.arange(self.num_examples)  # what training does not record is refreshed by a pass
-            else:
-                ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
-            if len(ids):
-                result = self.scoring_pass(epoch, ids, model, dataset, collate_fn, autocast)
-                record["scored"] += len(result.ids)
-                record["scoring_seconds"] += result.seconds
-            if "labels" in self.strategy.needs and labels is None:
-                labels = dataset_labels(dataset)
-            device = model_device(model) if model is not None else None
-            ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features,
-                               labels, record, None if self.adapter is None else self.adapter.task,
-                               str(device) if device is not None and device.type == "cuda" else None,
-                               lengths=self._lengths)
-            start = time.perf_counter()
-            selection = agreed(self.strategy.select(ctx))
-            record["selection_seconds"] = time.perf_counter() - start
+            selection = self._select(epoch, model, dataset, collate_fn, labels, autocast, record)
         elif self.schedule.phase(epoch) != PRUNE:
             selection = Selection.full(self.num_examples)
         else:
             selection = self.selection  # between re-selections the subset stays
         self.epoch, self.selection = epoch, selection
         self.ledger.start(epoch)
-        self.run_log.finish(record, selection, self.recorder.take_seconds())
+        self.run_log.finish(record, selection, self.observer.recorder.take_seconds())
         logger.info("datadiet epoch %d (%s): training on %d of %d examples", epoch, record["phase"], len(selection),
                     self.num_examples)
+        return selection
+
+    def _select(self, epoch, model, dataset, collate_fn, labels, autocast, record: dict) -> Selection:
+        """Re-score what the strategy asks (none for a blind selection, all when training records no
+        scores), then run its selection on rank 0's result."""
+        if self.strategy.selects_blind(epoch):
+            ids = np.zeros(0, dtype=np.int64)
+        elif not self.training_records_scores():
+            ids = np.arange(self.num_examples)  # what training does not record is refreshed by a pass
+        else:
+            ids = self.strategy.ids_to_rescore(epoch, self.history, self.seed)
+        if len(ids):
+            result = self.scoring_pass(epoch, ids, model, dataset, collate_fn, autocast)
+            record["scored"] += len(result.ids)
+            record["scoring_seconds"] += result.seconds
+        if "labels" in self.strategy.needs and labels is None:
+            labels = dataset_labels(dataset)
+        device = model_device(model) if model is not None else None
+        ctx = EpochContext(epoch, self.schedule, self.history, self.selection, self.seed, self.features, labels,
+                           record, None if self.adapter is None else self.adapter.task,
+                           str(device) if device is not None and device.type == "cuda" else None,
+                           lengths=self.binding.lengths)
+        start = time.perf_counter()
+        selection = agreed(self.strategy.select(ctx))
+        record["selection_seconds"] = time.perf_counter() - start
         return selection
 
     @property
@@ -347,12 +318,11 @@ class DataDiet(Presets):
                              "pass model=, dataset= and collate_fn= to begin_epoch")
         if len(dataset) != self.num_examples:
             raise ValueError(f"the dataset has {len(dataset)} examples but the diet was set up for {self.num_examples}")
-        want_features = "features" in self.strategy.needs
-        settings = self.settings
+        s, want_features = self.settings, self.observer.wants_features
         result = score_examples(model, dataset, ids, collate_fn, self.adapter, self.score,
-                                batch_size=settings.scoring_batch_size, lengths=self._lengths,
-                                tokens_per_batch=settings.scoring_tokens_per_batch, id_column=settings.example_id_column,
-                                want_features=want_features, progress=settings.progress,
+                                batch_size=s.scoring_batch_size, lengths=self.binding.lengths,
+                                tokens_per_batch=s.scoring_tokens_per_batch, id_column=s.example_id_column,
+                                want_features=want_features, progress=s.progress,
                                 feature_transform=self.feature_projection(), labelled_head=self.labelled_head,
                                 autocast=autocast)
         if result.labelled_head is not None:
@@ -372,46 +342,33 @@ class DataDiet(Presets):
         expected = kept if self.layout is None else self.layout.trained(kept)
         self.ledger.check(self.selection.indices, expected, "" if self.layout is None else self.layout.describe())
 
-    def training_gives_score(self) -> bool:
-        """Whether the training forward pass gives the score at all (a fact of the task and the
-        score; else scoring passes refresh it)."""
-        if self.adapter is not None:
-            return self.adapter.provides_free(self.score)
-        name = self.strategy.score_name  # task unknown yet: only an on-request field rules it out
-        return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
-
     def training_records_scores(self) -> bool:
         """The one predicate of "this run records free scores": the strategy takes them, the training
-        forward gives the score and, for a method that selects on features, its features too (a
-        causal LM's pooled hidden states; assumed while the task is unknown)."""
-        if not (self.strategy.records_free_scores and self.training_gives_score()):
+        forward gives the score (a fact of the task and the score; while the task is unknown only an
+        on-request field rules it out) and, for a method that selects on features, its features too
+        (a causal LM's pooled hidden states; assumed while the task is unknown)."""
+        if not self.strategy.records_free_scores:
             return False
-        return "features" not in self.strategy.needs or self.adapter is None or self.adapter.task == CAUSAL_LM
+        if self.adapter is None:
+            name = self.strategy.score_name
+            return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
+        return self.adapter.provides_free(self.score) and (not self.observer.wants_features
+                                                           or self.adapter.task == CAUSAL_LM)
 
     # ---------------------------------------------------------------- free scores and weights
     def observe(self, example_ids, inputs, features: torch.Tensor | None = None) -> None:
-        """Record the scores of a training batch from its detached outputs (free: the forward pass
-        made them). Buffered, then all-gathered and applied at the next ``begin_epoch``.
-
-        A strategy that selects on features records a score only with its features (``features``,
-        else ``inputs.features``), so every example's score and features come from the same pass;
-        batches without them are skipped (their examples go stale and are re-scored by a pass)."""
+        """Mark a training batch's examples trained and record its scores from its detached outputs
+        (free: the forward pass made them; :meth:`TrainingObserver.record
+        <datadiet.observer.TrainingObserver.record>`). Buffered, then all-gathered and applied at
+        the next ``begin_epoch``."""
         self.require_setup()
         ids = as_id_array(example_ids)
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
             raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
                              "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
         self.ledger.mark(ids)
-        if not self.training_records_scores():
-            return
-        wants_features = "features" in self.strategy.needs
-        inputs.features = self.compress_features(features if features is not None else inputs.features)
-        if wants_features and inputs.features is None:
-            if not self._warned_missing_features:
-                self._warned_missing_features = True
-                warn_missing_features(self.strategy.method)
-            return
-        self.recorder.observe(ids, inputs, self.score, self.epoch, with_features=wants_features)
+        if self.training_records_scores():
+            self.observer.record(ids, inputs, self.score, self.epoch, self.seed, features)
 
     def compress_features(self, features):
         """A batch of pooled features projected to the strategy's ``feature_dim`` (as they are
@@ -420,13 +377,7 @@ class DataDiet(Presets):
 
     def feature_projection(self) -> LazyProjection:
         """The map of :meth:`compress_features` (z-scoring moments fitted on the first features)."""
-        if self._projection is None or self._projection.seed != self.seed:
-            self._projection = LazyProjection(self.strategy.feature_dim, self.seed)
-        return self._projection
-
-    def records_free_features(self) -> bool:
-        """Whether training steps should capture pooled features (:meth:`capture_features`)."""
-        return "features" in self.strategy.needs and self.adapter is not None and self.training_records_scores()
+        return self.observer.projection(self.seed)
 
     def capture_features(self, model: torch.nn.Module, batch: dict):
         """A block around a training forward that yields a dict whose ``"features"`` are the batch's
@@ -434,11 +385,15 @@ class DataDiet(Presets):
         pass them to :meth:`observe` or :meth:`weighted_loss` (``features=``)."""
         return capture_context(self.records_free_features(), model, batch)
 
+    def records_free_features(self) -> bool:
+        """Whether training steps capture pooled features: a method on features that records free scores."""
+        return self.observer.wants_features and self.adapter is not None and self.training_records_scores()
+
     def flush(self) -> None:
         """Apply the buffered training-pass scores (and features) to the history, and merge every
         rank's marks of trained examples (a collective)."""
         self.require_setup()
-        self.recorder.flush(self.history, self.feature_store.update, with_features="features" in self.strategy.needs)
+        self.observer.flush(self.history, self.feature_store)
         self.ledger.merge()
 
     def training_loss(self, example_ids, outputs: Any, batch: dict, loss: torch.Tensor | None = None,
@@ -446,8 +401,9 @@ class DataDiet(Presets):
         """The one call an integration makes for each training batch (the Trainer, TRL's trainer
         and a plain loop all do): mark the batch's examples trained (:meth:`end_epoch` checks them),
         observe its free scores from ``outputs`` (and ``features``, see :meth:`capture_features`),
-        and return ``loss`` (default: ``outputs.loss``) with the selection's loss weights applied.
-        Uniform weights return the loss unchanged."""
+        and return ``loss`` (default: ``outputs.loss``) with the selection's loss weights applied:
+        itself when every kept example has weight 1, else the mean of the per-example losses times
+        their weights (InfoBatch's rescaling)."""
         if self.adapter is None:
             raise ValueError("the diet does not know the task yet: pass task= to the DataDiet or model= to setup()")
         self.observe(example_ids, self.adapter.score_inputs(outputs, batch), features)
@@ -455,34 +411,24 @@ class DataDiet(Presets):
             loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
         if loss is None:
             raise ValueError("the model returned no loss: include the labels in the batch")
-        return self.apply_weights(example_ids, loss, outputs, batch)
+        if bool(np.all(self.selection.weights == 1.0)):
+            return loss
+        weights = self.selection.weight_lookup(self.num_examples)[as_id_array(example_ids)]
+        per_example = self.adapter.per_example_loss(outputs, batch)
+        return (per_example * torch.as_tensor(weights, dtype=torch.float32, device=per_example.device)).mean()
 
     def weighted_loss(self, example_ids, outputs: Any, batch: dict, features: torch.Tensor | None = None) -> torch.Tensor:
         """A plain loop's :meth:`training_loss` of the model's own ``outputs.loss``."""
         return self.training_loss(example_ids, outputs, batch, features=features)
 
-    def apply_weights(self, example_ids, loss: torch.Tensor, outputs: Any, batch: dict) -> torch.Tensor:
-        """``loss`` itself when every kept example has weight 1, else the mean of the per-example
-        losses times their weights (InfoBatch's rescaling)."""
-        if bool(np.all(self.selection.weights == 1.0)):
-            return loss
-        lookup = self.selection.weight_lookup(self.num_examples)
-        weights = torch.as_tensor(lookup[as_id_array(example_ids)], dtype=torch.float32)
-        per_example = self.adapter.per_example_loss(outputs, batch)
-        return (per_example * weights.to(per_example.device)).mean()
-
     # ---------------------------------------------------------------- state and reports
     def state_dict(self) -> dict:
         """Everything needed to continue with the identical selections (saved with checkpoints)."""
-        from datadiet.diet_state import diet_state_dict
-
         return diet_state_dict(self)
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a :meth:`state_dict`; the training set and number of epochs must be the same."""
-        from datadiet.diet_state import load_diet_state
-
-        self._saved_contract = load_diet_state(self, state)  # data, layout: checked when they are known
+        self.binding.saved = load_diet_state(self, state)  # data, layout: checked when they are known
 
     def kept_matrix(self) -> np.ndarray:
         """``(epochs run, N)`` booleans: which examples each epoch trained on."""
@@ -492,7 +438,7 @@ class DataDiet(Presets):
     def summary(self) -> dict:
         """Totals of the run so far: examples trained on, seconds scoring / selecting / observing."""
         self.require_setup()
-        return self.run_log.summary(self.strategy.method, self.recorder.seconds)
+        return self.run_log.summary(self.strategy.method, self.observer.recorder.seconds)
 
     def report(self, out_dir) -> dict:
         """Write ``diet.json``, ``epochs.png``, ``data_map.png`` and ``history.npz`` to ``out_dir``."""

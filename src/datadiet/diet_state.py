@@ -31,7 +31,7 @@ def diet_state_dict(diet) -> dict:
         "selection_indices": diet.selection.indices.copy(),
         "selection_weights": diet.selection.weights.copy(),
         "history": diet.history.state_dict(),
-        "recorder": diet.recorder.state_dict(),
+        "recorder": diet.observer.recorder.state_dict(),
         "run_log": diet.run_log.state_dict(),
         "ledger": diet.ledger.state_dict(),
         "features": None if diet.features is None else diet.features.copy(),
@@ -65,7 +65,7 @@ def load_diet_state(diet, state: dict) -> RunContract:
         diet.contract().check(saved, diet.kept_counts())
     diet.history.load_state_dict(state["history"])
     diet.strategy.load_state_dict(state.get("strategy_state") or {})
-    diet.recorder.load_state_dict(state["recorder"])
+    diet.observer.recorder.load_state_dict(state["recorder"])
     diet.run_log.load_state_dict(state["run_log"])
     if state.get("ledger") is not None:
         diet.ledger.load_state_dict(state["ledger"])
