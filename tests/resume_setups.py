@@ -13,6 +13,7 @@ from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+from lm_helpers import tiny_causal_lm
 
 PRESETS = {
     "full": lambda: DataDiet.full(),
@@ -29,12 +30,6 @@ PRESETS = {
 
 EPOCHS = 4
 BATCH = 8
-
-
-def tiny_lm(vocab_size: int):
-    from lm_helpers import tiny_causal_lm
-
-    return tiny_causal_lm(vocab_size)
 
 
 def causal_lm_pairs(n: int = 32):
@@ -62,7 +57,7 @@ def make_trainer(preset: str, output_dir, **overrides) -> DataDietTrainer:
         from datadiet.llm.tokenization import CausalLMCollator
 
         tok, ds = causal_lm_pairs()
-        model, collator = tiny_lm(len(tok)), CausalLMCollator(tok)
+        model, collator = tiny_causal_lm(len(tok)), CausalLMCollator(tok)
     else:
         ds, model, collator = toy_classification_dataset(48), tiny_classifier(), pad_collate
     return DataDietTrainer(diet=PRESETS[preset](), model=model, args=TrainingArguments(**args), train_dataset=ds,

@@ -186,3 +186,22 @@ def test_no_module_writes_another_objects_private_fields():
                             and not (isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls"))):
                         writes.append(f"{path.relative_to(SRC)}:{node.lineno} {ast.unparse(target)}")
     assert writes == []
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_no_test_module_imports_another_and_shared_builders_come_from_one_place():
+    """Test modules share code through the helper modules and conftest's fixtures, never by importing
+    each other; and no test module defines its own wrapper of the shared tiny models or free port."""
+    tests = {p.stem for p in TESTS.glob("test_*.py")}
+    offenders = []
+    for path in TESTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.split(".")[-1] in tests]
+            if isinstance(node, ast.FunctionDef) and node.name in ("tiny_lm", "free_port", "_free_port") \
+                    and path.name not in ("helpers.py", "conftest.py") and not node.decorator_list:
+                offenders.append(f"{path.name}:{node.lineno} defines {node.name}")
+    assert offenders == []

@@ -12,7 +12,7 @@ pytest.importorskip("peft")
 
 from benchmarks.gsm8k_p3 import run as bench  # noqa: E402
 from benchmarks.gsm8k_p3.methods import MethodSpec, fewer_epochs  # noqa: E402
-from tests.lm_helpers import chat_tokenizer, tiny_llama  # noqa: E402
+from lm_helpers import chat_tokenizer, tiny_llama  # noqa: E402
 
 
 def test_fewer_epochs_splits_the_time_into_whole_and_fractional_epochs():

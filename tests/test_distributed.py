@@ -12,7 +12,6 @@ from datadiet import DataDiet
 from datadiet.adapters import TaskAdapter
 from datadiet.scores import ScoreInputs, get_score
 from datadiet.scoring_pass import score_examples
-from helpers import free_port
 
 N = 53
 
@@ -54,7 +53,7 @@ def _worker(rank, world, port, out_dir):
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
+def two_ranks(free_port, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return [dict(np.load(out / f"rank{r}.npz")) for r in range(2)]
@@ -95,7 +94,7 @@ def test_sharded_scoring_pass_equals_single_process(two_ranks):
 
 
 @pytest.mark.parametrize("method", ["default", "nlu"])
-def test_trainer_under_torchrun_gloo_two_processes(tmp_path, method):
+def test_trainer_under_torchrun_gloo_two_processes(free_port, tmp_path, method):
     """DataDietTrainer under real DDP (torchrun, 2 CPU processes): identical selections and histories
     on both ranks, every kept example trained on, and the steps of the plan."""
     import json

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("config, engine", [("ddp", "DistributedDataParallel"), ("zero3", "DeepSpeedEngine")])
-def test_the_docs_recipe_runs_on_two_processes(tmp_path, config, engine):
+def test_the_docs_recipe_runs_on_two_processes(free_port, tmp_path, config, engine):
     accelerate = Path(sys.executable).with_name("accelerate")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run([str(accelerate), "launch", "--config_file", str(REPO / "examples/accelerate" / f"{config}.yaml"),

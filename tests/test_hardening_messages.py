@@ -14,7 +14,7 @@ from transformers import BertForSequenceClassification
 
 from datadiet import DataDiet
 from datadiet.adapters import SEQUENCE, infer_task
-from tests.helpers import tiny_bert_config
+from helpers import tiny_bert_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from datadiet import DataDiet
 from datadiet.labelled_head import labelled_logprobs, split_lm_head
 from datadiet.llm.tokenization import CausalLMCollator
 from datadiet.scoring_pass import score_examples
-from resume_setups import causal_lm_pairs, tiny_lm
+from resume_setups import causal_lm_pairs
 
 N = 24
 
@@ -44,9 +44,9 @@ def test_labelled_logprobs_equal_log_softmax_of_the_full_logits_brute_force():
 
 
 @pytest.mark.parametrize("method", ["p3", "default"])
-def test_the_pass_gives_the_full_forward_scores_features_and_dynamics(pairs, method):
+def test_the_pass_gives_the_full_forward_scores_features_and_dynamics(tiny_causal_lm, pairs, method):
     tok, ds = pairs
-    model = tiny_lm(len(tok))
+    model = tiny_causal_lm(len(tok))
     diet = DataDiet.p3(budget=8, progress=False) if method == "p3" else DataDiet(keep=0.5, progress=False)
     diet.setup(N, num_epochs=2, model=model)
     assert diet.score.name in ("policy_difficulty", "token_nll")
@@ -63,10 +63,10 @@ def test_the_pass_gives_the_full_forward_scores_features_and_dynamics(pairs, met
         np.testing.assert_allclose(fast.features, full.features, rtol=1e-5, atol=1e-6)
 
 
-def test_the_pass_never_builds_the_full_logits(pairs):
+def test_the_pass_never_builds_the_full_logits(tiny_causal_lm, pairs):
     """The model's own forward (which projects every position) is not called; its backbone is."""
     tok, ds = pairs
-    model = tiny_lm(len(tok))
+    model = tiny_causal_lm(len(tok))
     diet = DataDiet.p3(budget=8, progress=False)
     diet.setup(N, num_epochs=2, model=model)
     calls = {"model": 0, "backbone": 0}
@@ -94,9 +94,9 @@ class ScaledLogitsLlama(LlamaForCausalLM):
         return out
 
 
-def test_a_model_whose_logits_are_not_its_head_falls_back_after_one_batch(pairs, caplog):
+def test_a_model_whose_logits_are_not_its_head_falls_back_after_one_batch(tiny_causal_lm, pairs, caplog):
     tok, ds = pairs
-    model = ScaledLogitsLlama(tiny_lm(len(tok)).config)
+    model = ScaledLogitsLlama(tiny_causal_lm(len(tok)).config)
     assert split_lm_head(model) is not None  # nothing in its config tells
     diet = DataDiet.p3(budget=8, progress=False)
     diet.setup(N, num_epochs=2, model=model)
@@ -120,10 +120,10 @@ class ModeLlama(LlamaForCausalLM):
         return super().forward(*args, **kwargs)
 
 
-def test_a_backbone_that_refuses_the_batch_falls_back(pairs, caplog):
+def test_a_backbone_that_refuses_the_batch_falls_back(tiny_causal_lm, pairs, caplog):
     """The check catches a backbone that cannot take the batch; the pass runs the model's forward."""
     tok, ds = pairs
-    model = ModeLlama(tiny_lm(len(tok)).config)
+    model = ModeLlama(tiny_causal_lm(len(tok)).config)
     inner = model.model.forward
 
     def strict(*args, **kwargs):
@@ -144,9 +144,9 @@ def test_a_backbone_that_refuses_the_batch_falls_back(pairs, caplog):
 
 
 @pytest.mark.parametrize("scaled, verdict", [(False, True), (True, False)])
-def test_a_diet_checks_once_and_remembers(pairs, scaled, verdict):
+def test_a_diet_checks_once_and_remembers(tiny_causal_lm, pairs, scaled, verdict):
     tok, ds = pairs
-    plain = tiny_lm(len(tok))
+    plain = tiny_causal_lm(len(tok))
     model = ScaledLogitsLlama(plain.config) if scaled else plain
     diet = DataDiet.p3(budget=8, progress=False)
     diet.setup(N, num_epochs=3, model=model)
@@ -156,9 +156,9 @@ def test_a_diet_checks_once_and_remembers(pairs, scaled, verdict):
     assert diet.labelled_head is verdict
 
 
-def test_models_that_transform_their_logits_keep_their_own_forward(pairs):
+def test_models_that_transform_their_logits_keep_their_own_forward(tiny_causal_lm, pairs):
     tok, _ = pairs
-    model = tiny_lm(len(tok))
+    model = tiny_causal_lm(len(tok))
     assert split_lm_head(model) == (model.model, model.lm_head)
     model.config.final_logit_softcapping = 30.0  # Gemma 2's cap: logits are not lm_head(hidden)
     assert split_lm_head(model) is None
@@ -168,10 +168,10 @@ def test_models_that_transform_their_logits_keep_their_own_forward(pairs):
     assert split_lm_head(torch.nn.Linear(3, 3)) is None  # not a Hugging Face model
 
 
-def test_lora_models_are_split_with_their_adapters_in_place(pairs):
+def test_lora_models_are_split_with_their_adapters_in_place(tiny_causal_lm, pairs):
     peft = pytest.importorskip("peft")
     tok, ds = pairs
-    model = peft.get_peft_model(tiny_lm(len(tok)), peft.LoraConfig(task_type="CAUSAL_LM", r=2,
+    model = peft.get_peft_model(tiny_causal_lm(len(tok)), peft.LoraConfig(task_type="CAUSAL_LM", r=2,
                                                                    target_modules=["q_proj", "v_proj"]))
     with torch.no_grad():  # adapters that change the output (B starts at zero)
         for name, p in model.named_parameters():
@@ -186,7 +186,7 @@ def test_lora_models_are_split_with_their_adapters_in_place(pairs):
                   for flag in (True, False))
     np.testing.assert_allclose(fast.scores, full.scores, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fast.features, full.features, rtol=1e-5, atol=1e-6)
-    prompt_tuned = peft.get_peft_model(tiny_lm(len(tok)), peft.PromptTuningConfig(task_type="CAUSAL_LM",
+    prompt_tuned = peft.get_peft_model(tiny_causal_lm(len(tok)), peft.PromptTuningConfig(task_type="CAUSAL_LM",
                                                                                   num_virtual_tokens=2))
     assert split_lm_head(prompt_tuned) is None  # virtual tokens: the full forward's shapes differ
 

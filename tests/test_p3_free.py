@@ -16,7 +16,7 @@ from datadiet.rng import epoch_rng
 from datadiet.scoring_pass import score_examples
 from datadiet.select.random import random_subset
 from datadiet.strategies import P3
-from resume_setups import causal_lm_pairs, tiny_lm
+from resume_setups import causal_lm_pairs
 
 N = 30
 
@@ -34,9 +34,9 @@ def _pass(diet, model, ds, collate, ids):
     return res.ids[order], res.scores[order], res.features[order]
 
 
-def test_free_difficulty_and_features_equal_the_scoring_pass(pairs):
+def test_free_difficulty_and_features_equal_the_scoring_pass(tiny_causal_lm, pairs):
     tok, ds = pairs
-    model = tiny_lm(len(tok))  # Llama has no dropout: train mode computes what eval mode does
+    model = tiny_causal_lm(len(tok))  # Llama has no dropout: train mode computes what eval mode does
     diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
     diet.setup(N, model=model)
     diet.epoch = 0
@@ -65,9 +65,9 @@ def test_free_difficulty_and_features_equal_the_scoring_pass(pairs):
             np.testing.assert_allclose(diet.features[i], alone.hidden_states[-1][0].mean(0).numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_the_capture_keeps_no_hook_and_pools_the_head_input(pairs):
+def test_the_capture_keeps_no_hook_and_pools_the_head_input(tiny_causal_lm, pairs):
     tok, ds = pairs
-    model = tiny_lm(len(tok)).eval()
+    model = tiny_causal_lm(len(tok)).eval()
     backbone = causal_lm_backbone(model)
     assert backbone is model.model
     batch = CausalLMCollator(tok)([ds[0], ds[5]])
@@ -89,11 +89,11 @@ def test_feature_store_allocates_then_writes_rows():
         store.update(np.array([1]), np.zeros((1, 3)))
 
 
-def _training_batch(pairs, ids):
+def _training_batch(tiny_causal_lm, pairs, ids):
     """A P3 diet at epoch 0 on a tiny Llama in train mode, and the collated batch of ``ids`` (with
     the model's inputs apart)."""
     tok, ds = pairs
-    model = tiny_lm(len(tok)).train()
+    model = tiny_causal_lm(len(tok)).train()
     diet = DataDiet.p3(budget=8, num_epochs=2, progress=False)
     diet.setup(N, model=model)
     diet.epoch = 0
@@ -101,8 +101,8 @@ def _training_batch(pairs, ids):
     return model, diet, batch, {k: v for k, v in batch.items() if k not in ("example_id", "action_ids")}
 
 
-def test_without_features_free_scores_are_not_recorded(pairs, caplog):
-    model, diet, batch, inputs = _training_batch(pairs, [0, 1])
+def test_without_features_free_scores_are_not_recorded(tiny_causal_lm, pairs, caplog):
+    model, diet, batch, inputs = _training_batch(tiny_causal_lm, pairs, [0, 1])
     with caplog.at_level(logging.WARNING, logger="datadiet"):
         diet.weighted_loss(torch.tensor([0, 1]), model(**inputs), batch)  # no features: score not recorded
     diet.flush()
@@ -110,10 +110,10 @@ def test_without_features_free_scores_are_not_recorded(pairs, caplog):
     assert "came without them" in caplog.text
 
 
-def test_rescore_all_records_nothing_free_and_captures_nothing(pairs):
+def test_rescore_all_records_nothing_free_and_captures_nothing(tiny_causal_lm, pairs):
     tok, _ = pairs
     diet = DataDiet.p3(budget=8, rescore="all", num_epochs=2, progress=False)
-    diet.setup(N, model=tiny_lm(len(tok)))
+    diet.setup(N, model=tiny_causal_lm(len(tok)))
     assert not diet.strategy.records_free_scores and not diet.records_free_features()
     assert DataDiet.p3(budget=8).strategy.rescore == "stale"
 
@@ -140,12 +140,12 @@ def test_a_random_cold_start_plans_no_pass_first_then_the_untrained_rest():
         DataDiet.p3(budget=0.5, cold_start="warm")
 
 
-def _trainer_run(tmp_path, pairs, diet, epochs=4):
+def _trainer_run(tiny_causal_lm, tmp_path, pairs, diet, epochs=4):
     tok, ds = pairs
     args = TrainingArguments(str(tmp_path), num_train_epochs=epochs, per_device_train_batch_size=4, learning_rate=1e-2,
                              logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True,
                              use_cpu=True, seed=0)
-    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
+    trainer = DataDietTrainer(diet=diet, model=tiny_causal_lm(len(tok)), args=args, train_dataset=ds,
                               data_collator=CausalLMCollator(tok))
     spy = _ScoredIds(trainer)
     trainer.add_callback(spy)
@@ -153,9 +153,9 @@ def _trainer_run(tmp_path, pairs, diet, epochs=4):
     return spy
 
 
-def test_p3_with_a_random_cold_start_scores_only_what_its_first_epoch_did_not_train(tmp_path, pairs):
+def test_p3_with_a_random_cold_start_scores_only_what_its_first_epoch_did_not_train(tiny_causal_lm, tmp_path, pairs):
     diet = DataDiet.p3(budget=10, cold_start="random", num_epochs=4, seed=5, progress=False)
-    spy = _trainer_run(tmp_path, pairs, diet)
+    spy = _trainer_run(tiny_causal_lm, tmp_path, pairs, diet)
     kept = diet.kept_matrix()
     first = np.flatnonzero(kept[0])
     # the first epoch is a uniform subset drawn from the diet's own generator, and nothing was scored for it
@@ -195,9 +195,9 @@ class _ScoredIds(TrainerCallback):
             self._snap()
 
 
-def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs):
+def test_p3_through_the_trainer_rescores_only_the_stale_examples(tiny_causal_lm, tmp_path, pairs):
     diet = DataDiet.p3(budget=10, num_epochs=4, progress=False)  # rescore="stale", 10% of N = 3
-    spy = _trainer_run(tmp_path, pairs, diet)
+    spy = _trainer_run(tiny_causal_lm, tmp_path, pairs, diet)
     kept = diet.kept_matrix()
     assert [r["scored"] for r in diet.log] == [N, 0, 3, 3] == [len(s["scored"]) for s in spy.seen]
     plan = DataDiet.p3(budget=10, progress=False).plan(N, 4)
@@ -223,10 +223,10 @@ def test_p3_through_the_trainer_rescores_only_the_stale_examples(tmp_path, pairs
             assert before[snap["scored"]].max() <= (before[left].min() if len(left) else np.inf)
 
 
-def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
+def test_buffered_free_features_survive_a_checkpoint(tiny_causal_lm, tmp_path, pairs):
     from datadiet.checkpoint import load_diet_state, save_diet_state
 
-    model, diet, batch, inputs = _training_batch(pairs, [4, 9])
+    model, diet, batch, inputs = _training_batch(tiny_causal_lm, pairs, [4, 9])
     with diet.capture_features(model, inputs) as captured:
         outputs = model(**inputs)
     diet.weighted_loss(torch.tensor([4, 9]), outputs, batch, features=captured["features"])
@@ -240,14 +240,14 @@ def test_buffered_free_features_survive_a_checkpoint(tmp_path, pairs):
     assert np.flatnonzero(fresh.features.any(1)).tolist() == [4, 9]
 
 
-def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(pairs):
+def test_feature_dim_projects_free_and_pass_features_with_one_seeded_map(tiny_causal_lm, pairs):
     """``feature_dim=4`` of a 16-wide model: the store is N x 4, and both the training forward's and
     the scoring pass's rows are the seeded Gaussian projection of the 16-d pooled features, z-scored
     with the moments of the first pass's features (all 30 here: fewer than the 64 a pass fits on)."""
     from datadiet.select.compress import FeatureProjection, feature_moments
 
     tok, ds = pairs
-    model = tiny_lm(len(tok))
+    model = tiny_causal_lm(len(tok))
     diet = DataDiet.p3(budget=8, num_epochs=2, feature_dim=4, seed=5, progress=False)
     collate = CausalLMCollator(tok)
     diet.setup(N, model=model)
@@ -309,13 +309,13 @@ def test_a_pass_fits_the_projection_on_a_spread_sample_of_its_ids():
 
 
 @pytest.mark.parametrize("feature_dim", [None, 64, 4])
-def test_a_scoring_pass_forwards_each_example_once_unless_it_fits_a_projection(pairs, feature_dim):
+def test_a_scoring_pass_forwards_each_example_once_unless_it_fits_a_projection(tiny_causal_lm, pairs, feature_dim):
     """A pass over n ids runs the model on n examples; only the first pass of a diet with a
     ``feature_dim`` forwards a sample more (to fit the moments, or to find that features of the
     model's width 16 pass through a wider ``feature_dim``). Before the fix, every pass of a diet
     without a projection forwarded up to 64 examples twice."""
     tok, ds = pairs
-    model = tiny_lm(len(tok))  # hidden width 16
+    model = tiny_causal_lm(len(tok))  # hidden width 16
     diet = DataDiet.p3(budget=8, num_epochs=3, feature_dim=feature_dim, progress=False, scoring_batch_size=4)
     diet.setup(N, model=model)
     diet.labelled_head = False  # the model's own forward, so a hook on it counts every example forwarded

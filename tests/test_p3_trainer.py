@@ -11,11 +11,7 @@ from datadiet import DataDiet, DataDietTrainer
 from datadiet.adapters import CAUSAL_LM, TaskAdapter
 from datadiet.llm.tokenization import CausalLMCollator, tokenize_pairs
 from datadiet.select.self_paced import self_paced_percentile
-from lm_helpers import make_tokenizer, tiny_causal_lm
-
-
-def tiny_lm(vocab_size: int):
-    return tiny_causal_lm(vocab_size)
+from lm_helpers import make_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +27,14 @@ def pairs():
     return tok, Dataset.from_list(tokenize_pairs(tok, prompts, solutions))
 
 
-def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tmp_path, pairs):
+def test_p3_preset_trains_the_budget_each_epoch_from_the_eligible_set(tiny_causal_lm, tmp_path, pairs):
     tok, ds = pairs
     # rescore="all" (the authors' protocol): every epoch a pass scores every example, with one model;
     # the default "stale" is tested in test_p3_free.py
     diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", rescore="all", progress=False)
     args = TrainingArguments(str(tmp_path), num_train_epochs=3, per_device_train_batch_size=4, learning_rate=1e-2,
                              logging_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True)
-    trainer = DataDietTrainer(diet=diet, model=tiny_lm(len(tok)), args=args, train_dataset=ds,
+    trainer = DataDietTrainer(diet=diet, model=tiny_causal_lm(len(tok)), args=args, train_dataset=ds,
                               data_collator=CausalLMCollator(tok))
     trainer.train()
     assert diet.adapter.task == "causal_lm" and diet.score.name == "policy_difficulty"
@@ -61,11 +57,11 @@ def test_p3_budget_larger_than_the_pool_is_refused(pairs):
         DataDiet.p3(budget=31, num_epochs=2).setup(len(ds))
 
 
-def test_p3_first_selection_is_easy_half_and_diverse(pairs):
+def test_p3_first_selection_is_easy_half_and_diverse(tiny_causal_lm, pairs):
     tok, ds = pairs
     collate = CausalLMCollator(tok)
     diet = DataDiet.p3(budget=8, start=50, end=95, shape="linear", num_epochs=3, progress=False)
-    model = tiny_lm(len(tok))
+    model = tiny_causal_lm(len(tok))
     diet.setup(len(ds), model=model)
     sel = diet.begin_epoch(0, model=model, dataset=ds, collate_fn=collate)
     difficulty = diet.history.latest.copy()  # the scoring pass of epoch 0
@@ -89,9 +85,9 @@ def test_p3_first_selection_is_easy_half_and_diverse(pairs):
     assert difficulty[i] == pytest.approx(1 - np.mean(probs), abs=1e-5)
 
 
-def test_causal_lm_features_are_the_mean_over_attended_tokens_whatever_the_padding(pairs):
+def test_causal_lm_features_are_the_mean_over_attended_tokens_whatever_the_padding(tiny_causal_lm, pairs):
     tok, ds = pairs
-    model = tiny_lm(len(tok)).eval()
+    model = tiny_causal_lm(len(tok)).eval()
     examples = [ds[i] for i in range(4)]
     batch = CausalLMCollator(tok)(examples)
     with torch.no_grad():

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.dirname(__file__))
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset  # noqa: E402
-from resume_setups import causal_lm_pairs, tiny_lm  # noqa: E402
+from resume_setups import causal_lm_pairs  # noqa: E402
 
 from datadiet import DataDiet  # noqa: E402
 from datadiet.history import SOURCE_PASS, ScoreHistory  # noqa: E402
@@ -280,13 +280,13 @@ def lm_pairs():
 
 
 @pytest.mark.parametrize("name", list(P3_RUNS))
-def test_p3_plan_against_its_passes_and_score_based_where_they_agree(name, lm_pairs):
+def test_p3_plan_against_its_passes_and_score_based_where_they_agree(tiny_causal_lm, name, lm_pairs):
     settings, actual, exact_from = P3_RUNS[name]
     tok, ds = lm_pairs
     from datadiet.llm.tokenization import CausalLMCollator
 
     diet = DataDiet.p3(budget=10, **settings, seed=3, num_epochs=4, progress=False)
-    scored, expected_ids = _run(diet, tiny_lm(len(tok)), ds, CausalLMCollator(tok), 4, batch_size=4)
+    scored, expected_ids = _run(diet, tiny_causal_lm(len(tok)), ds, CausalLMCollator(tok), 4, batch_size=4)
     plan = _check_against_plan(diet, scored, expected_ids, actual, exact_from)
     assert diet.features is not None and not np.isnan(diet.history.latest).any()
     twin = ScoreBased(keep=10 / LM, rescore=diet.strategy.rescore, cold_start=diet.strategy.cold_start,

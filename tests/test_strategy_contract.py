@@ -16,7 +16,6 @@ from contract_loop import BATCH, DIETS, EPOCHS, N, make_diet, run  # noqa: E402
 
 from datadiet.strategies import available_strategies  # noqa: E402
 from datadiet.schedule import epoch_optimizer_steps  # noqa: E402
-from helpers import free_port
 
 NAMES = sorted(DIETS)
 
@@ -95,7 +94,7 @@ def _rank(rank, world, port, out, drop_last):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("drop_last", [False, True])
-def test_two_gloo_ranks_select_identically_and_run_the_planned_steps(tmp_path, drop_last):
+def test_two_gloo_ranks_select_identically_and_run_the_planned_steps(free_port, tmp_path, drop_last):
     mp.spawn(_rank, args=(2, free_port(), str(tmp_path), drop_last), nprocs=2, join=True)
     for name in NAMES:
         r0, r1 = (dict(np.load(tmp_path / f"{name}-{r}.npz")) for r in range(2))
