@@ -7,7 +7,7 @@ import math
 import pytest
 
 from benchmarks.gsm8k_p3.methods import MethodSpec
-from benchmarks.gsm8k_p3.report import pooled, summarize, time_ratio
+from benchmarks.gsm8k_p3.report import cpu_time_ratio, pooled, summarize, time_ratio
 from benchmarks.gsm8k_p3.run import RUN_SETTINGS, matched_time_ratio, parse_args, resume
 
 
@@ -60,6 +60,18 @@ def test_seeds_pool_against_the_full_run_of_the_same_seed():
     assert row["scoring_share"][0] == pytest.approx((0.2 + 0.3) / 2)
     single = pooled([runs[0]])[0]
     assert single["nll"][0] == 1.0 and math.isnan(single["nll"][1])  # one seed has no std
+
+
+def test_cpu_time_ratios_pool_the_runs_that_measured_it():
+    runs = [_run("full", 0, 100.0, 1.0, 0.2), _run("full", 1, 200.0, 1.2, 0.3), _run("p3", 0, 60.0, 1.1, 0.1),
+            _run("p3", 1, 100.0, 1.3, 0.2)]
+    for run, cpu in zip(runs, (90.0, 180.0, 36.0, 63.0)):
+        run["seconds"]["cpu_total"] = cpu
+    assert cpu_time_ratio(runs[2], runs) == pytest.approx(0.4) and cpu_time_ratio(runs[3], runs) == pytest.approx(0.35)
+    assert next(r for r in pooled(runs) if r["method"] == "p3")["cpu_time_ratio"][0] == pytest.approx(0.375)
+    del runs[0]["seconds"]["cpu_total"]  # a full run recorded before the runner measured CPU time
+    assert math.isnan(cpu_time_ratio(runs[2], runs))
+    assert next(r for r in pooled(runs) if r["method"] == "p3")["cpu_time_ratio"][0] == pytest.approx(0.35)
 
 
 def test_the_report_names_the_fine_tuning_and_pools_seeds():

@@ -145,13 +145,13 @@ def test_an_interrupted_run_resumes_from_its_last_epoch_and_ends_as_an_uninterru
     bench.main([*SMALL_SFT, "--methods", "p3_cold", "--out", str(cut)])
     first = json.loads((cut / "results.json").read_text())
     assert first["runs"] == [] and first["failed"][0]["error"] == "RuntimeError('killed')"
-    checkpoint, before = bench.last_checkpoint(bench.run_dir(cut, "p3_cold", 0))
-    assert checkpoint is not None and before > 0
+    checkpoint, before, cpu_before = bench.last_checkpoint(bench.run_dir(cut, "p3_cold", 0))
+    assert checkpoint is not None and before > 0 and 0 < cpu_before
 
     monkeypatch.setattr(bench.ElapsedAtSave, "on_save", save)
     bench.main([*SMALL_SFT, "--methods", "p3_cold", "--out", str(cut)])
     resumed = json.loads((cut / "results.json").read_text())["runs"][0]
-    assert resumed["resumed"] and resumed["seconds"]["total"] > before
+    assert resumed["resumed"] and resumed["seconds"]["total"] > before and resumed["seconds"]["cpu_total"] > cpu_before
     assert not bench.run_dir(cut, "p3_cold", 0).exists()
     # the diet's state came back with the checkpoint: the same selections, losses and model
     assert [e["example_ids"] for e in resumed["epochs"]] == [e["example_ids"] for e in reference["epochs"]]

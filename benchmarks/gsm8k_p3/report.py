@@ -18,6 +18,15 @@ def time_ratio(run: dict, runs: list[dict]) -> float:
     return run["seconds"]["total"] / float(np.mean(ref)) if ref else float("nan")
 
 
+def cpu_time_ratio(run: dict, runs: list[dict]) -> float:
+    """``run``'s process CPU seconds (training + scoring + selection, one torch thread) over those of
+    the ``full`` run of the same seed: the time on idle cores, robust to other jobs on the machine.
+    NaN where either run did not record them (runs from before the runner did)."""
+    cpu = run["seconds"].get("cpu_total")
+    ref = [r["seconds"].get("cpu_total") for r in runs if r["method"] == "full" and r["seed"] == run["seed"]]
+    return cpu / ref[0] if cpu and ref and ref[0] else float("nan")
+
+
 def token_ratio(run: dict, runs: list[dict]) -> float:
     """Tokens trained on (forward + backward) over those of full data: the machine-independent cost."""
     ref = [r["trained_tokens"] for r in runs if r["method"] == "full" and "trained_tokens" in r]
@@ -48,6 +57,7 @@ def pooled(runs: list[dict]) -> list[dict]:
         row["nll"] = _mean_std([r["test_nll"] for r in mine])
         row["exact_match"] = _mean_std([r["test_exact_match"] for r in mine])
         row["time_ratio"] = _mean_std([time_ratio(r, runs) for r in mine])
+        row["cpu_time_ratio"] = _mean_std([cpu_time_ratio(r, runs) for r in mine])
         row["predicted"] = _mean_std([r.get("predicted_time_ratio") for r in mine])
         row["token_ratio"] = _mean_std([token_ratio(r, runs) for r in mine])
         row["scoring_share"] = _mean_std([r["seconds"]["score"] / r["seconds"]["total"] for r in mine])
@@ -93,19 +103,23 @@ def summarize(result: dict) -> str:
         f"of the final number with greedy decoding (on the first {_em_n(cfg)} questions, batched, at most "
         f"{cfg['max_new_tokens']} new tokens). Time = "
         "training + scoring + selection (evaluation excluded), as a ratio to the full-data run of the same seed; "
+        "CPU time = the same in process CPU seconds (one torch thread: the time on idle cores, robust to other jobs "
+        "beside the run; '-' for runs recorded before the runner measured it); "
         "tokens = tokens trained on (forward and backward) over full data's.",
         "",
     ]
     rows = pooled(runs)
     if rows:
         lines += ["## Seeds pooled (mean ± sample std)", "",
-                  "| method | seeds | test NLL | exact match | time / full | predicted | tokens / full | scoring share |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+                  "| method | seeds | test NLL | exact match | time / full | CPU time / full | predicted | tokens / full | "
+                  "scoring share |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for row in rows:
             em_mean, em_std = row["exact_match"]
             lines.append(
                 f"| {row['method']} | {','.join(map(str, row['seeds']))} | {_pm(*row['nll'], '.4f')} | "
                 f"{_pm(100 * em_mean, 100 * em_std, '.1f')}% | {_pm(*row['time_ratio'], '.2f')} | "
+                f"{_pm(*row['cpu_time_ratio'], '.2f')} | "
                 f"{_pm(row['predicted'][0], float('nan'), '.2f')} | "
                 f"{_pm(*row['token_ratio'], '.2f')} | {_pm(100 * row['scoring_share'][0], 100 * row['scoring_share'][1], '.1f')}% |")
         lines += ["", "Predicted: what the diet's plan (`DataDiet.plan`) predicted before training (examples trained "
@@ -113,18 +127,19 @@ def summarize(result: dict) -> str:
                   "![test NLL against time](frontier.png)", ""]
     lines += ["## Every run", "",
               "| method | seed | examples/epoch | steps | test NLL | exact match | train s | score s | select s | total s | "
-              "scoring share | time / full | tokens / full |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "CPU s | scoring share | time / full | CPU time / full | tokens / full |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     base = result.get("base")
     if base:
         lines.append(f"| base model (no fine-tuning) | - | - | 0 | {base['nll']:.4f} | "
-                     f"{_em(base['exact_match'], _em_n(cfg))} | - | - | - | - | - | - | - |")
+                     f"{_em(base['exact_match'], _em_n(cfg))} | - | - | - | - | - | - | - | - | - |")
     for r in runs:
         s = r["seconds"]
         lines.append(
             f"| {r['method']} | {r['seed']} | {r['budget_per_epoch']} | {r['steps']} | {r['test_nll']:.4f} | "
             f"{_em(r['test_exact_match'], _em_n(cfg))} | {s['train']:.0f} | {s['score']:.0f} | {s['select']:.2f} | "
-            f"{s['total']:.0f} | {s['score'] / s['total']:.1%} | {time_ratio(r, runs):.2f} | {token_ratio(r, runs):.2f} |")
+            f"{s['total']:.0f} | {_num(s.get('cpu_total'), '.0f')} | {s['score'] / s['total']:.1%} | "
+            f"{time_ratio(r, runs):.2f} | {_num(cpu_time_ratio(r, runs), '.2f')} | {token_ratio(r, runs):.2f} |")
     p3 = [r for r in runs if r["method"].startswith("p3")]
     if p3:
         lines += ["", f"P3 per epoch ({p3[0]['method']}, seed {p3[0]['seed']}): percentile, eligible examples, mean "
@@ -146,7 +161,7 @@ def summarize(result: dict) -> str:
 
 def _num(value, spec: str) -> str:
     """``value`` formatted, or ``-`` where an epoch has none (a random first epoch has no percentile)."""
-    return "-" if value is None else format(value, spec)
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else format(value, spec)
 
 
 CHEAPER_P3 = ("p3_free", "p3_cold")

@@ -122,20 +122,27 @@ ELAPSED_FILE = "gsm8k_p3_elapsed.json"
 
 
 class ElapsedAtSave(TrainerCallback):
-    """Writes into each checkpoint the run's seconds so far (``before``: those of the pieces before
-    a resume), so that a run resumed from it counts the time spent before it and not the time lost
-    after it (the work after the last checkpoint is done again)."""
+    """Writes into each checkpoint the run's wall and process CPU seconds so far (``before``,
+    ``cpu_before``: those of the pieces before a resume), so that a run resumed from it counts the
+    time spent before it and not the time lost after it (the work after the last checkpoint is done
+    again). The CPU seconds (one torch thread) are what the run would take on idle cores, robust to
+    other jobs beside it; None once a piece came from a checkpoint that did not record them."""
 
-    def __init__(self, before: float = 0.0) -> None:
+    def __init__(self, before: float = 0.0, cpu_before: float | None = 0.0) -> None:
         self.before, self.start = before, time.perf_counter()
+        self.cpu_before, self.cpu_start = cpu_before, time.process_time()
 
     def seconds(self) -> float:
         return self.before + time.perf_counter() - self.start
 
+    def cpu_seconds(self) -> float | None:
+        return None if self.cpu_before is None else self.cpu_before + time.process_time() - self.cpu_start
+
     def on_save(self, args, state, control, **kwargs):
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if checkpoint.is_dir():  # the main process wrote it
-            (checkpoint / ELAPSED_FILE).write_text(json.dumps({"seconds": self.seconds()}))
+            (checkpoint / ELAPSED_FILE).write_text(json.dumps({"seconds": self.seconds(),
+                                                               "cpu_seconds": self.cpu_seconds()}))
         return control
 
 
@@ -153,15 +160,17 @@ def forget_checkpoints(out: Path, label: str, seed: int) -> None:
         pass  # other runs' checkpoints are still there, or there never were any
 
 
-def last_checkpoint(directory: Path) -> tuple[str | None, float]:
-    """The latest complete checkpoint in ``directory`` and the run's seconds up to it ((None, 0) if none).
-    A checkpoint without its seconds (killed while saving) does not count."""
+def last_checkpoint(directory: Path) -> tuple[str | None, float, float | None]:
+    """The latest complete checkpoint in ``directory`` and the run's wall and CPU seconds up to it
+    ((None, 0, 0) if none; CPU None where the checkpoint did not record it). A checkpoint without
+    its seconds (killed while saving) does not count."""
     if not directory.is_dir():
-        return None, 0.0
+        return None, 0.0, 0.0
     latest = get_last_checkpoint(str(directory))
     if latest is None or not (Path(latest) / ELAPSED_FILE).exists():
-        return None, 0.0
-    return latest, float(json.loads((Path(latest) / ELAPSED_FILE).read_text())["seconds"])
+        return None, 0.0, 0.0
+    saved = json.loads((Path(latest) / ELAPSED_FILE).read_text())
+    return latest, float(saved["seconds"]), saved.get("cpu_seconds")
 
 
 def hf_trainer(model, tokenizer, pool_rows, pool_examples, diet, output_dir, epochs: int, seed: int, args):
@@ -204,7 +213,7 @@ def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows,
     diet = spec.diet(seed, scoring_batch_size=args.score_batch_size, rescore_fraction=args.rescore_fraction,
                      time_ratio=time_ratio, num_epochs=args.epochs)
     directory = run_dir(args.out, spec.label, seed)
-    checkpoint, before = last_checkpoint(directory)
+    checkpoint, before, cpu_before = last_checkpoint(directory)
     if checkpoint is not None:
         logger.info("%s seed %d: resuming from %s (%.0f s trained before it)", spec.label, seed, checkpoint, before)
     trainer = TRAINERS[args.trainer](model, tokenizer, pool_rows, pool_examples, diet, str(directory), epochs, seed, args)
@@ -212,10 +221,10 @@ def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows,
     lengths = np.array([len(ids) for ids in trainer.train_dataset["input_ids"]])
     if len(lengths) != len(pool_rows):
         raise RuntimeError(f"the trainer prepared {len(lengths)} rows from a pool of {len(pool_rows)}")
-    clock = ElapsedAtSave(before)
+    clock = ElapsedAtSave(before, cpu_before)
     trainer.add_callback(clock)
     trainer.train(resume_from_checkpoint=checkpoint)
-    total = clock.seconds()
+    total, cpu_total = clock.seconds(), clock.cpu_seconds()
     summary = diet.summary()
     plan = plan_run(diet.strategy, diet.schedule, diet.num_examples, free_scores=diet.training_records_scores())
     losses = epoch_losses(trainer.state.log_history, len(diet.log))
@@ -247,7 +256,7 @@ def run_method(spec: MethodSpec, seed: int, pool_rows, pool_examples, test_rows,
         "predicted_time_ratio": plan.predicted_time_ratio * epochs / args.epochs, "plan_exact": plan.exact,
         "scored_examples": summary["scored_examples"],
         "seconds": {"train": total - score_s - select_s, "score": score_s, "select": select_s, "total": total,
-                    "eval": ev["seconds"], "observe": summary["observe_seconds"]},
+                    "cpu_total": cpu_total, "eval": ev["seconds"], "observe": summary["observe_seconds"]},
         "test_nll": ev["nll"], "test_exact_match": ev["exact_match"], "exact_match_n": ev["exact_match_n"],
         "epochs": epochs_info,
         "predictions": ev.get("predictions", []),
