@@ -25,6 +25,7 @@ from datadiet import DataDiet, DataDietTrainer  # noqa: E402
 
 torch.set_num_threads(1)
 out, spec = sys.argv[1], json.loads(sys.argv[2])
+os.makedirs(out, exist_ok=True)  # every rank writes its results here, even when training is refused at once
 N = spec.get("n", 101)
 
 
