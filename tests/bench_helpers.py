@@ -13,7 +13,7 @@ from benchmarks.grid.aggregate import Row, Stat
 from benchmarks.grid.config import GridConfig
 from datadiet import DataDiet
 from datadiet.integrations.trainer import DataDietTrainer
-from datadiet.toolkit.experiment import RunConfig, environment
+from datadiet.toolkit.experiment import RunConfig, environment, trained_tokens
 from helpers import pad_collate, tiny_classifier, toy_classification_dataset
 
 
@@ -38,12 +38,13 @@ def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False) -> di
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     s = diet.summary()
     metrics = trainer.evaluate(evaluation)
+    tokens_trained, tokens_full = trained_tokens(diet, train, s["examples_full"])
     record = {"config": asdict(cfg), "key": cfg.key(), "wall_seconds": wall, "cpu_seconds": cpu,
               "scoring_seconds": s["scoring_seconds"],
               "selection_seconds": s["selection_seconds"],
               "training_seconds": wall - s["scoring_seconds"] - s["selection_seconds"], "eval_seconds": 0.0,
               "examples_trained": s["examples_trained"], "examples_full": s["examples_full"],
-              "metrics": {"accuracy": metrics["eval_accuracy"]}, "num_train": len(train), "num_eval": len(evaluation),
+              "tokens_trained": tokens_trained, "tokens_full": tokens_full, "metrics": {"accuracy": metrics["eval_accuracy"]}, "num_train": len(train), "num_eval": len(evaluation),
               "environment": environment()}
     if report:
         record["report"] = {k: str(v) for k, v in diet.report(Path(output_dir) / "diet").items()}

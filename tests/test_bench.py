@@ -20,6 +20,10 @@ from benchmarks.grid.runner import estimated_cost, run_grid
 from benchmarks.grid.store import ERROR, OK, latest_by_key, read_jsonl
 from datadiet.diet import DataDiet
 from bench_helpers import tiny_grid, tiny_run
+from datadiet.integrations.trainer import DataDietTrainer
+from datadiet.toolkit.experiment import trained_tokens
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+from transformers import TrainingArguments
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,6 +101,19 @@ def test_time_ratio_is_run_time_over_full_run_of_the_same_seed(grid_folder):
         assert time_ratios(records, cpu_time)[run["key"]] == pytest.approx(run["cpu_seconds"] / full["cpu_seconds"])
 
 
+def test_trained_tokens_are_the_kept_examples_token_counts_summed_over_epochs():
+    train = toy_classification_dataset(48, seed=0)
+    diet = DataDiet(keep=0.5, seed=3, progress=False)
+    args = TrainingArguments("/tmp/unused", num_train_epochs=3, per_device_train_batch_size=16, learning_rate=3e-3,
+                             save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, logging_strategy="no")
+    DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=train, data_collator=pad_collate).train()
+    lengths = [len(ids) for ids in train["input_ids"]]
+    brute = sum(lengths[i] for row in diet.kept_matrix() for i in range(48) if row[i])
+    assert diet.log[1]["kept"] == 24 and brute < 3 * sum(lengths)
+    assert trained_tokens(diet, train, diet.summary()["examples_full"]) == (brute, 3 * sum(lengths))
+    assert trained_tokens(diet, train.remove_columns("input_ids"), 144) == (None, None)
+
+
 def test_markdown_table_holds_mean_and_std_over_seeds(grid_folder):
     out, _, _ = grid_folder
     records = read_jsonl(out / "results.jsonl")
@@ -121,6 +138,8 @@ def test_markdown_table_holds_mean_and_std_over_seeds(grid_folder):
         assert cells[5] == f"{predicted:.3f}"
         assert cells[6] == f"{statistics.mean(share):.1f} ± {statistics.stdev(share):.1f}"
         assert cells[7].split(" ± ")[0] == f"{statistics.mean(trained):.3f}"
+        tokens = [r["tokens_trained"] / r["tokens_full"] for r in runs]
+        assert cells[8].split(" ± ")[0] == f"{statistics.mean(tokens):.3f}"
         assert cells[-1] == "2"
     # random prunes half the data after the one warm-up epoch: (48 + 24) / 96
     random_row = next(r for r in summarize(records)["toy"] if r.method == "random")

@@ -108,6 +108,8 @@ class Row:
     run_seconds: Stat
     scoring_share: Stat
     trained_fraction: Stat
+    token_fraction: Stat = field(default_factory=lambda: Stat(None, None, 0))
+    """Tokens trained on over full data's (records from before the grid counted tokens have none)."""
     keys: list[str] = field(default_factory=list)
     budget: float | None = None
     epochs: int | None = None
@@ -156,6 +158,15 @@ def trained_fraction(record: dict[str, Any]) -> float | None:
     return record["examples_trained"] / record["examples_full"] * c["epochs"] / (c.get("protocol_epochs") or c["epochs"])
 
 
+def token_fraction(record: dict[str, Any]) -> float | None:
+    """Tokens trained on / full data's over the protocol's epochs (as :func:`trained_fraction` counts
+    examples): the machine-independent cost. None for a record without token counts."""
+    if not record.get("tokens_full") or record.get("tokens_trained") is None:
+        return None
+    c = record["config"]
+    return record["tokens_trained"] / record["tokens_full"] * c["epochs"] / (c.get("protocol_epochs") or c["epochs"])
+
+
 def summarize(records: Sequence[dict[str, Any]],
               ratios: tuple[dict[str, float], dict[str, float]] | None = None) -> dict[str, list[Row]]:
     """Per dataset, one :class:`Row` per (method, keep) and per (method, time budget, resolved
@@ -185,6 +196,7 @@ def summarize(records: Sequence[dict[str, Any]],
             run_seconds=Stat.of(run_time(r) for r in runs),
             scoring_share=Stat.of(r["scoring_seconds"] / run_time(r) if run_time(r) > 0 else None for r in runs),
             trained_fraction=Stat.of(trained_fraction(r) for r in runs),
+            token_fraction=Stat.of(token_fraction(r) for r in runs),
             keys=[r["key"] for r in runs], budget=budget,
             epochs=runs[0]["config"]["epochs"] if runs[0]["config"].get("protocol_epochs") else None,
         ))

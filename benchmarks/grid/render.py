@@ -65,6 +65,8 @@ _DEFINITIONS = {
     "scoring_share": "scoring_seconds / run time",
     "examples_trained": "examples trained on / (epochs x training-set size); a fewer_epochs run counts against the "
                         "protocol's epochs",
+    "token_fraction": "tokens trained on (forward and backward) / full data's over the protocol's epochs: the "
+                      "machine-independent cost (records from before the grid counted tokens have none)",
     "predicted_ratio": "the time ratio the diet's plan predicted before training (DataDiet.plan: a scored example "
                        "costs 0.18 of a trained one; counts examples, not tokens)",
     "main_metric": "exact_match (joint intent + slot) or accuracy (classification): used by the goals and plots",
@@ -107,7 +109,8 @@ def _row_dict(row: Row) -> dict[str, Any]:
             "time_ratio": _stat_dict(row.time_ratio), "cpu_ratio": _stat_dict(row.cpu_ratio),
             "predicted_ratio": _stat_dict(row.predicted_ratio),
             "run_seconds": _stat_dict(row.run_seconds),
-            "scoring_share": _stat_dict(row.scoring_share), "trained_fraction": _stat_dict(row.trained_fraction)}
+            "scoring_share": _stat_dict(row.scoring_share), "trained_fraction": _stat_dict(row.trained_fraction),
+            "token_fraction": _stat_dict(row.token_fraction)}
 
 
 # ------------------------------------------------------------------------------------------ markdown
@@ -121,22 +124,23 @@ def fmt(s: Stat, scale: float = 1.0, digits: int = 2) -> str:
 
 def table(rows: Sequence[Row]) -> str:
     """The markdown table of one dataset: kept fraction, time budget (where some run has one), task
-    metrics in %, time ratio, CPU-time ratio (where the records have CPU time), scoring share in %, fraction of examples trained, run time in
+    metrics in %, time ratio, CPU-time ratio (where the records have CPU time), scoring share in %, fraction of examples (and tokens, where the records count them) trained, run time in
     seconds, number of seeds."""
     metrics = [m for m in METRIC_LABELS if any(m in r.metrics for r in rows)]
     cpu = any(r.cpu_ratio.n for r in rows)
+    tokens = any(r.token_fraction.n for r in rows)
     budgets = any(r.budget is not None for r in rows)
     head = ["method", "keep", *(["budget"] if budgets else []), *[f"{METRIC_LABELS[m]} (%)" for m in metrics],
             "time ratio",
             *(["CPU-time ratio"] if cpu else []), "predicted ratio", "scoring share (%)",
-            "examples trained", "run time (s)", "seeds"]
+            "examples trained", *(["tokens trained"] if tokens else []), "run time (s)", "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for r in rows:
         budget = [] if not budgets else ["" if r.budget is None else f"{r.budget:g}"]
         cells = [r.method, r.keep_text(), *budget, *[fmt(r.metrics[m], 100) if m in r.metrics else "" for m in metrics],
                  fmt(r.time_ratio, digits=3), *([fmt(r.cpu_ratio, digits=3)] if cpu else []),
                  fmt(Stat(r.predicted_ratio.mean, None, r.predicted_ratio.n), digits=3), fmt(r.scoring_share, 100, 1), fmt(r.trained_fraction, digits=3),
-                 fmt(r.run_seconds, digits=0), str(r.n)]
+                 *([fmt(r.token_fraction, digits=3)] if tokens else []), fmt(r.run_seconds, digits=0), str(r.n)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

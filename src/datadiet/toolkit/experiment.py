@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from datadiet.diet import DataDiet
+from datadiet.scoring_pass import example_lengths
 from datadiet.strategies import available_methods
 from datadiet.toolkit.fields import ConfigError, Rule, allowed_text, from_mapping, setting, setting_errors
 
@@ -222,6 +223,17 @@ def build_run(cfg: RunConfig):
     return spec, cfg.diet()
 
 
+def trained_tokens(diet, train_dataset, examples_full: int) -> tuple[int | None, int | None]:
+    """Tokens the run trained on (each epoch's kept examples' token counts, summed) and those of
+    ``examples_full`` examples at the training set's mean length (full data's, for the same epochs
+    the run's ``examples_full`` counts); ``(None, None)`` for a dataset without ``input_ids``."""
+    lengths = example_lengths(train_dataset)
+    if lengths is None:
+        return None, None
+    trained = int((diet.kept_matrix().astype(np.int64) @ lengths.astype(np.int64)).sum())
+    return trained, int(round(int(lengths.sum()) * examples_full / len(lengths)))
+
+
 def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, progress: bool = True,
                    report: bool = False, save_model: bool = False) -> dict[str, Any]:
     """Fine-tune, evaluate, and return the record: wall time split into training, scoring and
@@ -253,6 +265,7 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
     trainer.train()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     summary = diet.summary()
+    tokens_trained, tokens_full = trained_tokens(diet, spec.train_dataset, summary["examples_full"])
     start = time.perf_counter()
     metrics = trainer.evaluate(spec.eval_dataset, metric_key_prefix="eval")
     eval_seconds = time.perf_counter() - start
@@ -268,6 +281,8 @@ def run_experiment(cfg: RunConfig, output_dir: str | os.PathLike | None = None, 
         "examples_trained": summary["examples_trained"],
         "examples_full": summary["examples_full"],
         "scored_examples": summary["scored_examples"],
+        "tokens_trained": tokens_trained,  # the machine-independent cost: tokens through forward and backward
+        "tokens_full": tokens_full,
         "optimizer_steps": trainer.state.global_step,
         "planned_steps": trainer.state.max_steps,
         "kept_per_epoch": [r["kept"] for r in diet.log],
