@@ -5,8 +5,9 @@ each owning its state: the per-example :class:`~datadiet.history.ScoreHistory`, 
 :class:`~datadiet.observer.TrainingObserver` of the scores every training forward pass gives for
 free, the :class:`~datadiet.free_features.FeatureStore`, the :class:`~datadiet.runlog.RunLog`, the
 :class:`~datadiet.ledger.TrainedLedger` and the :class:`~datadiet.data_binding.DataBinding` (data,
-layout, a resume's contract); the step arithmetic is :mod:`datadiet.run_steps`. Every rank of a
-distributed run computes the identical selection.
+layout, a resume's contract). Its plan and step arithmetic (:class:`~datadiet.run_steps.StepPlanning`)
+and the per-batch calls of integrations (:class:`~datadiet.observer.TrainingSeam`) are mixins in
+their own modules. Every rank of a distributed run computes the identical selection.
 """
 
 from __future__ import annotations
@@ -23,23 +24,17 @@ from datadiet.contract import RunContract
 from datadiet.data_binding import DataBinding
 from datadiet.diet_state import diet_state_dict, load_diet_state
 from datadiet.distributed import broadcast_object, world
-from datadiet.free_features import FeatureStore, capture_context
+from datadiet.free_features import FeatureStore
 from datadiet.history import SOURCE_PASS, ScoreHistory
 from datadiet.layout import BatchLayout
 from datadiet.ledger import TrainedLedger
-from datadiet.observer import TrainingObserver
-from datadiet.planning import Plan, plan_run
+from datadiet.observer import TrainingObserver, TrainingSeam
 from datadiet.presets import Presets
-from datadiet.recorder import as_id_array
-from datadiet.run_steps import epochs_for_steps as _epochs_for_steps
-from datadiet.run_steps import kept_per_epoch as _kept_per_epoch
-from datadiet.run_steps import position as _position
+from datadiet.run_steps import StepPlanning
 from datadiet.runlog import RunLog
-from datadiet.sampler import DietSampler
-from datadiet.schedule import PRUNE, SHARD_EXAMPLES, Schedule
+from datadiet.schedule import PRUNE, Schedule
 from datadiet.scores import get_score
 from datadiet.scoring_pass import Autocast, PassResult, check_autocast, dataset_labels, model_device, score_examples
-from datadiet.select.compress import LazyProjection
 from datadiet.select.selection import Selection
 from datadiet.settings import DietSettings, split_settings
 from datadiet.strategies import EpochContext, Strategy, build_strategy
@@ -49,7 +44,7 @@ logger = logging.getLogger("datadiet")
 _ANY_SIZE = 2**31 - 1  # a training-set size for checking a plan before the data is known
 
 
-class DataDiet(Presets):
+class DataDiet(Presets, StepPlanning, TrainingSeam):
     """Dynamic data pruning for one training run.
 
     ``DataDiet(keep=0.5)`` is the library's default: after one warm-up epoch, each epoch keeps the
@@ -185,58 +180,6 @@ class DataDiet(Presets):
         if self.binding.saved is not None and self.num_examples is not None:
             self.contract().check(self.binding.saved, self.kept_per_epoch())
 
-    # ---------------------------------------------------------------- plan and steps (datadiet.run_steps)
-    def kept_counts(self) -> list[int]:
-        """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
-        whose kept count depends on the losses, and token budgets)."""
-        self.require_setup()
-        return self.schedule.kept_counts(self.num_examples)
-
-    def kept_per_epoch(self) -> list[int]:
-        """Examples of each epoch: the actual count of the epochs begun, the plan's after."""
-        return _kept_per_epoch(self.kept_counts(), self.log)
-
-    def steps_per_epoch(self) -> list[int]:
-        """Optimizer steps of each epoch under :attr:`layout` (actual for the epochs begun)."""
-        if self.layout is None:
-            raise RuntimeError("the diet has no batch layout: call diet.set_layout(BatchLayout(...)) first")
-        return [self.layout.steps(k) for k in self.kept_per_epoch()]
-
-    def position(self, global_step: int) -> tuple[int, int]:
-        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
-        return _position(self.steps_per_epoch(), global_step)
-
-    def epochs_for_steps(self, num_examples: int, max_steps: int, layout: BatchLayout) -> int:
-        """The fewest epochs of this diet whose steps under ``layout`` reach ``max_steps``
-        (:func:`~datadiet.run_steps.epochs_for_steps`)."""
-        return _epochs_for_steps(self.strategy, num_examples, max_steps, layout)
-
-    def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
-                      sharding: str = SHARD_EXAMPLES) -> int:
-        """Optimizer steps of the whole run, known before training starts (the
-        :class:`~datadiet.layout.BatchLayout` of these arguments over :meth:`kept_counts`)."""
-        layout = BatchLayout(batch_size, world_size, grad_accum, drop_last, sharding)
-        return sum(layout.steps(k) for k in self.kept_counts())
-
-    def plan(self, num_examples: int, num_epochs: int | None = None) -> Plan:
-        """The run's plan before it starts: per epoch the examples trained and scored, and the
-        predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
-        self.setup(num_examples, num_epochs)
-        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores(),
-                        num_epochs=self.num_epochs)
-
-    def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
-                rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
-                lengths: np.ndarray | None = None, batch_size: int | None = None) -> DietSampler:
-        """A plain loop's ``torch.utils.data.Sampler`` over the current selection (data-parallel
-        aware); with ``lengths`` (token count per example) and ``batch_size``, grouped by length
-        (:class:`~datadiet.sampler.DietSampler`)."""
-        self.setup(num_examples, num_epochs)
-        if lengths is not None and len(lengths) != num_examples:
-            raise ValueError(f"lengths has {len(lengths)} entries for {num_examples} examples")
-        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last,
-                           lengths=lengths, batch_size=batch_size)
-
     # ---------------------------------------------------------------- the epoch
     def begin_epoch(self, epoch: int, model: torch.nn.Module | None = None, dataset: Sequence | None = None,
                     collate_fn: Callable[[list], dict] | None = None, labels: np.ndarray | None = None,
@@ -354,72 +297,6 @@ class DataDiet(Presets):
             return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
         return self.adapter.provides_free(self.score) and (not self.observer.wants_features
                                                            or self.adapter.task == CAUSAL_LM)
-
-    # ---------------------------------------------------------------- free scores and weights
-    def observe(self, example_ids, inputs, features: torch.Tensor | None = None) -> None:
-        """Mark a training batch's examples trained and record its scores from its detached outputs
-        (free: the forward pass made them; :meth:`TrainingObserver.record
-        <datadiet.observer.TrainingObserver.record>`). Buffered, then all-gathered and applied at
-        the next ``begin_epoch``."""
-        self.require_setup()
-        ids = as_id_array(example_ids)
-        if len(ids) and (ids.min() < 0 or ids.max() >= self.num_examples):
-            raise IndexError(f"example ids {ids.min()}..{ids.max()} are outside the training set's 0..{self.num_examples - 1}: "
-                             "example_id must be each row's position (datadiet.with_example_ids renumbers a dataset)")
-        self.ledger.mark(ids)
-        if self.training_records_scores():
-            self.observer.record(ids, inputs, self.score, self.epoch, self.seed, features)
-
-    def compress_features(self, features):
-        """A batch of pooled features projected to the strategy's ``feature_dim`` (as they are
-        without one), the same map for the training forward and the scoring passes."""
-        return self.feature_projection()(features)
-
-    def feature_projection(self) -> LazyProjection:
-        """The map of :meth:`compress_features` (z-scoring moments fitted on the first features)."""
-        return self.observer.projection(self.seed)
-
-    def capture_features(self, model: torch.nn.Module, batch: dict):
-        """A block around a training forward that yields a dict whose ``"features"`` are the batch's
-        pooled last hidden states, when the strategy records free features (else it stays empty);
-        pass them to :meth:`observe` or :meth:`weighted_loss` (``features=``)."""
-        return capture_context(self.records_free_features(), model, batch)
-
-    def records_free_features(self) -> bool:
-        """Whether training steps capture pooled features: a method on features that records free scores."""
-        return self.observer.wants_features and self.adapter is not None and self.training_records_scores()
-
-    def flush(self) -> None:
-        """Apply the buffered training-pass scores (and features) to the history, and merge every
-        rank's marks of trained examples (a collective)."""
-        self.require_setup()
-        self.observer.flush(self.history, self.feature_store)
-        self.ledger.merge()
-
-    def training_loss(self, example_ids, outputs: Any, batch: dict, loss: torch.Tensor | None = None,
-                      features: torch.Tensor | None = None) -> torch.Tensor:
-        """The one call an integration makes for each training batch (the Trainer, TRL's trainer
-        and a plain loop all do): mark the batch's examples trained (:meth:`end_epoch` checks them),
-        observe its free scores from ``outputs`` (and ``features``, see :meth:`capture_features`),
-        and return ``loss`` (default: ``outputs.loss``) with the selection's loss weights applied:
-        itself when every kept example has weight 1, else the mean of the per-example losses times
-        their weights (InfoBatch's rescaling)."""
-        if self.adapter is None:
-            raise ValueError("the diet does not know the task yet: pass task= to the DataDiet or model= to setup()")
-        self.observe(example_ids, self.adapter.score_inputs(outputs, batch), features)
-        if loss is None:
-            loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
-        if loss is None:
-            raise ValueError("the model returned no loss: include the labels in the batch")
-        if bool(np.all(self.selection.weights == 1.0)):
-            return loss
-        weights = self.selection.weight_lookup(self.num_examples)[as_id_array(example_ids)]
-        per_example = self.adapter.per_example_loss(outputs, batch)
-        return (per_example * torch.as_tensor(weights, dtype=torch.float32, device=per_example.device)).mean()
-
-    def weighted_loss(self, example_ids, outputs: Any, batch: dict, features: torch.Tensor | None = None) -> torch.Tensor:
-        """A plain loop's :meth:`training_loss` of the model's own ``outputs.loss``."""
-        return self.training_loss(example_ids, outputs, batch, features=features)
 
     # ---------------------------------------------------------------- state and reports
     def state_dict(self) -> dict:

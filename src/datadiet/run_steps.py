@@ -3,14 +3,20 @@
 steps needs. Every integration (the Trainer, TRL's trainer, a plain or Accelerate loop) reads it
 through :meth:`DataDiet.steps_per_epoch <datadiet.DataDiet.steps_per_epoch>`,
 :meth:`~datadiet.DataDiet.position` and :meth:`~datadiet.DataDiet.epochs_for_steps`, so none
-derives it again.
+derives it again. :class:`StepPlanning` is the part of :class:`~datadiet.DataDiet` that answers
+them (and plans the run before it starts).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from datadiet.layout import BatchLayout
+from datadiet.planning import Plan, plan_run
+from datadiet.sampler import DietSampler
+from datadiet.schedule import SHARD_EXAMPLES
 
 
 def kept_per_epoch(planned: Sequence[int], records: Sequence[dict]) -> list[int]:
@@ -49,3 +55,62 @@ def epochs_for_steps(strategy, num_examples: int, max_steps: int, layout: BatchL
         if epochs > max_steps + 1000:
             raise ValueError(f"no number of epochs of this diet reaches {max_steps} steps")
     return epochs
+
+
+_kept_per_epoch, _position, _epochs_for_steps = kept_per_epoch, position, epochs_for_steps
+
+
+class StepPlanning:
+    """The plan and step arithmetic of :class:`~datadiet.DataDiet` (a mixin: it reads the diet's
+    strategy, schedule, log and layout, and writes nothing)."""
+
+    def kept_counts(self) -> list[int]:
+        """Planned examples per epoch (an upper bound where ``strategy.exact_plan`` is False: InfoBatch,
+        whose kept count depends on the losses, and token budgets)."""
+        self.require_setup()
+        return self.schedule.kept_counts(self.num_examples)
+
+    def kept_per_epoch(self) -> list[int]:
+        """Examples of each epoch: the actual count of the epochs begun, the plan's after."""
+        return _kept_per_epoch(self.kept_counts(), self.log)
+
+    def steps_per_epoch(self) -> list[int]:
+        """Optimizer steps of each epoch under :attr:`layout` (actual for the epochs begun)."""
+        if self.layout is None:
+            raise RuntimeError("the diet has no batch layout: call diet.set_layout(BatchLayout(...)) first")
+        return [self.layout.steps(k) for k in self.kept_per_epoch()]
+
+    def position(self, global_step: int) -> tuple[int, int]:
+        """``(epoch, optimizer steps done in it)`` after ``global_step`` steps; ``(epochs, 0)`` at the end."""
+        return _position(self.steps_per_epoch(), global_step)
+
+    def epochs_for_steps(self, num_examples: int, max_steps: int, layout: BatchLayout) -> int:
+        """The fewest epochs of this diet whose steps under ``layout`` reach ``max_steps``
+        (:func:`~datadiet.run_steps.epochs_for_steps`)."""
+        return _epochs_for_steps(self.strategy, num_examples, max_steps, layout)
+
+    def planned_steps(self, batch_size: int, world_size: int = 1, grad_accum: int = 1, drop_last: bool = False,
+                      sharding: str = SHARD_EXAMPLES) -> int:
+        """Optimizer steps of the whole run, known before training starts (the
+        :class:`~datadiet.layout.BatchLayout` of these arguments over :meth:`kept_counts`)."""
+        layout = BatchLayout(batch_size, world_size, grad_accum, drop_last, sharding)
+        return sum(layout.steps(k) for k in self.kept_counts())
+
+    def plan(self, num_examples: int, num_epochs: int | None = None) -> Plan:
+        """The run's plan before it starts: per epoch the examples trained and scored, and the
+        predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
+        self.setup(num_examples, num_epochs)
+        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores(),
+                        num_epochs=self.num_epochs)
+
+    def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
+                rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
+                lengths: np.ndarray | None = None, batch_size: int | None = None) -> DietSampler:
+        """A plain loop's ``torch.utils.data.Sampler`` over the current selection (data-parallel
+        aware); with ``lengths`` (token count per example) and ``batch_size``, grouped by length
+        (:class:`~datadiet.sampler.DietSampler`)."""
+        self.setup(num_examples, num_epochs)
+        if lengths is not None and len(lengths) != num_examples:
+            raise ValueError(f"lengths has {len(lengths)} entries for {num_examples} examples")
+        return DietSampler(self, num_replicas=num_replicas, rank=rank, shuffle=shuffle, drop_last=drop_last,
+                           lengths=lengths, batch_size=batch_size)
