@@ -175,3 +175,16 @@ def test_importance_sampling_by_hand_and_in_expectation():
     with pytest.raises(ValueError, match="hard_share"):
         hard_and_sampled(scores, 0.5, 1.5, rng)
     np.testing.assert_array_equal(hard_and_sampled(scores, 0.5, 1.0, rng).indices, [0, 1, 2])
+
+
+def test_weights_of_a_batch_equal_the_lookup_over_the_training_set():
+    rng = np.random.default_rng(4)
+    for n, keep in ((1, 1), (50, 7), (1000, 1000), (1000, 311)):
+        indices = rng.choice(n, size=keep, replace=False)
+        weights = rng.uniform(0.5, 3.0, size=keep)
+        sel = Selection.of(indices, weights)
+        ids = rng.integers(0, n, size=64)
+        np.testing.assert_array_equal(sel.weights_of(ids), sel.weight_lookup(n)[ids])
+        assert not sel.uniform
+    assert Selection.full(5).uniform and Selection.of([3, 1], [1.0, 1.0]).uniform
+    assert not Selection.of([3, 1], [1.0, 2.0]).uniform

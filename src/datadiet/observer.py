@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from datadiet.free_features import FeatureStore, capture_context, warn_missing_features
@@ -117,9 +116,9 @@ class TrainingSeam:
             loss = outputs["loss"] if isinstance(outputs, dict) else getattr(outputs, "loss", None)
         if loss is None:
             raise ValueError("the model returned no loss: include the labels in the batch")
-        if bool(np.all(self.selection.weights == 1.0)):
+        if self.selection.uniform:
             return loss
-        weights = self.selection.weight_lookup(self.num_examples)[as_id_array(example_ids)]
+        weights = self.selection.weights_of(as_id_array(example_ids))
         per_example = self.adapter.per_example_loss(outputs, batch)
         return (per_example * torch.as_tensor(weights, dtype=torch.float32, device=per_example.device)).mean()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,8 @@ class Selection:
 
     indices: np.ndarray
     weights: np.ndarray
+    uniform: bool = field(init=False, repr=False, compare=False)
+    """Every kept example has weight 1 (the loss needs no reweighting)."""
 
     def __post_init__(self) -> None:
         idx = np.asarray(self.indices, dtype=np.int64)
@@ -33,6 +35,7 @@ class Selection:
             raise ValueError("selection indices must be unique")
         object.__setattr__(self, "indices", idx)
         object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "uniform", bool(np.all(w == 1.0)))
 
     @classmethod
     def of(cls, indices, weights=None) -> "Selection":
@@ -46,6 +49,13 @@ class Selection:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def weights_of(self, example_ids) -> np.ndarray:
+        """The loss weight of each of ``example_ids`` (0 for an example not kept): a binary search in
+        the sorted indices, ``O(B log K)`` per batch, with no array of the training set's size."""
+        ids = np.asarray(example_ids, dtype=np.int64).reshape(-1)
+        pos = np.minimum(np.searchsorted(self.indices, ids), len(self.indices) - 1)
+        return np.where(self.indices[pos] == ids, self.weights[pos], 0.0).astype(np.float32)
 
     def weight_lookup(self, n: int) -> np.ndarray:
         """A length-``n`` array with each kept example's weight (0 for pruned ones)."""
