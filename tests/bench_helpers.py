@@ -21,11 +21,12 @@ def accuracy(prediction) -> dict:
     return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
 
 
-def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False) -> dict:
-    """A real, tiny fine-tuning with the record fields of ``run_experiment``."""
+def tiny_run(cfg: RunConfig, output_dir=None, progress=True, report=False, diet: DataDiet | None = None) -> dict:
+    """A real, tiny fine-tuning with the record fields of ``run_experiment`` (``diet``: the run's own,
+    instead of ``cfg``'s method at its keep)."""
     train = toy_classification_dataset(cfg.train_size or 48, seed=0)
     evaluation = toy_classification_dataset(32, seed=1)
-    diet = DataDiet(method=cfg.method, keep=cfg.keep, seed=cfg.seed, progress=False)
+    diet = diet or DataDiet(method=cfg.method, keep=cfg.keep, seed=cfg.seed, progress=False)
     args = TrainingArguments(output_dir=str(output_dir or tempfile.gettempdir()), num_train_epochs=cfg.epochs,
                              per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                              seed=cfg.seed, logging_strategy="no", save_strategy="no", report_to=[],

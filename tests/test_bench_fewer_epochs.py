@@ -1,5 +1,5 @@
-"""The "full data, fewer epochs" peer of the benchmark grid (issue 27): its budget -> epochs rule
-worked out by hand, its runs in a grid (recorded with their budget, resumable, the folder's
+"""The "full data, fewer epochs" peers of the benchmark grid (issue 27): their budget -> epochs rules
+(whole epochs, and ``fewer_steps``' fractional last one) worked out by hand, its runs in a grid (recorded with their budget, resumable, the folder's
 protocol unchanged), and its place in every frontier and goal table. One real run through
 ``run_experiment`` (ATIS, 64 examples, 1 layer) is marked slow."""
 
@@ -14,7 +14,7 @@ import pytest
 from benchmarks.grid.aggregate import summarize
 from benchmarks.grid.combine import main as combine_main
 from benchmarks.grid.config import GridConfig, GridRun, check_compatible, protocol, resolve_budget
-from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_for_budget, epochs_ratio
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_for_budget, epochs_ratio, steps_for_budget
 from benchmarks.grid.goals import MET, frontier_goal, issue13_goals
 from benchmarks.grid.render import write_report
 from benchmarks.grid.runner import run_grid
@@ -60,7 +60,7 @@ def test_a_resolved_run_trains_full_data_for_the_shorter_count_and_keeps_the_pro
 
 
 def test_fewer_epochs_runs_at_budgets_only():
-    with pytest.raises(ConfigError, match="fewer_epochs, default_auto only with --budgets"):
+    with pytest.raises(ConfigError, match="fewer_epochs, fewer_steps, default_auto only with --budgets"):
         GridConfig(methods=["full", FEWER_EPOCHS], keeps=[0.5], budgets=[])
     grid = GridConfig(datasets=["atis"], methods=["full", FEWER_EPOCHS, "default"], keeps=[0.5], budgets=[0.3],
                       seeds=[0])
@@ -71,11 +71,49 @@ def test_fewer_epochs_runs_at_budgets_only():
         GridRun(method="fewer_epoch")
 
 
+# ------------------------------------------------------------------ fewer_steps: a fractional last epoch, by hand
+@pytest.mark.parametrize("budget, protocol_epochs, epochs, last, ratio", [
+    (0.5, 3, 2, 0.5, 0.5),        # 1.5 epochs: one whole, then a random half
+    (0.7, 3, 3, 0.1, 0.7),        # 2.1 epochs: 2 whole, then a random 0.1
+    (0.45, 10, 5, 0.5, 0.45),     # 4.5 epochs
+    (0.3, 10, 3, 1.0, 0.3),       # 3 whole epochs: no partial one (0.3 x 10 = 3.0000000000000004)
+    (0.2, 3, 1, 0.6, 0.2),        # less than one epoch: 0.6 of the data once
+    (1.0, 3, 3, 1.0, 1.0),        # full data itself
+])
+def test_fewer_steps_buys_budget_times_epochs_of_steps(budget, protocol_epochs, epochs, last, ratio):
+    assert steps_for_budget(budget, protocol_epochs) == (epochs, pytest.approx(last), pytest.approx(ratio))
+    assert (epochs - 1 + last) / protocol_epochs == pytest.approx(ratio)  # the examples it trains
+
+
+def test_fewer_steps_refuses_a_budget_that_buys_nothing():
+    with pytest.raises(ValueError, match="fewer_steps cannot fit a time budget of 0.0001"):
+        steps_for_budget(0.0001, 3)
+
+
+def test_a_resolved_fewer_steps_run_trains_whole_epochs_then_a_random_fraction():
+    grid = GridConfig(name="t", datasets=["sst2"], methods=["full", FEWER_STEPS], keeps=[], budgets=[0.5, 0.7],
+                      seeds=[0], epochs=3)
+    full, half, most = grid.runs()
+    assert half.key() == "sst2|fewer_steps|b0.5|0" and half.keep == 1.0 and half.epochs == 3
+    resolved, ratio = resolve_budget(half, 1000)
+    assert (resolved.epochs, resolved.protocol_epochs, resolved.keep, ratio) == (2, 3, 0.5, pytest.approx(0.5))
+    assert resolve_budget(resolved, 1000)[0] == resolved and resolved.key() == half.key()
+    assert resolved.diet().setup(1000, resolved.epochs).kept_counts() == [1000, 500]
+    assert protocol(asdict(resolved)) == protocol(asdict(full))
+    resolved, ratio = resolve_budget(most, 1000)
+    assert resolved.diet().setup(1000, resolved.epochs).kept_counts() == [1000, 1000, 100]
+    whole, _ = resolve_budget(dataclasses.replace(half, budget=2 / 3), 1000)  # whole epochs only: full's diet
+    assert (whole.epochs, whole.keep) == (2, 1.0) and whole.diet().setup(1000, 2).kept_counts() == [1000, 1000]
+
+
 # ------------------------------------------------------------------ in a grid (tiny BERT, real training)
 def tiny_grid_run(cfg, **kw) -> dict:
-    """``tiny_run`` for the grid's own method too: ``fewer_epochs`` trains full data's diet for the
-    epochs it was resolved to; the record keeps the grid run's config and key."""
-    record = tiny_run(dataclasses.replace(cfg, method="full") if cfg.method == FEWER_EPOCHS else cfg, **kw)
+    """``tiny_run`` for the grid's own methods too: ``fewer_epochs`` and ``fewer_steps`` train the diet
+    of the epochs they were resolved to; the record keeps the grid run's config and key."""
+    if cfg.method in (FEWER_EPOCHS, FEWER_STEPS):
+        record = tiny_run(dataclasses.replace(cfg, method="full"), diet=cfg.diet(), **kw)
+    else:
+        record = tiny_run(cfg, **kw)
     return {**record, "config": asdict(cfg), "key": cfg.key()}
 
 
@@ -108,10 +146,29 @@ def test_a_fewer_epochs_grid_records_its_budget_resumes_and_reports(tmp_path):
     assert "default's frontier dominates fewer_epochs's" in text
 
 
+def test_a_fewer_steps_grid_trains_the_fractional_epoch_and_reports_it(tmp_path):
+    # 4 epochs of 48 examples: budget 0.375 -> 1.5 epochs (48 + 24 examples), 0.5 -> 2 whole epochs
+    grid = tiny_grid(methods=["full", FEWER_STEPS], keeps=[], budgets=[0.5, 0.375], seeds=[0], epochs=4,
+                     data_map=False)
+    assert run_grid(grid, tmp_path, run_fn=tiny_grid_run, **QUIET)["ran"] == 3
+    ok = {r["key"]: r for r in read_jsonl(tmp_path / "results.jsonl") if r["status"] == OK}
+    r = ok["toy|fewer_steps|b0.375|0"]
+    assert (r["config"]["epochs"], r["config"]["keep"], r["config"]["protocol_epochs"]) == (2, 0.5, 4)
+    assert r["examples_trained"] == 48 + 24 and ok["toy|fewer_steps|b0.5|0"]["examples_trained"] == 2 * 48
+    rows = {(row.method, row.budget): row for row in summarize(list(ok.values()))["toy"]}
+    part = rows[(FEWER_STEPS, 0.375)]
+    assert part.keep_text() == "1, 1.5 epochs" and rows[(FEWER_STEPS, 0.5)].keep_text() == "1, 2 epochs"
+    assert part.trained_fraction.mean == pytest.approx(0.375) and part.predicted_ratio.mean == pytest.approx(0.375)
+    text = write_report(tmp_path)["markdown"].read_text()
+    assert "| fewer_steps | 1, 1.5 epochs | 0.375 |" in text
+    assert "default's frontier dominates fewer_steps's" in text
+
+
 # ------------------------------------------------------------------ frontier and goals
 def test_issue13_goals_compare_the_default_with_fewer_epochs():
     gs = issue13_goals([FULL] + DEFAULT)
-    assert gs[-1].goal == "default's frontier dominates fewer_epochs's for time ratios in [0.3, 0.7]"
+    assert [g.goal for g in gs[-2:]] == [f"default's frontier dominates {m}'s for time ratios in [0.3, 0.7]"
+                                         for m in (FEWER_EPOCHS, FEWER_STEPS)]
     # fewer epochs: (0.3, 80), (0.5, 86), (0.7, 90), std 0.5; default (0.3, 85), (0.5, 90), (0.7, 92), std 1
     # diffs +5 at 0.3, +4 at 0.5, +2 at 0.7, tolerance 1: met; worst 0.7 (+2), best 0.3 (+5)
     fewer = peer(FEWER_EPOCHS, (0.3, 0.80), (0.5, 0.86), (0.7, 0.90))
@@ -119,7 +176,7 @@ def test_issue13_goals_compare_the_default_with_fewer_epochs():
     assert g.status == MET
     assert g.evidence == ("41 time ratios in 0.300-0.700 (default 0.300-0.700, fewer_epochs 0.300-0.700); "
                           "worst t 0.700: diff +2.00 (tolerance 1.00); best t 0.300: diff +5.00 (tolerance 1.00)")
-    assert issue13_goals([FULL] + DEFAULT + fewer)[-1].status == MET
+    assert issue13_goals([FULL] + DEFAULT + fewer)[-2].status == MET
 
 
 def _record(method, seed, acc, seconds, budget=None, epochs=2, protocol_epochs=None):
@@ -161,3 +218,16 @@ def test_a_real_fewer_epochs_run_has_the_trainers_schedule_over_its_own_steps(tm
     assert (full["optimizer_steps"], full["planned_steps"]) == (4, 4)
     assert (fewer["optimizer_steps"], fewer["planned_steps"], fewer["config"]["epochs"]) == (2, 2, 1)
     assert fewer["examples_trained"] == 64 and fewer["kept_per_epoch"] == [64]
+
+
+@pytest.mark.slow
+def test_a_real_fewer_steps_run_plans_the_schedule_over_its_fractional_epochs(tmp_path):
+    """The same protocol at budget 0.75: 1.5 epochs, 64 then a random 32 examples, 3 optimizer steps,
+    and the Trainer planned those 3 (the schedule ends with the partial epoch)."""
+    grid = GridConfig(name="t", datasets=["atis"], methods=["full", FEWER_STEPS], keeps=[], budgets=[0.75],
+                      seeds=[0], epochs=2, layers=1, train_size=64, data_map=False)
+    assert run_grid(grid, tmp_path, log=lambda s: None)["failed"] == 0
+    ok = {r["key"]: r for r in read_jsonl(tmp_path / "results.jsonl") if r["status"] == OK}
+    part = ok["atis|fewer_steps|b0.75|0"]
+    assert (part["optimizer_steps"], part["planned_steps"], part["config"]["epochs"]) == (3, 3, 2)
+    assert part["kept_per_epoch"] == [64, 32] and part["examples_trained"] == 96

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_ratio
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_ratio, steps_ratio
 from benchmarks.grid.store import OK, latest_by_key
 from datadiet.diet import DataDiet
 from datadiet.strategies import available_methods
@@ -113,23 +113,28 @@ class Row:
     keys: list[str] = field(default_factory=list)
     budget: float | None = None
     epochs: int | None = None
-    """The epochs its runs trained, where fewer than the protocol's (the ``fewer_epochs`` peer)."""
+    """The epochs its runs trained, where fewer than the protocol's (the ``fewer_epochs`` and
+    ``fewer_steps`` peers; for ``fewer_steps`` the last of them trains ``keep`` of the data)."""
 
     @property
     def n(self) -> int:
         return len(self.seeds)
 
     def keep_text(self) -> str:
-        """The keep column: ``0.3``, or ``1, 4 epochs`` for a row of the ``fewer_epochs`` peer."""
+        """The keep column: ``0.3``, or ``1, 4 epochs`` for a row of the ``fewer_epochs`` peer
+        (``1, 1.5 epochs`` for ``fewer_steps``, whose last epoch trained half the data)."""
         if self.epochs is None:
             return f"{self.keep:g}"
+        if self.method == FEWER_STEPS:
+            epochs = round(self.epochs - 1 + self.keep, 6)
+            return f"1, {epochs:g} epoch" + ("" if epochs == 1 else "s")
         return f"{self.keep:g}, {self.epochs} epoch" + ("" if self.epochs == 1 else "s")
 
 
 def method_order() -> tuple[str, ...]:
-    """The order of a dataset's rows: full data, full data for fewer epochs, then the library's
-    registered methods in the order registered."""
-    return ("full", FEWER_EPOCHS) + tuple(m for m in available_methods() if m != "full")
+    """The order of a dataset's rows: full data, full data for fewer (whole, then fractional) epochs,
+    then the library's registered methods in the order registered."""
+    return ("full", FEWER_EPOCHS, FEWER_STEPS) + tuple(m for m in available_methods() if m != "full")
 
 
 def _method_order(method: str) -> int:
@@ -145,6 +150,8 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
         return None
     if c["method"] == FEWER_EPOCHS:
         return epochs_ratio(c["epochs"], c.get("protocol_epochs") or c["epochs"])
+    if c["method"] == FEWER_STEPS:
+        return steps_ratio(c["epochs"], c["keep"], c.get("protocol_epochs") or c["epochs"])
     diet = DataDiet(method=c["method"], keep=c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 

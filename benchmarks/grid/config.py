@@ -9,8 +9,9 @@ the run. Its key names the budget, not the keep (``atis|default|b0.3|0``), so a 
 and resumed without loading any data.
 
 The grid's methods are the library's registered methods (:func:`datadiet.strategies.available_methods`) and
-``fewer_epochs`` (:mod:`benchmarks.grid.fewer_epochs`): full data for fewer epochs, at time budgets
-only; its budget resolves to an epoch count instead of a keep.
+``fewer_epochs`` and ``fewer_steps`` (:mod:`benchmarks.grid.fewer_epochs`): full data for fewer whole
+epochs, or for a fractional number of them, at time budgets only; their budget resolves to an epoch
+count (and ``fewer_steps``' last-epoch fraction) instead of a keep.
 
 Order of the runs: per dataset and seed, the full-data run first (every time ratio divides by it),
 then every (method, keep) pair in an order rotated by the seed's position, so that slow drift of
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, epochs_for_budget
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_for_budget, steps_for_budget
 from benchmarks.grid.store import OK
 from datadiet.diet import DataDiet
 from datadiet.strategies import available_methods
@@ -38,10 +39,10 @@ protocol, InfoBatch and the library's default."""
 
 def grid_methods() -> tuple[str, ...]:
     """Every method a grid runs: the library's registered methods (read when asked, so a method
-    registered later is one too) and the ``fewer_epochs`` peer."""
-    return available_methods() + (FEWER_EPOCHS,)
+    registered later is one too) and the ``fewer_epochs`` and ``fewer_steps`` peers."""
+    return available_methods() + (FEWER_EPOCHS, FEWER_STEPS)
 
-BUDGET_ONLY = (FEWER_EPOCHS, "default_auto")
+BUDGET_ONLY = (FEWER_EPOCHS, FEWER_STEPS, "default_auto")
 """Methods that run at time budgets only (a kept fraction means nothing to them, or they choose it)."""
 
 
@@ -55,7 +56,8 @@ class GridRun(RunConfig):
     the budget (a fraction of full-data time). Until :func:`resolve_budget` sets it, the ``keep``
     of a budget run is a stand-in (the budget itself). A ``fewer_epochs`` run trains ``full``'s
     diet; once resolved, its ``epochs`` are the shorter count it trains and ``protocol_epochs`` the
-    protocol's."""
+    protocol's. A resolved ``fewer_steps`` run is the same, its ``keep`` the fraction of the data its
+    last epoch trains (1.0: whole epochs only)."""
 
     budget: float | None = setting(None, help="time budget the kept fraction was resolved from (None: a keep run)")
     protocol_epochs: int | None = setting(None, help="fewer_epochs runs: the protocol's epochs, of which their "
@@ -69,6 +71,13 @@ class GridRun(RunConfig):
 
     def diet(self):
         if self.method == FEWER_EPOCHS:
+            return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
+                            **self.diet_options)
+        if self.method == FEWER_STEPS and self.budget is not None and self.keep < 1.0:
+            # every example for the whole epochs (the warm-up), then a random `keep` of them
+            return DataDiet(method="random", keep=self.keep, warmup_epochs=self.epochs - 1, seed=self.seed,
+                            scoring_batch_size=self.scoring_batch_size, **self.diet_options)
+        if self.method == FEWER_STEPS:
             return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
                             **self.diet_options)
         return super().diet()
@@ -120,14 +129,19 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
     ratio; ``cfg`` unchanged (ratio None) for a keep run. A method of :data:`NATIVE_TIME_BUDGET` gets
     ``time_budget`` in its diet options instead, and its plan's target kept fraction of the pruned
     epochs as ``keep`` (for the report); ``fewer_epochs`` gets the epochs of
-    :func:`~benchmarks.grid.fewer_epochs.epochs_for_budget` (keep 1). Raises ValueError for a budget
-    out of reach."""
+    :func:`~benchmarks.grid.fewer_epochs.epochs_for_budget` (keep 1), ``fewer_steps`` those of
+    :func:`~benchmarks.grid.fewer_epochs.steps_for_budget` (keep: its last epoch's fraction). Raises
+    ValueError for a budget out of reach."""
     if cfg.budget is None or cfg.method == "full":
         return cfg, None
     if cfg.method == FEWER_EPOCHS:
         protocol_epochs = cfg.protocol_epochs or cfg.epochs
         epochs, ratio = epochs_for_budget(cfg.budget, protocol_epochs)
         return dataclasses.replace(cfg, epochs=epochs, protocol_epochs=protocol_epochs), ratio
+    if cfg.method == FEWER_STEPS:
+        protocol_epochs = cfg.protocol_epochs or cfg.epochs
+        epochs, last, ratio = steps_for_budget(cfg.budget, protocol_epochs)
+        return dataclasses.replace(cfg, epochs=epochs, keep=last, protocol_epochs=protocol_epochs), ratio
     options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
     if cfg.method in NATIVE_TIME_BUDGET:
         try:
@@ -153,8 +167,9 @@ class GridConfig(Protocol):
     name: str = setting("grid", help="grid name (default folder: benchmarks/results/<name>)")
     datasets: list[str] = setting(default_factory=lambda: ["snips"], help="datasets, space or comma separated")
     methods: list[str] = setting(default_factory=lambda: list(PAPER_METHODS),
-                                 help="methods ('full' always runs, as the reference; 'fewer_epochs', full "
-                                      "data for fewer epochs, runs at the budgets only)")
+                                 help="methods ('full' always runs, as the reference; 'fewer_epochs' and "
+                                      "'fewer_steps', full data for fewer whole or fractional epochs, run at "
+                                      "the budgets only)")
     keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
     budgets: list[float] = setting(default_factory=list, help="time budgets in (0, 1]: fractions of full-data time; "
                                    "each pruning method runs at the keep whose predicted time ratio is closest "

@@ -1,4 +1,4 @@
-"""The "full data, fewer epochs" peer (issue 27): what a user with a time budget tries first.
+"""The "full data, fewer epochs" peers (issue 27): what a user with a time budget tries first.
 
 At a time budget ``b`` of a protocol of ``E`` epochs, ``fewer_epochs`` trains on all the data for
 the most whole epochs ``n`` with ``n / E <= b`` (the budget rule of every grid method: the
@@ -14,6 +14,12 @@ compared at 0.4, not penalised.
 
 The run's record keeps both counts: ``epochs`` (trained, so the record says what ran) and
 ``protocol_epochs`` (the protocol's, which the results folder shares with every other run).
+
+``fewer_steps`` is the same peer with a fractional last epoch, what a user who sets ``max_steps``
+gets: at budget ``b`` it trains ``b x E`` epochs of steps, every example for the whole ones and a
+random fraction of them in the last (a new random subset, as the first steps of a reshuffled
+epoch are), the schedule over those steps. In the few-epoch regime (``E = 3``) whole epochs can
+only land at 1/3 and 2/3 of the time; this peer lands on the budget itself.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ import math
 
 FEWER_EPOCHS = "fewer_epochs"
 """The method's name in grids, records and reports."""
+
+FEWER_STEPS = "fewer_steps"
+"""The fractional peer's name: full data for ``b x E`` epochs of steps, the last epoch partial."""
+
+FRACTION_STEP = 0.001
+"""Resolution of ``fewer_steps``' last-epoch fraction (a smaller remainder is no partial epoch)."""
 
 
 def epochs_ratio(epochs: int, protocol_epochs: int) -> float:
@@ -38,3 +50,34 @@ def epochs_for_budget(budget: float, protocol_epochs: int) -> tuple[int, float]:
         raise ValueError(f"{FEWER_EPOCHS} cannot fit a time budget of {budget:g}: one epoch of {protocol_epochs} "
                          f"costs {epochs_ratio(1, protocol_epochs):.3f} of full-data time")
     return epochs, epochs_ratio(epochs, protocol_epochs)
+
+
+def steps_for_budget(budget: float, protocol_epochs: int) -> tuple[int, float, float]:
+    """``(epochs, last, predicted ratio)`` of ``fewer_steps`` at ``budget``: ``budget x protocol_epochs``
+    epochs of steps (at most the protocol's), as ``epochs`` epochs of the Trainer whose last trains a
+    random ``last`` fraction of the data (``last`` 1.0 when the budget buys whole epochs only).
+    Raises ValueError when the budget buys no example.
+
+    >>> steps_for_budget(0.5, 3)    # 1.5 epochs: one whole, then half the data
+    (2, 0.5, 0.5)
+    >>> steps_for_budget(0.45, 10)  # 4.5 epochs
+    (5, 0.5, 0.45)
+    >>> steps_for_budget(0.3, 10)   # 3 whole epochs
+    (3, 1.0, 0.3)
+    """
+    target = min(1.0, budget) * protocol_epochs
+    whole = math.floor(target + 1e-9)
+    last = math.floor((target - whole) / FRACTION_STEP + 1e-6) * FRACTION_STEP
+    if last <= 0:
+        if whole < 1:
+            raise ValueError(f"{FEWER_STEPS} cannot fit a time budget of {budget:g}: it buys less than "
+                             f"{FRACTION_STEP:g} of one epoch of {protocol_epochs}")
+        return whole, 1.0, epochs_ratio(whole, protocol_epochs)
+    last = round(last, 6)
+    return whole + 1, last, round((whole + last) / protocol_epochs, 9)
+
+
+def steps_ratio(epochs: int, last: float, protocol_epochs: int) -> float:
+    """The predicted time ratio of ``epochs`` epochs whose last trains a ``last`` fraction of the data
+    (:func:`steps_for_budget`'s counts; ``last`` 1.0: whole epochs)."""
+    return (epochs - 1 + last) / protocol_epochs

@@ -63,7 +63,7 @@ _DEFINITIONS = {
     "cpu_ratio": "process CPU seconds of training / the same for the full-data run (1 torch thread: the wall "
                  "time an idle machine would show; a check on time_ratio when other jobs share the cores)",
     "scoring_share": "scoring_seconds / run time",
-    "examples_trained": "examples trained on / (epochs x training-set size); a fewer_epochs run counts against the "
+    "examples_trained": "examples trained on / (epochs x training-set size); a fewer_epochs or fewer_steps run counts against the "
                         "protocol's epochs",
     "token_fraction": "tokens trained on (forward and backward) / full data's over the protocol's epochs: the "
                       "machine-independent cost (records from before the grid counted tokens have none)",
@@ -72,7 +72,9 @@ _DEFINITIONS = {
     "main_metric": "exact_match (joint intent + slot) or accuracy (classification): used by the goals and plots",
     "budget": "a run at a time budget b trains at the kept fraction (searched in steps of 0.001) whose predicted "
               "ratio is closest to b without exceeding it; the keep column shows that fraction; fewer_epochs trains "
-              "all the data for the most whole epochs n with n / epochs <= b (keep column: 1, n epochs)",
+              "all the data for the most whole epochs n with n / epochs <= b (keep column: 1, n epochs); fewer_steps "
+              "for b x epochs epochs of steps, its last epoch a random fraction of the data (keep column: 1, 1.5 "
+              "epochs)",
     "frontier": "piecewise-linear interpolation of a method's mean main metric over its mean time ratio, through "
                 "all its points (keep and budget runs)",
 }

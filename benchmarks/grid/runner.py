@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks.grid.config import GridConfig, GridRun, check_compatible, resolve_budget
-from benchmarks.grid.fewer_epochs import FEWER_EPOCHS
+from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS
 from benchmarks.grid.store import (ERROR, INVOCATIONS_FILE, OK, RESULTS_FILE, SKIPPED, append_jsonl, latest_by_key,
                                    read_jsonl)
 from datadiet.history import ScoreHistory
@@ -175,9 +175,12 @@ def _resolve(cfg: RunConfig, sizes: dict[tuple, int], num_train_fn: NumTrainFn) 
 
 
 def _resolved_text(cfg: RunConfig) -> str:
-    """What a budget run was resolved to: its keep, or the epochs of a ``fewer_epochs`` run."""
+    """What a budget run was resolved to: its keep, or the epochs of a ``fewer_epochs`` or
+    ``fewer_steps`` run."""
     if cfg.method == FEWER_EPOCHS:
         return f"for {cfg.epochs} of {cfg.protocol_epochs} epochs"
+    if cfg.method == FEWER_STEPS:
+        return f"for {cfg.epochs - 1 + cfg.keep:g} of {cfg.protocol_epochs} epochs"
     return f"at keep {cfg.keep:g}"
 
 

@@ -128,9 +128,9 @@ def frontier_goal(rows: Sequence[Row], metric: str, method: str = "default", oth
                               f"best {where(best)}{why}")
 
 
-FRONTIER_PEERS = ("infobatch", "random", "nlu_data_diets", "ccs", "fewer_epochs")
+FRONTIER_PEERS = ("infobatch", "random", "nlu_data_diets", "ccs", "fewer_epochs", "fewer_steps")
 """The methods issue 13's frontier goal compares the method under test against, one goal each
-(``fewer_epochs``, full data for fewer epochs: issue 27's peer)."""
+(``fewer_epochs`` and ``fewer_steps``, full data for fewer whole or fractional epochs: issue 27's peers)."""
 
 
 def issue13_goals(rows: Sequence[Row], method: str = "default") -> list[Goal]:
