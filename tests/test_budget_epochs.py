@@ -1,6 +1,6 @@
 """A time budget spent on epochs and kept fraction together (issue 27 item 2): DataDiet(time_budget=b,
-budget_epochs="auto") plans the most epochs whose keep stays at or above the floor, full data for
-fewer epochs when none does, says why in the plan, and the Trainer runs that plan."""
+budget_epochs="auto") plans the most epochs whose keep stays at or above the floor, the epochs that
+keep the most when none does, says why in the plan, and the Trainer runs that plan."""
 
 import pytest
 from transformers import TrainingArguments
@@ -23,6 +23,26 @@ def test_the_choice_by_hand():
     assert (high.epochs, round(high.keep, 4)) == (10, round(7 / 9, 4))
     none = choose_budget_plan(0.3, 10, _keep, keep_floor=1.0)  # only full epochs would do: 3 of them
     assert (none.epochs, none.keep) == (3, 1.0) and "full data for 3 of the 10 epochs spends it" in none.reason
+
+
+def test_under_the_floor_everywhere_it_spends_the_budget_on_the_most_kept():
+    # 3 epochs, b = 0.5: 1.5 epochs of work; 3 epochs keep (1.5 - 1) / 2 = 0.25, 2 epochs (1.5 - 1) / 1 = 0.5,
+    # 1 epoch cannot be planned (it is the warm-up). Floor 0.6: neither reaches it; 2 epochs keep the most.
+    choice = choose_budget_plan(0.5, 3, _keep, keep_floor=0.6)
+    assert (choice.epochs, choice.keep) == (2, pytest.approx(0.5))
+    assert "no number of epochs keeps 0.6 or more (all 3 would keep 0.250); 2 epochs at keep 0.500" in choice.reason
+    # b = 0.3 of 3 epochs (0.9 epochs of work): nothing can be planned, one full-data epoch
+    nothing = choose_budget_plan(0.3, 3, _keep, keep_floor=0.5)
+    assert (nothing.epochs, nothing.keep) == (1, 1.0) and "no number of epochs can be planned" in nothing.reason
+
+
+def test_sst2_like_three_epochs_spend_a_half_budget_in_two_pruned_epochs():
+    """The diet itself (free scores, a tenth re-scored): with 60,614 examples and 3 epochs, a budget
+    of 0.5 is two epochs, the warm-up and one at keep (1.5 - 1) - 0.18 x 0.1 = 0.482, not one full
+    epoch (0.33 of the time)."""
+    plan = DataDiet(time_budget=0.5, budget_epochs="auto").plan(60614, 3)
+    assert len(plan.epochs) == 2 and plan.predicted_time_ratio == pytest.approx(0.5, abs=0.002)
+    assert plan.epochs[1].trained / 60614 == pytest.approx(0.482, abs=0.002)
 
 
 @pytest.mark.parametrize("budget", [0.3, 0.45, 0.55, 0.7])

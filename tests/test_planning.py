@@ -39,6 +39,8 @@ def test_time_budget_checks_and_inverse():
         DataDiet(time_budget=0.2, warmup_epochs=2, num_epochs=10)
     with pytest.raises(ValueError, match=r"cannot pay for 1 warm-up .* \(they and the scoring alone cost 0.26\)"):
         DataDiet(time_budget=0.25, rescore="all", num_epochs=10)  # 0.1 + 0.9 x 0.18 = 0.262
+    with pytest.raises(ValueError, match="1 epochs leave none to prune after 1 warm-up"):
+        keep_for_budget(0.9, 1, 1, 0, 0.0)  # a ValueError (the budget cannot be planned), not a ZeroDivisionError
 
 
 @pytest.mark.parametrize("budget", [0.25, 0.4])

@@ -98,6 +98,9 @@ def keep_for_budget(budget: float, num_epochs: int, warmup_epochs: int, anneal_e
     training: ``budget E = warmup + anneal + pruned (keep + pass_cost s)`` with ``s`` the fraction
     of N scored in each pruned epoch. Raises when the budget cannot pay for the full epochs."""
     pruned = num_epochs - warmup_epochs - anneal_epochs
+    if pruned <= 0:
+        raise ValueError(f"{num_epochs} epochs leave none to prune after {warmup_epochs} warm-up and {anneal_epochs} "
+                         "annealing epochs: train for more epochs or lower warmup_epochs / anneal_epochs")
     keep = (budget * num_epochs - warmup_epochs - anneal_epochs) / pruned - pass_cost * scored_per_pruned_epoch
     if keep <= 0:
         floor = (warmup_epochs + anneal_epochs + pruned * pass_cost * scored_per_pruned_epoch) / num_epochs
@@ -156,7 +159,10 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
     all ways to spend it. ``keep_for(budget_e, e)`` is the kept fraction that spends the fraction
     ``budget_e`` of ``e`` full epochs (raising ``ValueError`` when ``e`` epochs cannot be planned);
     the same budget over ``e`` epochs is ``budget * num_epochs / e`` of them. When no number of
-    epochs keeps that much, full data for ``floor(budget * num_epochs)`` epochs."""
+    epochs keeps that much, the plannable number of epochs that keeps the most (it spends the whole
+    budget: with 3 epochs and a budget of 0.5, 2 epochs at keep 0.48 rather than 1 full-data epoch
+    that leaves a third of it unspent); when none can be planned, full data for
+    ``floor(budget * num_epochs)`` epochs (at least 1)."""
     def keep_over(epochs: int) -> float | None:
         try:
             return keep_for(min(budget * num_epochs / epochs, 1.0), epochs)
@@ -168,14 +174,22 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
         return BudgetChoice(num_epochs, everything, f"time budget {budget:g}: keep {everything:.3f} in the pruned "
                             f"epochs of all {num_epochs} (at or above the floor {keep_floor:g})")
     said = "cannot be planned" if everything is None else f"would keep {everything:.3f}"
+    most = None if everything is None else (num_epochs, everything)
     for epochs in range(num_epochs - 1, 0, -1):
         keep = keep_over(epochs)
+        if keep is not None and (most is None or keep > most[1]):
+            most = (epochs, keep)
         if keep is not None and keep >= 1.0:
             return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: all {num_epochs} epochs {said}, under the "
                                 f"floor {keep_floor:g}; full data for {epochs} of the {num_epochs} epochs spends it")
         if keep is not None and keep >= keep_floor:
             return BudgetChoice(epochs, keep, f"time budget {budget:g}: all {num_epochs} epochs {said}, under the "
                                 f"floor {keep_floor:g}; {epochs} epochs at keep {keep:.3f} spend the same budget")
+    if most is not None:
+        epochs, keep = most
+        return BudgetChoice(epochs, keep, f"time budget {budget:g}: no number of epochs keeps {keep_floor:g} or more "
+                            f"(all {num_epochs} {said}); {epochs} epochs at keep {keep:.3f}, the most any number of "
+                            "epochs keeps, spend it")
     epochs = max(1, math.floor(budget * num_epochs + 1e-9))
-    return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: no number of epochs keeps {keep_floor:g} or more; "
+    return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: no number of epochs can be planned within it; "
                         f"full data for {epochs} of the {num_epochs} epochs")

@@ -141,8 +141,8 @@ class ScoreBased(RankedStrategy):
             kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
         budget_epochs, keep_floor: how ``time_budget`` is spent: ``"all"`` (the default), by the
             kept fraction over every epoch; ``"auto"``, over the most epochs whose kept fraction
-            stays at or above ``keep_floor`` (fewer epochs, the LR schedule over them; full data for
-            fewer epochs when no keep that high fits; :func:`~datadiet.planning.choose_budget_plan`).
+            stays at or above ``keep_floor`` (fewer epochs, the LR schedule over them; when no keep
+            that high fits, the epochs that keep the most; :func:`~datadiet.planning.choose_budget_plan`).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
         budget_unit: ``examples`` (``keep`` of the examples) or ``tokens`` (``keep`` of the tokens:
             fewer examples when the selected ones are longer than average,
