@@ -231,3 +231,20 @@ def test_a_real_fewer_steps_run_plans_the_schedule_over_its_fractional_epochs(tm
     part = ok["atis|fewer_steps|b0.75|0"]
     assert (part["optimizer_steps"], part["planned_steps"], part["config"]["epochs"]) == (3, 3, 2)
     assert part["kept_per_epoch"] == [64, 32] and part["examples_trained"] == 96
+
+
+def test_a_budget_infobatch_cannot_reach_is_a_skipped_run_not_a_grid_error(tmp_path):
+    """3 epochs: InfoBatch's first and annealing epochs alone cost 0.67, so a budget of 0.5 is out of
+    its reach. The grid still builds (the other runs go ahead) and records that run as skipped,
+    with InfoBatch's reason; at 0.7 it runs."""
+    grid = tiny_grid(methods=["full", "infobatch"], keeps=[], budgets=[0.5, 0.7], seeds=[0], epochs=3,
+                     data_map=False)
+    assert [r.key() for r in grid.runs()] == ["toy|full|1.0|0", "toy|infobatch|b0.5|0", "toy|infobatch|b0.7|0"]
+    counts = run_grid(grid, tmp_path, run_fn=tiny_grid_run, **QUIET)
+    assert counts["out_of_budget"] == 1 and counts["failed"] == 0 and counts["ran"] == 2
+    records = read_jsonl(tmp_path / "results.jsonl")
+    skipped = [r for r in records if r["status"] == SKIPPED]
+    assert [r["key"] for r in skipped] == ["toy|infobatch|b0.5|0"]
+    assert "cannot pay for InfoBatch's first epoch and its 1 annealing epochs of 3" in json.dumps(skipped[0])
+    with pytest.raises(ConfigError, match="diet_options"):  # other diet errors are still the grid's
+        GridRun(method="infobatch", budget=0.5, keep=1.0, epochs=3, diet_options={"time_budget": 0.5, "period": 0})

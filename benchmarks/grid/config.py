@@ -20,6 +20,7 @@ the machine (thermal, other jobs) does not always hit the same method.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from dataclasses import asdict, dataclass
@@ -68,6 +69,17 @@ class GridRun(RunConfig):
             ("method", lambda v: v in grid_methods(), "one of " + ", ".join(grid_methods())),
             ("protocol_epochs", lambda v: v >= self.epochs, "an integer >= epochs, or null"),
         ]
+
+    def errors(self) -> list[str]:
+        """The settings' errors. A budget a method given ``time_budget`` cannot reach (InfoBatch's first
+        and annealing epochs cost more) is no error of the grid: the run is skipped with the reason
+        when it comes up (:func:`resolve_budget`), like every out-of-reach budget; the rest of its
+        diet is checked at a budget of 1."""
+        if self.budget is None or "time_budget" not in self.diet_options:
+            return super().errors()
+        reachable = copy.copy(self)  # not dataclasses.replace: that would validate it, and so on
+        reachable.diet_options = {**self.diet_options, "time_budget": 1.0}
+        return RunConfig.errors(reachable)
 
     def diet(self):
         if self.method == FEWER_EPOCHS:
