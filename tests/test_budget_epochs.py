@@ -31,9 +31,19 @@ def test_under_the_floor_everywhere_it_spends_the_budget_on_the_most_kept():
     choice = choose_budget_plan(0.5, 3, _keep, keep_floor=0.6)
     assert (choice.epochs, choice.keep) == (2, pytest.approx(0.5))
     assert "no number of epochs keeps 0.6 or more (all 3 would keep 0.250); 2 epochs at keep 0.500" in choice.reason
-    # b = 0.3 of 3 epochs (0.9 epochs of work): nothing can be planned, one full-data epoch
-    nothing = choose_budget_plan(0.3, 3, _keep, keep_floor=0.5)
-    assert (nothing.epochs, nothing.keep) == (1, 1.0) and "no number of epochs can be planned" in nothing.reason
+    # b = 0.45 of 10 epochs with a 5-epoch warm-up: no pruned plan fits, full data for 4 epochs (0.4)
+    def five_warm(budget, epochs):
+        return keep_for_budget(budget, epochs, 5, 0, 0.0)
+    nothing = choose_budget_plan(0.45, 10, five_warm, keep_floor=0.5)
+    assert (nothing.epochs, nothing.keep) == (4, 1.0) and "no number of epochs can be planned" in nothing.reason
+    # b = 0.3 of 3 epochs (0.9 epochs of work) with a 1-epoch warm-up: not even that, and a plan never
+    # exceeds its budget (it used to train one full epoch, 0.33)
+    with pytest.raises(ValueError, match="a time budget of 0.3 of 3 epochs buys less than one epoch"):
+        choose_budget_plan(0.3, 3, _keep, keep_floor=0.5)
+    with pytest.raises(ValueError, match="cold_start='random'"):
+        DataDiet(time_budget=0.3, budget_epochs="auto").plan(60614, 3)
+    cold = DataDiet(time_budget=0.3, budget_epochs="auto", warmup_epochs=0, cold_start="random").plan(60614, 3)
+    assert cold.predicted_time_ratio <= 0.3 + 1e-9 and len(cold.epochs) >= 1
 
 
 def test_sst2_like_three_epochs_spend_a_half_budget_in_two_pruned_epochs():

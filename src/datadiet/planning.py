@@ -152,6 +152,10 @@ class BudgetChoice:
     reason: str
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
 def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float, int], float],
                        keep_floor: float = KEEP_FLOOR) -> BudgetChoice:
     """Spend ``budget`` of ``num_epochs`` full-data epochs on the most epochs whose kept fraction stays
@@ -162,7 +166,8 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
     epochs keeps that much, the plannable number of epochs that keeps the most (it spends the whole
     budget: with 3 epochs and a budget of 0.5, 2 epochs at keep 0.48 rather than 1 full-data epoch
     that leaves a third of it unspent); when none can be planned, full data for
-    ``floor(budget * num_epochs)`` epochs (at least 1)."""
+    ``floor(budget * num_epochs)`` epochs, and ValueError when that is none (a plan never exceeds
+    its budget)."""
     def keep_over(epochs: int) -> float | None:
         try:
             return keep_for(min(budget * num_epochs / epochs, 1.0), epochs)
@@ -184,12 +189,16 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
                                 f"floor {keep_floor:g}; full data for {epochs} of the {num_epochs} epochs spends it")
         if keep is not None and keep >= keep_floor:
             return BudgetChoice(epochs, keep, f"time budget {budget:g}: all {num_epochs} epochs {said}, under the "
-                                f"floor {keep_floor:g}; {epochs} epochs at keep {keep:.3f} spend the same budget")
+                                f"floor {keep_floor:g}; {_epochs(epochs)} at keep {keep:.3f} spend the same budget")
     if most is not None:
         epochs, keep = most
         return BudgetChoice(epochs, keep, f"time budget {budget:g}: no number of epochs keeps {keep_floor:g} or more "
-                            f"(all {num_epochs} {said}); {epochs} epochs at keep {keep:.3f}, the most any number of "
+                            f"(all {num_epochs} {said}); {_epochs(epochs)} at keep {keep:.3f}, the most any number of "
                             "epochs keeps, spend it")
-    epochs = max(1, math.floor(budget * num_epochs + 1e-9))
+    epochs = math.floor(budget * num_epochs + 1e-9)
+    if epochs < 1:
+        raise ValueError(f"a time budget of {budget:g} of {num_epochs} epochs buys less than one epoch on all the data, "
+                         "and no pruned plan fits it (the warm-up epochs alone cost more): lower warmup_epochs (with "
+                         "cold_start='random' for a warm-up of 0), raise the budget, or train for more epochs")
     return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: no number of epochs can be planned within it; "
                         f"full data for {epochs} of the {num_epochs} epochs")
