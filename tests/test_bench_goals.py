@@ -253,6 +253,31 @@ def test_pooled_rows_add_a_folders_seeds_to_anothers_rows(tmp_path):
     assert rows[("full", 1.0)][0].seeds == [0, 1]
 
 
+def test_pooled_rows_leave_out_an_excluded_folders_method(tmp_path):
+    """Folder a's ccs runs are left out (their full-data reference ran on another machine); b's ccs
+    seed 1 stays, against b's own full run, and a's full run still anchors a's default."""
+    import json
+
+    from benchmarks.grid.combine import main as combine_main, pooled_rows
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    runs = {a: [_record("full", 1.0, 0, 0.90, 100, 100), _record("ccs", 0.5, 0, 0.70, 30, 30),
+                _record("default", 0.5, 0, 0.88, 60, 60)],
+            b: [_record("full", 1.0, 1, 0.80, 200, 200), _record("ccs", 0.5, 1, 0.78, 100, 100)]}
+    for folder, records in runs.items():
+        folder.mkdir()
+        (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = {(r.method, r.keep): (r, f) for r, f in pooled_rows([a, b], "d", exclude=[(a, "ccs")])}
+    ccs, sources = rows[("ccs", 0.5)]
+    assert ccs.seeds == [1] and sources == str(b) and ccs.time_ratio.mean == pytest.approx(0.5)
+    assert rows[("default", 0.5)][0].time_ratio.mean == pytest.approx(0.6)
+    out = tmp_path / "out"
+    combine_main([str(out), "--from", str(a), str(b), "--dataset", "d", "--exclude", f"{a}:ccs"])
+    assert f"| ccs | 0.5 | 78.00 | 0.500 | 1 | {b} |" in (out / "frontier.md").read_text()
+    with pytest.raises(SystemExit):
+        combine_main([str(out), "--from", str(a), "--dataset", "d", "--exclude", "elsewhere:ccs"])
+
+
 def test_infobatch_is_given_the_budget_itself():
     """No fixed prune ratio fits a budget (InfoBatch's plan counts every example): the run gets
     time_budget=b, and its plan's target kept fraction as the keep the report shows."""

@@ -6,7 +6,9 @@ session and machine load); the runs are then pooled by (method, keep or budget) 
 so a folder can add seeds to another's rows. A run key (method, keep, seed) present in several
 folders is taken from the first folder that has it. ``--time cpu`` reads every row's
 CPU-time ratio instead of the wall-time one: with one torch thread it is what an idle machine
-would show, the better basis when some folders ran beside other jobs. Writes ``OUT/frontier.md``
+would show, the better basis when some folders ran beside other jobs. ``--exclude FOLDER:METHOD``
+leaves one method's runs of one folder out (runs whose time ratios are known to be unusable, e.g.
+against a full-data run of another session's machine, superseded by a later folder's). Writes ``OUT/frontier.md``
 (the pooled rows with their folder, the issue-13 goal lines) and ``OUT/frontier_<dataset>.png``.
 """
 
@@ -25,16 +27,22 @@ from benchmarks.grid.render import fmt, goals_table, plot_frontier
 from benchmarks.grid.store import OK, RESULTS_FILE, latest_by_key, read_jsonl
 
 
-def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall") -> list[tuple[Row, str]]:
+def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall",
+                exclude: Sequence[tuple[Path, str]] = ()) -> list[tuple[Row, str]]:
     """The rows of ``dataset`` over the runs of every folder (first folder wins per run key), each
     run's time ratio against its own folder's full-data run, with ``time_ratio`` replaced by the
-    CPU-time ratio when ``time == "cpu"``; each row with the folders its runs came from."""
+    CPU-time ratio when ``time == "cpu"``; each row with the folders its runs came from.
+    ``exclude``: (folder, method) pairs whose runs are left out (the folder's full-data runs still
+    serve as its other runs' reference)."""
     records, wall, cpu, origin = [], {}, {}, {}
+    left_out = {(Path(f).resolve(), m) for f, m in exclude}
     for folder in folders:
         found = read_jsonl(Path(folder) / RESULTS_FILE)
         folder_wall, folder_cpu = time_ratios(found), time_ratios(found, cpu_time)
         for key, record in latest_by_key(found, OK).items():
             if record["config"]["dataset"] != dataset or key in origin:
+                continue
+            if (Path(folder).resolve(), record["config"]["method"]) in left_out:
                 continue
             origin[key] = str(folder)
             records.append(record)
@@ -69,10 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--time", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--goal-method", default="default")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="FOLDER:METHOD",
+                        help="leave METHOD's runs of FOLDER (one of --from) out")
     args = parser.parse_args(argv)
+    exclude = []
+    for item in args.exclude:
+        folder, _, method = item.rpartition(":")
+        if folder not in args.folders or not method:
+            parser.error(f"--exclude {item}: expected FOLDER:METHOD with FOLDER one of --from")
+        exclude.append((Path(folder), method))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pooled = pooled_rows([Path(f) for f in args.folders], args.dataset, args.time)
+    pooled = pooled_rows([Path(f) for f in args.folders], args.dataset, args.time, exclude)
     if not pooled:
         raise SystemExit(f"no {args.dataset} runs in {', '.join(args.folders)}")
     command = "python -m benchmarks.grid.combine " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
