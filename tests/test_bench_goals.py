@@ -123,9 +123,9 @@ def test_frontier_peer_without_runs_is_not_run_and_issue13_lists_every_peer():
     g = frontier_goal(DEFAULT, "accuracy", other="ccs")
     assert g.status == NOT_RUN and g.evidence == "no ccs runs with a time ratio"
     gs = issue13_goals([FULL] + DEFAULT)
-    assert len(gs) == 7 and [g.status for g in gs[2:]] == [NOT_RUN] * 5
+    assert len(gs) == 8 and [g.status for g in gs[2:]] == [NOT_RUN] * 6
     assert [g.goal.split("'s frontier dominates ")[1].split("'s")[0] for g in gs[2:]] == [
-        "infobatch", "random", "nlu_data_diets", "ccs", "fewer_epochs"]
+        "infobatch", "random", "nlu_data_diets", "ccs", "fewer_epochs", "fewer_steps"]
 
 
 # ------------------------------------------------------------------ the budget axis
