@@ -28,7 +28,7 @@ def test_method_specs_name_a_method_and_optionally_its_keep():
 
 def test_each_method_runs_its_library_preset():
     diets = {name: MethodSpec.parse(name, 0.25).diet(3, scoring_batch_size=4, rescore_fraction=0.2).strategy
-             for name in ("full", "random", "default", "p3", "p3_free", "p3_cold")}
+             for name in ("full", "random", "default", "p3", "p3_free", "p3_cold", "p3_cold_hard")}
     assert diets["full"].method == "full"
     assert diets["random"].method == "random" and diets["random"].keep == 0.25
     assert diets["default"].keep == 0.25 and diets["default"].warmup_epochs == 1
@@ -36,6 +36,8 @@ def test_each_method_runs_its_library_preset():
     assert diets["p3_free"].rescore == "stale" and diets["p3_free"].rescore_fraction == 0.2
     assert diets["p3_free"].cold_start == "score" and diets["p3_cold"].cold_start == "random"
     assert diets["p3_cold"].rescore == "stale" and diets["p3_cold"].rescore_fraction == 0.2
+    assert diets["p3_cold"].quality == "easiness" and diets["p3_cold_hard"].quality == "difficulty"
+    assert diets["p3_cold_hard"].cold_start == "random" and diets["p3_cold_hard"].budget == 0.25
     # where the paper is silent P3 follows the authors' code in both
     assert diets["p3"].shape == diets["p3_free"].shape == "p3_code"
 
