@@ -8,6 +8,8 @@ smoothed score (:mod:`datadiet.ranking`) and hand the ranking to a registered se
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -237,9 +239,27 @@ class ScoreBased(RankedStrategy):
                                   lambda budget, epochs: self._budget_keep(num_examples, budget, epochs), self.keep_floor)
 
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
-        if self.time_budget is None or self.budget_epochs == "all":
+        """Why a time budget's plan is what it is: ``"auto"``'s choice, or for ``"all"`` the keep over
+        every epoch and what the same budget would buy otherwise (``"auto"``'s plan, full data for
+        fewer epochs), so the user sees the alternatives before training."""
+        if self.time_budget is None:
             return None
-        return self.budget_choice(num_examples, num_epochs).reason
+        if self.budget_epochs == "auto":
+            return self.budget_choice(num_examples, num_epochs).reason
+        keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
+        lines = [f"time budget {self.time_budget:g}: keep {keep:.3f} in the pruned epochs of all {num_epochs} "
+                 "(budget_epochs='all')"]
+        try:
+            auto = self.budget_choice(num_examples, num_epochs)
+            lines.append(f"budget_epochs='auto' would train {auto.epochs} of the {num_epochs} epochs"
+                         + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}"))
+        except ValueError:
+            pass
+        whole = math.floor(self.time_budget * num_epochs + 1e-9)
+        if 1 <= whole < num_epochs:
+            lines.append(f"full data for {whole} of the {num_epochs} epochs would cost {whole / num_epochs:.2f}; "
+                         "on sets that converge in a few epochs it can be as good: compare both on your data")
+        return "\n".join(lines)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return self.rescore_policy.ids(epoch, history, seed)
