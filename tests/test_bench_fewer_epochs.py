@@ -248,3 +248,23 @@ def test_a_budget_infobatch_cannot_reach_is_a_skipped_run_not_a_grid_error(tmp_p
     assert "cannot pay for InfoBatch's first epoch and its 1 annealing epochs of 3" in json.dumps(skipped[0])
     with pytest.raises(ConfigError, match="diet_options"):  # other diet errors are still the grid's
         GridRun(method="infobatch", budget=0.5, keep=1.0, epochs=3, diet_options={"time_budget": 0.5, "period": 0})
+
+
+def test_a_diet_that_chose_fewer_epochs_counts_against_the_protocols_epochs():
+    """default_auto at 0.45 of 10 ATIS epochs trained 7 (4,478 + 6 x 2,532 examples): its config keeps
+    the protocol's 10 epochs, its examples_full counts the 7 it ran. Against 10 full epochs that is
+    19,670 / 44,780 = 0.439, not 19,670 / 31,346 = 0.628; tokens alike."""
+    from benchmarks.grid.aggregate import token_fraction, trained_fraction
+
+    trained = 4478 + 6 * 2532
+    record = {"config": {"method": "default_auto", "epochs": 10, "protocol_epochs": None}, "num_train": 4478,
+              "examples_trained": trained, "examples_full": 7 * 4478,
+              "tokens_trained": 2 * trained, "tokens_full": 2 * 7 * 4478}
+    assert trained_fraction(record) == pytest.approx(trained / 44780)
+    assert token_fraction(record) == pytest.approx(trained / 44780)
+    fewer = {"config": {"method": FEWER_EPOCHS, "epochs": 4, "protocol_epochs": 10}, "num_train": 4478,
+             "examples_trained": 4 * 4478, "examples_full": 4 * 4478}
+    assert trained_fraction(fewer) == pytest.approx(0.4)
+    old = {"config": {"method": FEWER_EPOCHS, "epochs": 4, "protocol_epochs": 10},  # a record without num_train
+           "examples_trained": 4 * 4478, "examples_full": 4 * 4478}
+    assert trained_fraction(old) == pytest.approx(0.4)

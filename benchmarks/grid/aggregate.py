@@ -156,22 +156,32 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 
+def _epochs_share(record: dict[str, Any]) -> float:
+    """The epochs the run's diet trained over the protocol's: a ``fewer_epochs`` run's count, and a
+    diet that chose fewer epochs itself (``budget_epochs="auto"``), whose config keeps the protocol's
+    epochs (``examples_full`` counts full data over the epochs the diet ran, so it says how many)."""
+    c = record["config"]
+    protocol_epochs = c.get("protocol_epochs") or c["epochs"]
+    if record.get("num_train"):
+        return record["examples_full"] / record["num_train"] / protocol_epochs
+    return c["epochs"] / protocol_epochs
+
+
 def trained_fraction(record: dict[str, Any]) -> float | None:
-    """Examples trained on / (the protocol's epochs x training-set size): a ``fewer_epochs`` run
-    counts against the protocol's epochs, not the fewer it trained (``examples_full`` counts those)."""
+    """Examples trained on / (the protocol's epochs x training-set size): a run of fewer epochs
+    (``fewer_epochs``, or a diet that chose them) counts against the protocol's epochs, not the
+    fewer it trained (``examples_full`` counts those)."""
     if not record["examples_full"]:
         return None
-    c = record["config"]
-    return record["examples_trained"] / record["examples_full"] * c["epochs"] / (c.get("protocol_epochs") or c["epochs"])
+    return record["examples_trained"] / record["examples_full"] * _epochs_share(record)
 
 
 def token_fraction(record: dict[str, Any]) -> float | None:
     """Tokens trained on / full data's over the protocol's epochs (as :func:`trained_fraction` counts
     examples): the machine-independent cost. None for a record without token counts."""
-    if not record.get("tokens_full") or record.get("tokens_trained") is None:
+    if not record.get("tokens_full") or record.get("tokens_trained") is None or not record["examples_full"]:
         return None
-    c = record["config"]
-    return record["tokens_trained"] / record["tokens_full"] * c["epochs"] / (c.get("protocol_epochs") or c["epochs"])
+    return record["tokens_trained"] / record["tokens_full"] * _epochs_share(record)
 
 
 def summarize(records: Sequence[dict[str, Any]],
