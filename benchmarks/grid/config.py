@@ -82,14 +82,11 @@ class GridRun(RunConfig):
         return RunConfig.errors(reachable)
 
     def diet(self):
-        if self.method == FEWER_EPOCHS:
-            return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
-                            **self.diet_options)
-        if self.method == FEWER_STEPS and self.budget is not None and self.keep < 1.0:
+        if self.method == FEWER_STEPS and self.keep < 1.0:  # resolved to a partial last epoch:
             # every example for the whole epochs (the warm-up), then a random `keep` of them
             return DataDiet(method="random", keep=self.keep, warmup_epochs=self.epochs - 1, seed=self.seed,
                             scoring_batch_size=self.scoring_batch_size, **self.diet_options)
-        if self.method == FEWER_STEPS:
+        if self.method in (FEWER_EPOCHS, FEWER_STEPS):
             return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
                             **self.diet_options)
         return super().diet()

@@ -63,8 +63,8 @@ _DEFINITIONS = {
     "cpu_ratio": "process CPU seconds of training / the same for the full-data run (1 torch thread: the wall "
                  "time an idle machine would show; a check on time_ratio when other jobs share the cores)",
     "scoring_share": "scoring_seconds / run time",
-    "examples_trained": "examples trained on / (epochs x training-set size); a fewer_epochs or fewer_steps run counts against the "
-                        "protocol's epochs",
+    "examples_trained": "examples trained on / (epochs x training-set size); a run of fewer epochs (fewer_epochs, "
+                        "fewer_steps, or a diet that chose them) counts against the protocol's epochs",
     "token_fraction": "tokens trained on (forward and backward) / full data's over the protocol's epochs: the "
                       "machine-independent cost (records from before the grid counted tokens have none)",
     "predicted_ratio": "the time ratio the diet's plan predicted before training (DataDiet.plan: a scored example "
