@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+from datadiet.planning import full_data_epochs
+
 FEWER_EPOCHS = "fewer_epochs"
 """The method's name in grids, records and reports."""
 
@@ -65,9 +67,8 @@ def steps_for_budget(budget: float, protocol_epochs: int) -> tuple[int, float, f
     >>> steps_for_budget(0.3, 10)   # 3 whole epochs
     (3, 1.0, 0.3)
     """
-    target = min(1.0, budget) * protocol_epochs
-    whole = math.floor(target + 1e-9)
-    last = math.floor((target - whole) / FRACTION_STEP + 1e-6) * FRACTION_STEP
+    whole, last = full_data_epochs(budget, protocol_epochs)
+    last = math.floor(last / FRACTION_STEP + 1e-6) * FRACTION_STEP
     if last <= 0:
         if whole < 1:
             raise ValueError(f"{FEWER_STEPS} cannot fit a time budget of {budget:g}: it buys less than "

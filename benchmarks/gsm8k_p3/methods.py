@@ -12,10 +12,10 @@ at the same *example budget* (``--keep``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from datadiet import DataDiet
+from datadiet.planning import full_data_epochs as fewer_epochs  # (whole, last): the split full@time= trains
 
 METHODS = {
     "full": "every pool example, every epoch (the reference of every time ratio)",
@@ -36,26 +36,6 @@ METHODS = {
 
 TIME_MATCHED = ("full", "random", "default")
 """The methods ``NAME@time=OTHER`` can fit to another run's measured time (``full``: fewer epochs)."""
-
-
-def fewer_epochs(time_ratio: float, num_epochs: int) -> tuple[int, float]:
-    """Full data in ``time_ratio`` of the time of ``num_epochs`` full epochs: ``(whole, last)``,
-    ``whole`` epochs on every example, then one more epoch on a random ``last`` fraction of them (a
-    fractional epoch; 0: none). Training time is proportional to the examples trained, so
-    ``whole + last = time_ratio * num_epochs`` (at most ``num_epochs``: full data is never longer
-    than itself).
-
-    >>> fewer_epochs(0.5, 3)      # 1.5 epochs
-    (1, 0.5)
-    >>> fewer_epochs(0.25, 3)     # 0.75 of one epoch
-    (0, 0.75)
-    """
-    if not time_ratio > 0:
-        raise ValueError(f"a time ratio must be > 0, got {time_ratio}")
-    target = min(1.0, time_ratio) * num_epochs
-    whole = math.floor(target + 1e-9)
-    last = target - whole
-    return whole, (0.0 if last < 1e-6 else last)
 
 
 @dataclass(frozen=True)

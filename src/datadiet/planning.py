@@ -73,6 +73,26 @@ class Plan:
         return "\n".join(lines)
 
 
+def full_data_epochs(time_ratio: float, num_epochs: int) -> tuple[int, float]:
+    """Full data in ``time_ratio`` of the time of ``num_epochs`` full epochs: ``(whole, last)``,
+    ``whole`` epochs on every example, then one more epoch on a random ``last`` fraction of them (a
+    fractional epoch, as ``max_steps`` gives; 0: none). Training time is proportional to the
+    examples trained, so ``whole + last = time_ratio * num_epochs`` (at most ``num_epochs``: full
+    data is never longer than itself).
+
+    >>> full_data_epochs(0.5, 3)      # 1.5 epochs
+    (1, 0.5)
+    >>> full_data_epochs(0.25, 3)     # 0.75 of one epoch
+    (0, 0.75)
+    """
+    if not time_ratio > 0:
+        raise ValueError(f"a time ratio must be > 0, got {time_ratio}")
+    target = min(1.0, time_ratio) * num_epochs
+    whole = math.floor(target + 1e-9)
+    last = target - whole
+    return whole, (0.0 if last < 1e-6 else last)
+
+
 def plan_run(strategy, schedule, num_examples: int, pass_cost: float = PASS_COST, free_scores: bool = True,
              num_epochs: int | None = None) -> Plan:
     """The plan of ``strategy`` over ``schedule`` for ``num_examples`` examples (``free_scores``:
