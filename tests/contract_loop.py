@@ -17,6 +17,8 @@ N, EPOCHS, BATCH = 40, 4, 8
 
 DIETS = {
     "full": lambda: DataDiet.full(),
+    "full_budget": lambda: DataDiet.full(time_budget=0.875),  # 3.5 of 4 epochs: the last a random half
+    "random_budget": lambda: DataDiet.random(time_budget=0.6),
     "dynamic": lambda: DataDiet(keep=0.5),
     "nlu_data_diets": lambda: DataDiet.nlu_data_diets(keep=0.5),
     "class_balanced": lambda: DataDiet(keep=0.5, class_balanced=True),

@@ -69,16 +69,20 @@ def test_the_plan_spends_the_budget_over_the_epochs_asked_for(budget):
 def test_the_default_plan_of_a_budget_names_what_else_the_budget_buys():
     """budget_epochs='all': ATIS, 10 epochs, b = 0.45: keep (4.5 - 1) / 9 - 0.18 x 0.1 = 0.371 over all
     10; 'auto' would train 7 (8 would keep (4.5 - 1) / 7 - 0.018 = 0.482, under the floor); full data
-    for 4 epochs costs 0.40. A plan without a budget gives no reason."""
+    for 4.5 epochs spends the same. A plan without a budget gives no reason."""
     note = DataDiet(time_budget=0.45).plan(4478, 10).note.splitlines()
     assert note == ["time budget 0.45: keep 0.371 in the pruned epochs of all 10 (budget_epochs='all')",
                     "budget_epochs='auto' would train 7 of the 10 epochs at keep 0.565",
-                    "full data for 4 of the 10 epochs would cost 0.40; on sets that converge in a few epochs it "
-                    "can be as good: compare both on your data"]
+                    "full data for 4.5 of the 10 epochs spends the same budget (DataDiet(method='full', "
+                    "time_budget=0.45)); on sets that converge in a few epochs it can be as good: compare both on "
+                    "your data"]
     assert DataDiet(keep=0.5).plan(4478, 10).note is None
-    # 3 epochs at 0.3: 'auto' has no plan and full data not one epoch: only the keep is said
+    # 3 epochs at 0.3, no warm-up: 'auto' trains one epoch of 0.9 (random: the cold start), full data 0.9 epochs
     cold = DataDiet(time_budget=0.3, warmup_epochs=0, cold_start="random").plan(60614, 3).note.splitlines()
-    assert cold[0].startswith("time budget 0.3: keep ") and not any("full data for" in line for line in cold)
+    assert cold[:2] == ["time budget 0.3: keep 0.249 in the pruned epochs of all 3 (budget_epochs='all')",
+                        "budget_epochs='auto' would train 1 of the 3 epochs at keep 0.900"]
+    assert cold[2].startswith("full data for 0.9 of the 3 epochs spends the same budget")
+    assert not any("full data" in line for line in DataDiet(time_budget=1.0).plan(100, 3).note.splitlines())
 
 
 def test_budget_epochs_is_validated():

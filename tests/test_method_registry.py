@@ -25,10 +25,12 @@ P3 = {"method": "p3", "budget": 0.3, "start": 0.0, "end": 100.0, "shape": "p3_co
 
 BEFORE = {
     # read from datadiet/methods.py's METHOD_FACTORIES as it was, at keep 0.3
-    "full": {"method": "full"},
+    # (and "time_budget": None since full and random take one: the setting is off, as it was)
+    "full": {"method": "full", "time_budget": None},
     "random_static": {"method": "random_static", "keep": 0.3, "dynamic": False, "warmup_epochs": 1, "period": 1,
-                      "anneal_epochs": 0},
-    "random": {"method": "random", "keep": 0.3, "dynamic": True, "warmup_epochs": 1, "period": 1, "anneal_epochs": 0},
+                      "anneal_epochs": 0, "time_budget": None},
+    "random": {"method": "random", "keep": 0.3, "dynamic": True, "warmup_epochs": 1, "period": 1, "anneal_epochs": 0,
+               "time_budget": None},
     "static_el2n": {"method": "static", "keep": 0.3, "score": "auto", "smoothing": "latest", "selector": "band",
                     "selector_options": {}, "warmup_epochs": 1, "ema_alpha": 0.8, "ucb_c": 1.0},
     "forgetting": {**DYNAMIC, "score": "loss", "smoothing": "forgetting", "selector_options": {"epsilon": 0.0},
@@ -122,7 +124,7 @@ def test_a_name_cannot_be_registered_twice():
 
 
 GSM8K_BEFORE = {  # benchmarks/gsm8k_p3/methods.py's diets as they were (keep 0.4, time ratio 0.5, 3 epochs)
-    "full": ({"method": "full"}, 256),
+    "full": ({"method": "full", "time_budget": None}, 256),
     "random": ({**BEFORE["random"], "keep": 0.4, "warmup_epochs": 0}, 256),
     "default": ({**DYNAMIC, "keep": 0.4}, 8),
     "p3": ({**P3, "budget": 0.4, "rescore": "all"}, 8),

@@ -59,7 +59,7 @@ class Plan:
     def __str__(self) -> str:
         n = self.num_examples
         asked = f" (of {self.full_epochs} asked for)" if self.full_epochs != len(self.epochs) else ""
-        lines = [f"datadiet plan: {self.method}, {n:,} examples x {len(self.epochs)} epochs{asked}",
+        lines = [f"datadiet plan: {self.method}, {n:,} examples x {_epochs(len(self.epochs))}{asked}",
                  f"{'epoch':>5}  {'phase':<7} {'trained':>9} {'kept':>6} {'scored':>9}  {'cost':>5}"]
         for e in self.epochs:
             lines.append(f"{e.epoch:>5}  {e.phase:<7} {e.trained:>9,} {e.trained / n:>6.2f} {e.scored:>9,}  {e.cost:>5.2f}")

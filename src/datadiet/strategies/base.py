@@ -70,6 +70,16 @@ def check_fraction(name: str, value: Any, low: float, high: float, *, high_open:
     return check_number(name, value, low, high, high_open=high_open)
 
 
+def check_time_budget(value: Any) -> float | None:
+    """A time budget: None, or a fraction in (0, 1] of full-data training time."""
+    if value is None:
+        return None
+    check_fraction("time_budget", value, 0.0, 1.0)
+    if value == 0:
+        raise ValueError("time_budget is a fraction in (0, 1] of full-data training time, got 0")
+    return value
+
+
 def pruned_schedule(num_epochs: int, keep, warmup_epochs: int, period: int = 1, anneal_epochs: int = 0) -> Schedule:
     """The plan of a pruning method: ``warmup_epochs`` on all data, then pruned epochs (a new
     selection every ``period``), then ``anneal_epochs`` on all data. At least one epoch must be

@@ -54,7 +54,8 @@ def ramp(keep: Any = 0.5, **overrides: Any) -> Strategy:
     return strategy_from_settings("dynamic", **{"keep": (min(1.0, 1.5 * keep), 0.5 * keep), **overrides})
 
 
-register_method("full", full_data, "no pruning (keep is ignored): the reference of every time ratio")
+register_method("full", full_data, "no pruning (keep is ignored): the reference of every time ratio; "
+                "time_budget=b: full data for b x E epochs of steps")
 register_method("random_static", preset("random_static"), "one fixed uniform random subset")
 register_method("random", preset("random"), "a fresh uniform random subset every epoch")
 register_method("static_el2n", preset("static"), "EL2N once after warm-up (Paul et al. 2021)")

@@ -13,7 +13,7 @@ from datadiet.history import ScoreHistory
 from datadiet.schedule import Schedule
 from datadiet.select.infobatch import infobatch_prune, well_learned
 from datadiet.select.selection import Selection
-from datadiet.strategies.base import EpochContext, Strategy, check_fraction, pruned_schedule
+from datadiet.strategies.base import EpochContext, Strategy, check_fraction, check_time_budget, pruned_schedule
 
 logger = logging.getLogger("datadiet")
 
@@ -79,10 +79,7 @@ class InfoBatch(Strategy):
         check_fraction("prune_ratio", self.prune_ratio, 0.0, 1.0, high_open=True)
         check_fraction("anneal_fraction", self.anneal_fraction, 0.0, 1.0, high_open=True)
         check_fraction("max_prune_ratio", self.max_prune_ratio, 0.0, 1.0, high_open=True)
-        if self.time_budget is not None:
-            check_fraction("time_budget", self.time_budget, 0.0, 1.0)
-            if self.time_budget == 0:
-                raise ValueError("time_budget is a fraction in (0, 1] of full-data training time, got 0")
+        check_time_budget(self.time_budget)
 
     @property
     def score_name(self) -> str:

@@ -8,7 +8,6 @@ smoothed score (:mod:`datadiet.ranking`) and hand the ranking to a registered se
 
 from __future__ import annotations
 
-import math
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -16,7 +15,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from datadiet.history import ScoreHistory
-from datadiet.planning import (BUDGET_EPOCHS, KEEP_FLOOR, BudgetChoice, choose_budget_plan, keep_fitting_plan,
+from datadiet.planning import (BUDGET_EPOCHS, KEEP_FLOOR, BudgetChoice, choose_budget_plan, full_data_epochs,
+                               keep_fitting_plan,
                                keep_for_budget)
 from datadiet.ranking import get_ranking
 from datadiet.schedule import Schedule
@@ -25,7 +25,7 @@ from datadiet.select.registry import SelectionRequest, get_selector
 from datadiet.select.selection import Selection
 from datadiet.select.token_budget import fit_token_budget
 from datadiet.select.validation import check_keep
-from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, pruned_schedule
+from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, check_time_budget, pruned_schedule
 from datadiet.strategies.rescore import RescorePolicy
 
 
@@ -186,11 +186,9 @@ class ScoreBased(RankedStrategy):
                                                                  self.warmup_epochs))
         check_epochs("period", self.period, 1)
         check_epochs("anneal_epochs", self.anneal_epochs, 0)
-        if self.time_budget is not None:
-            check_fraction("time_budget", self.time_budget, 0.0, 1.0)
-            if self.time_budget == 0 or self.period != 1 or isinstance(self.keep, tuple):
-                raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
-                                 "fraction itself: it needs period=1 and no keep ramp")
+        if check_time_budget(self.time_budget) is not None and (self.period != 1 or isinstance(self.keep, tuple)):
+            raise ValueError("time_budget (a fraction in (0, 1] of full-data training time) sets the kept "
+                             "fraction itself: it needs period=1 and no keep ramp")
         if self.budget_epochs not in BUDGET_EPOCHS:
             raise ValueError(f"budget_epochs is one of {', '.join(BUDGET_EPOCHS)}, got {self.budget_epochs!r}")
         if self.budget_epochs != "all" and self.time_budget is None:
@@ -255,10 +253,11 @@ class ScoreBased(RankedStrategy):
                          + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}"))
         except ValueError:
             pass
-        whole = math.floor(self.time_budget * num_epochs + 1e-9)
-        if 1 <= whole < num_epochs:
-            lines.append(f"full data for {whole} of the {num_epochs} epochs would cost {whole / num_epochs:.2f}; "
-                         "on sets that converge in a few epochs it can be as good: compare both on your data")
+        if self.time_budget < 1:
+            whole, last = full_data_epochs(self.time_budget, num_epochs)
+            lines.append(f"full data for {whole + last:.3g} of the {num_epochs} epochs spends the same budget "
+                         f"(DataDiet(method='full', time_budget={self.time_budget:g})); on sets that converge in a "
+                         "few epochs it can be as good: compare both on your data")
         return "\n".join(lines)
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:

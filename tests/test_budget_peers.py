@@ -1,0 +1,82 @@
+"""The peers at a time budget in one line (issue 27): ``DataDiet(method="full", time_budget=b)`` is
+full data for ``b x E`` epochs of steps (what ``max_steps`` gives, the LR schedule over them), and
+``DataDiet(method="random", time_budget=b)`` the random subset that costs ``b``, so a user compares
+the default against both on their own data with the same budget accounting."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import TrainingArguments
+
+from datadiet import DataDiet, DataDietTrainer
+from datadiet.contract import RunContract
+from helpers import pad_collate, tiny_classifier, toy_classification_dataset
+
+
+@pytest.mark.parametrize("budget, epochs, kept", [
+    (0.5, 3, [40, 20]),            # 1.5 epochs: one whole, then half the data
+    (0.25, 3, [30]),               # 0.75 of one epoch
+    (2 / 3, 3, [40, 40]),          # 2 whole epochs, none partial
+    (0.45, 10, [40] * 4 + [20]),   # 4.5 epochs
+    (1.0, 3, [40, 40, 40]),        # the whole run
+])
+def test_full_data_at_a_budget_plans_that_many_epochs_of_steps(budget, epochs, kept):
+    plan = DataDiet(method="full", time_budget=budget).plan(40, epochs)
+    assert [e.trained for e in plan.epochs] == kept
+    assert plan.predicted_time_ratio == pytest.approx(sum(kept) / (40 * epochs))
+    assert [e.scored for e in plan.epochs] == [0] * len(kept)  # it never scores
+    assert [e.phase for e in plan.epochs][-1] == ("full" if kept[-1] == 40 else "partial")
+    assert f"full data for {sum(kept) / 40:.3g} of the {epochs} epochs" in plan.note
+
+
+def test_random_at_a_budget_keeps_what_the_budget_pays_for():
+    # 1 warm-up of 10 epochs, nothing scored: keep = (0.45 x 10 - 1) / 9 = 0.3889 -> 39 of 100
+    plan = DataDiet(method="random", time_budget=0.45).plan(100, 10)
+    assert [e.trained for e in plan.epochs] == [100] + [39] * 9
+    assert "a random 0.389 of the data" in plan.note
+    cold = DataDiet(method="random", time_budget=0.45, warmup_epochs=0).plan(100, 10)
+    assert [e.trained for e in cold.epochs] == [45] * 10
+    with pytest.raises(ValueError, match="cannot pay for 1 warm-up"):
+        DataDiet(method="random_static", time_budget=0.3).plan(100, 3)
+
+
+@pytest.mark.parametrize("method", ["full", "random", "infobatch", "default"])
+def test_a_budget_outside_0_1_is_refused(method):
+    for bad in (0, 0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="time_budget"):
+            DataDiet(method=method, time_budget=bad)
+
+
+def _train(tmp_path, diet, epochs, name):
+    args = TrainingArguments(str(tmp_path / name), num_train_epochs=epochs, per_device_train_batch_size=8,
+                             learning_rate=1e-2, lr_scheduler_type="linear", report_to=[], save_strategy="no",
+                             disable_tqdm=True, use_cpu=True, seed=0)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(64),
+                              data_collator=pad_collate)
+    trainer.train()
+    return trainer
+
+
+def test_full_data_at_a_budget_trains_what_a_shorter_run_with_a_random_last_epoch_trains(tmp_path):
+    """Brute force: 1.5 epochs of full data asked as a budget of 3 epochs train the same examples, in
+    the same order, with the same LR schedule (to 0 at the end), to the same weights as a 2-epoch run
+    whose second epoch is a random half (the construction the benchmarks used)."""
+    budget = _train(tmp_path, DataDiet(method="full", time_budget=0.5, seed=3, progress=False), 3, "budget")
+    shorter = _train(tmp_path, DataDiet(method="random", keep=0.5, warmup_epochs=1, seed=3, progress=False), 2, "shorter")
+    diet = budget.diet
+    assert diet.num_epochs == 3 and diet.schedule.num_epochs == 2 and [r["kept"] for r in diet.log] == [64, 32]
+    assert budget.state.global_step == shorter.state.global_step == budget.state.max_steps == 8 + 4
+    assert budget.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_array_equal(diet.kept_matrix(), shorter.diet.kept_matrix())
+    for (name, a), (_, b) in zip(budget.model.named_parameters(), shorter.model.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_a_checkpoint_from_before_a_setting_existed_still_resumes():
+    """A checkpoint's diet settings lack a setting added later (``time_budget`` of ``full``): absent
+    and None are the same setting, so the resume is exact; a real change is still refused."""
+    now = RunContract(64, 3, 0, DataDiet(method="full").strategy.to_dict())
+    assert now.method == {"method": "full", "time_budget": None}
+    assert now.changes(RunContract(64, 3, 0, {"method": "full"}), [64, 64, 64]) == []
+    changed = now.changes(RunContract(64, 3, 0, {"method": "full", "time_budget": 0.5}), [64, 64, 64])
+    assert len(changed) == 1 and "time_budget 0.5 -> None" in changed[0]
