@@ -40,8 +40,10 @@ def test_under_the_floor_everywhere_it_spends_the_budget_on_the_most_kept():
     # exceeds its budget (it used to train one full epoch, 0.33)
     with pytest.raises(ValueError, match="a time budget of 0.3 of 3 epochs buys less than one epoch"):
         choose_budget_plan(0.3, 3, _keep, keep_floor=0.5)
-    with pytest.raises(ValueError, match="cold_start='random'"):
+    with pytest.raises(ValueError, match="cold_start='random'") as refused:
         DataDiet(time_budget=0.3, budget_epochs="auto").plan(60614, 3)
+    assert "full data for 0.9 of an epoch (DataDiet(method='full', time_budget=0.3))" in str(refused.value)
+    assert DataDiet(method="full", time_budget=0.3).plan(60614, 3).predicted_time_ratio == pytest.approx(0.3, abs=1e-4)
     cold = DataDiet(time_budget=0.3, budget_epochs="auto", warmup_epochs=0, cold_start="random").plan(60614, 3)
     assert cold.predicted_time_ratio <= 0.3 + 1e-9 and len(cold.epochs) >= 1
 

@@ -29,6 +29,14 @@ def test_full_data_at_a_budget_plans_that_many_epochs_of_steps(budget, epochs, k
     assert f"full data for {sum(kept) / 40:.3g} of the {epochs} epochs" in plan.note
 
 
+def test_full_data_at_a_budget_never_trains_more_than_it_pays_for():
+    # 0.9 of 60,614 examples is 54,552.6: the partial epoch trains 54,552, not the rounded 54,553
+    plan = DataDiet(method="full", time_budget=0.3).plan(60614, 3)
+    assert [e.trained for e in plan.epochs] == [54552] and plan.predicted_time_ratio <= 0.3
+    with pytest.raises(ValueError, match="buys less than one of the 10 examples"):
+        DataDiet(method="full", time_budget=0.01).plan(10, 3)
+
+
 def test_random_at_a_budget_keeps_what_the_budget_pays_for():
     # 1 warm-up of 10 epochs, nothing scored: keep = (0.45 x 10 - 1) / 9 = 0.3889 -> 39 of 100
     plan = DataDiet(method="random", time_budget=0.45).plan(100, 10)

@@ -219,6 +219,7 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
     if epochs < 1:
         raise ValueError(f"a time budget of {budget:g} of {num_epochs} epochs buys less than one epoch on all the data, "
                          "and no pruned plan fits it (the warm-up epochs alone cost more): lower warmup_epochs (with "
-                         "cold_start='random' for a warm-up of 0), raise the budget, or train for more epochs")
+                         "cold_start='random' for a warm-up of 0), raise the budget, train for more epochs, or train "
+                         f"full data for {budget * num_epochs:.3g} of an epoch (DataDiet(method='full', time_budget={budget:g}))")
     return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: no number of epochs can be planned within it; "
                         f"full data for {epochs} of the {num_epochs} epochs")

@@ -3,6 +3,7 @@ at a time budget, full data for fewer epochs, what a user with a budget tries fi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,7 +37,11 @@ class FullData(Strategy):
         if self.time_budget is None:
             return Schedule(num_epochs, keep=1.0, warmup_epochs=0)
         whole, last = full_data_epochs(self.time_budget, num_epochs)
+        last = math.floor(last * num_examples + 1e-6) / num_examples  # whole examples, never over the budget
         if not last:
+            if not whole:
+                raise ValueError(f"a time budget of {self.time_budget:g} of {num_epochs} epochs buys less than one "
+                                 f"of the {num_examples} examples: raise the budget")
             return Schedule(whole, keep=1.0, warmup_epochs=whole)
         return Schedule(whole + 1, keep=last, warmup_epochs=whole)
 
