@@ -232,6 +232,30 @@ def test_pooled_rows_keep_each_folders_own_ratios_and_take_the_cpu_basis(tmp_pat
     assert cpu[("default", 0.5)] == pytest.approx(0.55) and cpu[("ccs", 0.5)] == pytest.approx(0.60)
 
 
+def test_pooled_rows_on_the_token_basis_read_no_clock(tmp_path):
+    """Tokens basis: full data trains 1,000 tokens over 100 examples (10 a example); the default
+    trains 400 tokens and scores 50 examples: 400 + 0.18 x 50 x 10 = 490, ratio 0.49, whatever its
+    seconds say (here 90 of 100: a busy machine). A record without token counts has no point."""
+    import json
+
+    from benchmarks.grid.combine import pooled_rows
+    from datadiet.planning import PASS_COST
+
+    def counted(record, tokens, scored):
+        return {**record, "tokens_trained": tokens, "tokens_full": 1000, "examples_full": 100, "scored_examples": scored}
+
+    a = tmp_path / "a"
+    a.mkdir()
+    records = [counted(_record("full", 1.0, 0, 0.9, 100, 100), 1000, 0),
+               counted(_record("default", 0.5, 0, 0.88, 90, 90), 400, 50), _record("ccs", 0.5, 0, 0.85, 60, 60)]
+    (a / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    tokens = {(r.method, r.keep): r.time_ratio.mean for r, _ in pooled_rows([a], "d", time="tokens")}
+    assert tokens[("default", 0.5)] == pytest.approx((400 + PASS_COST * 50 * 10) / 1000) == pytest.approx(0.49)
+    assert tokens[("full", 1.0)] == pytest.approx(1.0) and tokens[("ccs", 0.5)] is None
+    with pytest.raises(ValueError, match="time basis 'steps'"):
+        pooled_rows([a], "d", time="steps")
+
+
 def test_pooled_rows_add_a_folders_seeds_to_anothers_rows(tmp_path):
     """Folder a: seed 0 of full (100 s) and the default (60 s). Folder c, another session: seed 1 of
     full (200 s) and the default (100 s). Pooled: the default over both seeds, each against its own

@@ -23,6 +23,7 @@ import numpy as np
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_ratio, steps_ratio
 from benchmarks.grid.store import OK, latest_by_key
 from datadiet.diet import DataDiet
+from datadiet.planning import PASS_COST
 from datadiet.strategies import available_methods
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match", "accuracy")
@@ -59,6 +60,23 @@ def cpu_time(record: dict[str, Any]) -> float | None:
     the wall-time ratio when other jobs share the cores."""
     value = record.get("cpu_seconds")
     return None if value is None else float(value)
+
+
+def token_compute(record: dict[str, Any]) -> float | None:
+    """A run's compute in tokens, the machine-independent cost: tokens trained, plus its scored
+    examples at :data:`~datadiet.planning.PASS_COST` of a trained example of the set's mean length
+    (a forward-only pass; records count scored examples, not their tokens). None in records from
+    before the grid counted tokens. Its ratio to the full-data run's is what the time ratio would
+    be if time followed the tokens, whatever else ran on the machine."""
+    if record.get("tokens_trained") is None or not record.get("tokens_full") or not record.get("examples_full"):
+        return None
+    mean_tokens = record["tokens_full"] / record["examples_full"]
+    return float(record["tokens_trained"] + PASS_COST * record.get("scored_examples", 0) * mean_tokens)
+
+
+TIME_BASES = {"wall": run_time, "cpu": cpu_time, "tokens": token_compute}
+"""What a ratio against the full-data run can divide: wall seconds, process CPU seconds (one torch
+thread: an idle machine's wall time), or :func:`token_compute` (no clock at all)."""
 
 
 def time_ratios(records: Sequence[dict[str, Any]], seconds=run_time) -> dict[str, float]:

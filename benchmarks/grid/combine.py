@@ -6,7 +6,9 @@ session and machine load); the runs are then pooled by (method, keep or budget) 
 so a folder can add seeds to another's rows. A run key (method, keep, seed) present in several
 folders is taken from the first folder that has it. ``--time cpu`` reads every row's
 CPU-time ratio instead of the wall-time one: with one torch thread it is what an idle machine
-would show, the better basis when some folders ran beside other jobs. ``--exclude FOLDER:METHOD``
+would show, the better basis when some folders ran beside other jobs. ``--time tokens`` reads no
+clock: each run's compute in tokens (:func:`~benchmarks.grid.aggregate.token_compute`) over its
+full-data run's, for records that count tokens. ``--exclude FOLDER:METHOD``
 leaves one method's runs of one folder out (runs whose time ratios are known to be unusable, e.g.
 against a full-data run of another session's machine, superseded by a later folder's). Writes ``OUT/frontier.md``
 (the pooled rows with their folder, the issue-13 goal lines) and ``OUT/frontier_<dataset>.png``.
@@ -15,13 +17,13 @@ against a full-data run of another session's machine, superseded by a later fold
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks.grid.aggregate import Row, cpu_time, main_metric, summarize, time_ratios
+from benchmarks.grid.aggregate import TIME_BASES, Row, main_metric, summarize, time_ratios
+from datadiet.planning import PASS_COST
 from benchmarks.grid.goals import issue13_goals
 from benchmarks.grid.render import fmt, goals_table, plot_frontier
 from benchmarks.grid.store import OK, RESULTS_FILE, latest_by_key, read_jsonl
@@ -34,11 +36,14 @@ def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall",
     CPU-time ratio when ``time == "cpu"``; each row with the folders its runs came from.
     ``exclude``: (folder, method) pairs whose runs are left out (the folder's full-data runs still
     serve as its other runs' reference)."""
-    records, wall, cpu, origin = [], {}, {}, {}
+    if time not in TIME_BASES:
+        raise ValueError(f"time basis {time!r}: one of {', '.join(TIME_BASES)}")
+    records, origin = [], {}
+    ratios: dict[str, dict[str, float]] = {basis: {} for basis in TIME_BASES}
     left_out = {(Path(f).resolve(), m) for f, m in exclude}
     for folder in folders:
         found = read_jsonl(Path(folder) / RESULTS_FILE)
-        folder_wall, folder_cpu = time_ratios(found), time_ratios(found, cpu_time)
+        folder_ratios = {basis: time_ratios(found, seconds) for basis, seconds in TIME_BASES.items()}
         for key, record in latest_by_key(found, OK).items():
             if record["config"]["dataset"] != dataset or key in origin:
                 continue
@@ -46,21 +51,25 @@ def pooled_rows(folders: Sequence[Path], dataset: str, time: str = "wall",
                 continue
             origin[key] = str(folder)
             records.append(record)
-            for mine, theirs in ((wall, folder_wall), (cpu, folder_cpu)):
+            for basis, theirs in folder_ratios.items():
                 if key in theirs:
-                    mine[key] = theirs[key]
+                    ratios[basis][key] = theirs[key]
     out = []
-    for row in summarize(records, ratios=(wall, cpu)).get(dataset, []):
+    for row in summarize(records, ratios=(ratios[time], ratios["cpu"])).get(dataset, []):
         sources = ", ".join(str(f) for f in folders if str(f) in {origin[k] for k in row.keys})
-        out.append((dataclasses.replace(row, time_ratio=row.cpu_ratio) if time == "cpu" else row, sources))
+        out.append((row, sources))
     return out
+
+
+BASIS_TEXT = {"wall": "wall-time", "cpu": "CPU-time",
+              "tokens": f"compute in tokens (tokens trained + {PASS_COST:g} x a scored example of mean length)"}
 
 
 def markdown(pooled: Sequence[tuple[Row, str]], dataset: str, time: str, command: str, goal_method: str) -> str:
     rows = [r for r, _ in pooled]
     metric = main_metric(next((r.metrics for r in rows if r.metrics), {}))
     lines = [f"# {dataset}: the frontier over several results folders", "",
-             f"Written by `{command}`. Time basis: {'CPU-time' if time == 'cpu' else 'wall-time'} ratio, each "
+             f"Written by `{command}`. Time basis: {BASIS_TEXT[time]} ratio, each "
              "against the full-data runs of its own folder.", "",
              f"| method | keep | {metric} (%) | time ratio ({time}) | seeds | folder |", "|---|---:|---:|---:|---:|---|"]
     lines += [f"| {r.method} | {r.keep_text()} | {fmt(r.metrics[metric], 100)} | {fmt(r.time_ratio, digits=3)} | {r.n} | "
@@ -75,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("--from", dest="folders", nargs="+", required=True)
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--time", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--time", choices=tuple(TIME_BASES), default="wall",
+                        help="the cost axis: wall or CPU seconds, or tokens (machine-independent; records that "
+                             "count tokens only)")
     parser.add_argument("--goal-method", default="default")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="FOLDER:METHOD",
                         help="leave METHOD's runs of FOLDER (one of --from) out")
