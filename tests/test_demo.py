@@ -77,6 +77,22 @@ def test_the_estimate_counts_both_runs_evaluations_and_rescoring():
         0.01 * (1.15 * 350 + (40 + 10) / 2))
 
 
+def test_the_estimate_adds_the_peer_run_at_the_pruned_runs_examples():
+    # the peer trains as many examples as the pruned run (150) and evaluates after each of its 2 epochs
+    without = estimate_seconds(0.01, n_train=100, n_eval=10, epochs=2, keep=0.5)
+    assert estimate_seconds(0.01, n_train=100, n_eval=10, epochs=2, keep=0.5, peer=True) == pytest.approx(
+        without + 0.01 * (1.15 * 150 + 2 * 2 * 10 / 2))
+
+
+def test_the_peer_run_is_named_by_the_epochs_it_trained():
+    from datadiet.cli.demo import run_name
+
+    assert run_name({"method": "full", "keep": None, "time_budget": 0.57, "epochs_of_data": 5.7}) == \
+        "full data, 5.7 epochs (same time)"
+    assert run_name({"method": "full", "keep": None}) == "full data"
+    assert run_name({"method": "default", "keep": 0.5, "time_budget": None}) == "default (keep 0.5)"
+
+
 def test_first_time_at_reads_the_first_epoch_at_the_target():
     curve = [{"seconds": s, "metrics": {"accuracy": a}} for s, a in [(5, 0.6), (9, 0.8), (12, 0.79), (15, 0.85)]]
     assert first_time_at(curve, "accuracy", 0.8) == 9
@@ -91,6 +107,9 @@ def test_plot_has_a_curve_per_run(tmp_path):
     records = [run("full", None, [(10, 0.6), (20, 0.8)], [100, 100]), run("default", 0.5, [(10, 0.6), (15, 0.79)], [100, 50])]
     path = plot_demo(records, "exact_match", tmp_path / "demo.png", "title")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+    peer = {**run("full", None, [(10, 0.6), (15, 0.7)], [100, 50]), "time_budget": 0.75, "epochs_of_data": 1.5}
+    three = plot_demo(records + [peer], "exact_match", tmp_path / "demo3.png", "title")
+    assert three.stat().st_size > path.stat().st_size  # a third curve and a third bar series
 
 
 def test_seed_statistics_are_quoted_only_for_the_setting_they_were_measured_in():

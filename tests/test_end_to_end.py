@@ -10,6 +10,7 @@ import torch
 from transformers import TrainingArguments
 
 from datadiet import DataDiet, DataDietTrainer
+from datadiet.planning import full_data_epochs
 from datadiet.toolkit.data import load_dataset_by_name
 from datadiet.toolkit.tasks import JointIntentSlotModel, build_task
 
@@ -69,8 +70,8 @@ def test_demo_command_prints_the_table_and_writes_the_plot(tmp_path):
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
     result = json.loads((out / "results.json").read_text())
     assert result["threads"] == 1 and result["estimated_seconds"] > 0
-    full, pruned = result["runs"]
-    assert [full["method"], pruned["method"]] == ["full", "default"]
+    full, pruned, peer = result["runs"]
+    assert [full["method"], pruned["method"], peer["method"]] == ["full", "default", "full"]
     assert full["kept_per_epoch"] == [160, 160, 160] and pruned["kept_per_epoch"] == [160, 80, 80]
     assert pruned["examples_trained"] == 160 + 80 + 80
     for run in (full, pruned):  # one evaluation per epoch, on a clock that only moves forward
@@ -78,6 +79,12 @@ def test_demo_command_prints_the_table_and_writes_the_plot(tmp_path):
         assert [p["epoch"] for p in run["curve"]] == [1, 2, 3] and seconds == sorted(seconds)
         assert seconds[-1] <= run["wall_seconds"] and "exact_match" in run["curve"][-1]["metrics"]
     assert (out / "default" / "diet" / "data_map.png").is_file()
+    # the third run: full data for the pruned run's measured share of full data's time
+    assert peer["time_budget"] == pytest.approx(min(1.0, pruned["wall_seconds"] / full["wall_seconds"]))
+    whole, last = full_data_epochs(peer["time_budget"], 3)
+    assert peer["kept_per_epoch"][:whole] == [160] * whole and peer["examples_trained"] == int(160 * (whole + last))
+    assert len(peer["curve"]) == len(peer["kept_per_epoch"]) and "in the pruned run's time" in proc.stdout
+    assert f"full data for {peer['epochs_of_data']:.2g} epochs, in " in proc.stdout
 
 
 def test_train_command_writes_model_metrics_and_history(tmp_path):

@@ -1,7 +1,9 @@
 """``datadiet demo``: the same fine-tuning on the full data and with pruning, evaluated after every
-epoch, so the two runs can be compared as accuracy against wall-clock time.
+epoch, so the runs can be compared as accuracy against wall-clock time; then, unless ``--no-peer``,
+full data for fewer epochs in the pruned run's measured time (``DataDiet(method="full",
+time_budget=r)``), the first thing a user with a budget would try instead of pruning.
 
-Both runs start from the same weights (the pretrained encoder and heads drawn with ``--seed``) and
+Every run starts from the same weights (the pretrained encoder and heads drawn with ``--seed``) and
 follow the benchmark protocol (AdamW, weight decay 0.01, linear decay over the planned steps, no
 checkpoints). The clock counts training, scoring and selection; the evaluations after each epoch
 are timed apart and left out.
@@ -50,11 +52,14 @@ TARGET_MARGIN = 1.0
 """Time to accuracy is read at full data's final value less this many points."""
 
 
-def diet_for(method: str, keep: float, seed: int, scoring_batch_size: int = 256):
+def diet_for(method: str, keep: float, seed: int, scoring_batch_size: int = 256, time_budget: float | None = None):
     """The :class:`~datadiet.DataDiet` of a method (a name of :func:`datadiet.strategies.available_methods`),
-    with no progress bar of its own (the demo prints a line per epoch)."""
+    with no progress bar of its own (the demo prints a line per epoch); ``time_budget``: full data
+    in that fraction of its time (the peer run)."""
     from datadiet import DataDiet
 
+    if time_budget is not None:
+        return DataDiet(method="full", time_budget=time_budget, seed=seed, progress=False)
     return DataDiet(method=method, keep=keep, seed=seed, scoring_batch_size=scoring_batch_size, progress=False)
 
 
@@ -120,7 +125,7 @@ class ThreadGovernor(TrainerCallback):
 
 
 def prepare(args, notes: list[str]):
-    """Load and tokenize the data and build the model once (both runs start from these weights).
+    """Load and tokenize the data and build the model once (every run starts from these weights).
     The evaluation split's unknown-label warnings become one line each in ``notes``."""
     from datadiet.toolkit.data import UnknownLabelWarning, add_example_ids, dataset_task, load_dataset_by_name
     from datadiet.toolkit.tasks import build_task
@@ -167,13 +172,15 @@ def epoch_line(point: dict[str, Any], log: list[dict], epochs: int, metric: str)
             f"{METRIC_LABELS[metric]} {100 * point['metrics'][metric]:5.1f}%, at {point['seconds']:5.0f} s")
 
 
-def train_once(args, spec, model, method: str, out: Path, console: Console) -> dict[str, Any]:
-    """Fine-tune ``model`` with ``method`` and return its record (curve, totals, final metrics)."""
+def train_once(args, spec, model, method: str, out: Path, console: Console,
+               time_budget: float | None = None) -> dict[str, Any]:
+    """Fine-tune ``model`` with ``method`` (``time_budget``: full data in that fraction of its time)
+    and return its record (curve, totals, final metrics)."""
     from transformers import PrinterCallback
 
     from datadiet import DataDietTrainer
 
-    diet = diet_for(method, args.keep, args.seed)  # "full" ignores keep
+    diet = diet_for(method, args.keep, args.seed, time_budget=time_budget)  # "full" ignores keep
     main = MAIN_METRIC[spec.task]
 
     clock = EpochClock(lambda point: console.print(epoch_line(point, diet.log, args.epochs, main)))
@@ -187,6 +194,7 @@ def train_once(args, spec, model, method: str, out: Path, console: Console) -> d
     summary = diet.summary()
     record = {
         **summary, "diet": repr(diet), "method": method, "keep": None if method == "full" else args.keep,
+        "time_budget": time_budget, "epochs_of_data": summary["examples_trained"] / len(spec.train_dataset),
         "wall_seconds": clock.seconds, "cpu_seconds_with_eval": clock.cpu_seconds, "eval_seconds": sum(p["eval_seconds"] for p in clock.points),
         "curve": clock.points, "metrics": clock.points[-1]["metrics"],
         "kept_per_epoch": [r["kept"] for r in diet.log], "optimizer_steps": trainer.state.global_step,
@@ -222,19 +230,26 @@ def measure_step_seconds(spec, model, batch_size: int, batches: int = 4, seed: i
     return seconds / max(counted, 1)
 
 
-def estimate_seconds(per_example: float, n_train: int, n_eval: int, epochs: int, keep: float) -> float:
-    """Expected duration of both runs: examples trained times the measured cost, plus an optimizer
+def estimate_seconds(per_example: float, n_train: int, n_eval: int, epochs: int, keep: float,
+                     peer: bool = False) -> float:
+    """Expected duration of the runs: examples trained times the measured cost, plus an optimizer
     step per batch (about 15%), the evaluations (a forward pass costs about half a training
-    step) and the default diet's re-scoring (at most 10% of the examples a pruned epoch)."""
+    step) and the default diet's re-scoring (at most 10% of the examples a pruned epoch); with
+    ``peer``, full data for as many examples as the pruned run trains, and its evaluations."""
     pruned_epochs = max(epochs - 1, 0)
-    trained = epochs * n_train + n_train + pruned_epochs * math.ceil(keep * n_train)
+    pruned = n_train + pruned_epochs * math.ceil(keep * n_train)
+    trained = epochs * n_train + pruned
     forward_only = 2 * epochs * n_eval + pruned_epochs * 0.1 * n_train
+    if peer:
+        trained += pruned
+        forward_only += 2 * math.ceil(pruned / n_train) * n_eval
     return per_example * (1.15 * trained + forward_only / 2)
 
 
 # ------------------------------------------------------------------------- the output
 def results_table(records: list[dict], title: str) -> Table:
-    """Wall time, speed-up against the full-data run, final metrics and examples trained."""
+    """Wall time, speed-up against the full-data run, final metrics and examples trained (and their
+    share of the full-data run's: a run of fewer epochs counts against all of them)."""
     base = records[0]["wall_seconds"]
     names = [m for m in METRIC_LABELS if m in records[0]["metrics"]]
     table = Table(title=title)
@@ -244,7 +259,7 @@ def results_table(records: list[dict], title: str) -> Table:
     for r in records:
         table.add_row(run_name(r), f"{r['wall_seconds']:.0f} s", f"{r['scoring_seconds']:.1f} s",
                       f"{base / r['wall_seconds']:.2f}x", *[f"{100 * r['metrics'][m]:.2f}" for m in names],
-                      f"{r['examples_trained']:,} ({r['examples_trained'] / r['examples_full']:.0%})")
+                      f"{r['examples_trained']:,} ({r['examples_trained'] / records[0]['examples_trained']:.0%})")
     return table
 
 
@@ -264,6 +279,8 @@ def curve_table(records: list[dict], metric: str) -> Table:
 
 
 def run_name(record: dict) -> str:
+    if record.get("time_budget") is not None:
+        return f"full data, {record['epochs_of_data']:.2g} epochs (same time)"
     return "full data" if record["method"] == "full" else f"{record['method']} (keep {record['keep']:g})"
 
 
@@ -284,7 +301,7 @@ def plot_demo(records: list[dict], metric: str, path: Path, title: str, seed_std
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = ["#4c72b0", "#dd8452"]
+    colors = ["#4c72b0", "#dd8452", "#55a868"]
     fig, (ax_c, ax_e) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     for r, color in zip(records, colors):
         xs = [p["seconds"] for p in r["curve"]]
@@ -306,10 +323,11 @@ def plot_demo(records: list[dict], metric: str, path: Path, title: str, seed_std
     ax_c.set_title("accuracy against time (a dot per epoch)")
     ax_c.legend(loc="lower right", fontsize=8)
     ax_c.grid(alpha=0.3)
-    width = 0.4
+    width = 0.8 / len(records)
     for i, (r, color) in enumerate(zip(records, colors)):
         epochs = np.arange(1, len(r["kept_per_epoch"]) + 1)
-        ax_e.bar(epochs + (i - 0.5) * width, r["kept_per_epoch"], width=width, color=color, label=run_name(r))
+        ax_e.bar(epochs + (i - (len(records) - 1) / 2) * width, r["kept_per_epoch"], width=width, color=color,
+                 label=run_name(r))
     ax_e.set_xticks(np.arange(1, max(len(r["kept_per_epoch"]) for r in records) + 1))
     ax_e.set_ylim(0, 1.25 * max(max(r["kept_per_epoch"]) for r in records))
     ax_e.set_xlabel("epoch")
@@ -352,18 +370,24 @@ def run_demo(args) -> int:
     metric = MAIN_METRIC[spec.task]
     n_train, n_eval = len(spec.train_dataset), len(spec.eval_dataset)
     per_example = measure_step_seconds(spec, spec.model, args.batch_size, seed=args.seed)
-    estimate = estimate_seconds(per_example, n_train, n_eval, args.epochs, args.keep)
+    estimate = estimate_seconds(per_example, n_train, n_eval, args.epochs, args.keep, peer=args.peer)
     layers = "all layers" if not args.layers else "first layer" if args.layers == 1 else f"first {args.layers} layers"
     console.print(f"{args.dataset}: {n_train:,} train / {n_eval:,} {args.eval_split} examples; MiniLM ({layers}); "
-                  f"{args.epochs} epochs; full data, then {args.method} pruning keeping {args.keep:g}")
+                  f"{args.epochs} epochs; full data, then {args.method} pruning keeping {args.keep:g}"
+                  + (", then full data for fewer epochs in the pruned run's time" if args.peer else ""))
     console.print(f"[bold]estimated duration: about {minutes(estimate)}[/bold] "
                   f"(measured {1 / per_example:.0f} training examples a second on {threads} {device} thread(s))")
 
+    peer_model = copy.deepcopy(spec.model) if args.peer else None  # the third run's weights, untouched
     records = []
     for method, model in (("full", spec.model), (args.method, initial)):
         label = "full data" if method == "full" else f"{method} pruning, keep {args.keep:g}"
         console.rule(f"[bold]{label}")
         records.append(train_once(args, spec, model, method, out / method, console))
+    if args.peer:
+        ratio = min(1.0, records[1]["wall_seconds"] / records[0]["wall_seconds"])
+        console.rule(f"[bold]full data for fewer epochs, in the pruned run's time ({ratio:.2f} of full data's)")
+        records.append(train_once(args, spec, peer_model, "full", out / "full_same_time", console, time_budget=ratio))
 
     title = (f"{args.dataset}, MiniLM ({layers}), {args.epochs} epochs, {n_train:,} train / {n_eval:,} "
              f"{args.eval_split}, {threads} {device} thread(s)")
@@ -371,10 +395,16 @@ def run_demo(args) -> int:
     plot = plot_demo(records, metric, out / "demo.png", title, stats["full"][1] if stats else None)
     console.print(results_table(records, title))
     console.print(curve_table(records, metric))
-    full, pruned = (100 * r["metrics"][metric] for r in records)
+    full, pruned = (100 * r["metrics"][metric] for r in records[:2])
     console.print(f"{METRIC_LABELS[metric]}: pruned {pruned:.1f}% against full data {full:.1f}% "
                   f"({pruned - full:+.1f} points), in {records[1]['wall_seconds'] / records[0]['wall_seconds']:.2f} "
                   f"of the time")
+    if args.peer:
+        peer = records[2]
+        fewer = 100 * peer["metrics"][metric]
+        console.print(f"full data for {peer['epochs_of_data']:.2g} epochs, in {peer['wall_seconds'] / records[0]['wall_seconds']:.2f} "
+                      f"of the time: {fewer:.1f}%; pruning is {pruned - fewer:+.1f} points against it (one seed: a "
+                      "difference within the seed std is a tie)")
     if stats:
         (fm, fs), (pm, ps) = stats["full"], stats["pruned"]
         console.print(f"the same setting over seeds {stats['seeds']} (measured {stats['measured']}): full data "
@@ -382,7 +412,7 @@ def run_demo(args) -> int:
     # time to accuracy: when each run first came within TARGET_MARGIN of full data's final value
     target = full - TARGET_MARGIN
     times = [first_time_at(r["curve"], metric, target / 100) for r in records]
-    if all(t is not None for t in times):
+    if all(t is not None for t in times[:2]):
         console.print(f"time to {target:.1f}% ({TARGET_MARGIN:g} point below full data's final): full data "
                       f"{times[0]:.0f} s, pruned {times[1]:.0f} s ({times[0] / max(times[1], 1e-9):.1f}x sooner)")
     for r, t in zip(records, times):
