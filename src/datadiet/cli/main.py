@@ -80,7 +80,8 @@ def _train_keys() -> list[str]:
 
 
 def demo_configs(args: argparse.Namespace) -> list[RunConfig]:
-    """The runs of ``datadiet demo`` that the flags configure (full data, then the method; the peer is full data), checked: raises
+    """The runs of ``datadiet demo`` that the flags configure (full data, then the method; the peer
+    run is full data's, at a time budget), checked: raises
     :class:`~datadiet.toolkit.fields.ConfigError` before anything is loaded."""
     values = option_values(args, RunConfig, DEMO_OPTIONS)
     runs = [RunConfig(**{**values, "method": "full"}), RunConfig(**values)]
