@@ -248,6 +248,9 @@ def test_a_budget_infobatch_cannot_reach_is_a_skipped_run_not_a_grid_error(tmp_p
     assert "cannot pay for InfoBatch's first epoch and its 1 annealing epochs of 3" in json.dumps(skipped[0])
     with pytest.raises(ConfigError, match="diet_options"):  # other diet errors are still the grid's
         GridRun(method="infobatch", budget=0.5, keep=1.0, epochs=3, diet_options={"time_budget": 0.5, "period": 0})
+    # a budget given as a diet option would share the run key of the run without it (full data's!)
+    with pytest.raises(ConfigError, match="a grid gives time budgets as `budgets:`"):
+        GridRun(method="full", keep=1.0, epochs=3, diet_options={"time_budget": 0.5})
 
 
 def test_a_diet_that_chose_fewer_epochs_counts_against_the_protocols_epochs():

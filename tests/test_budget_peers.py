@@ -37,11 +37,29 @@ def test_full_data_at_a_budget_never_trains_more_than_it_pays_for():
         DataDiet(method="full", time_budget=0.01).plan(10, 3)
 
 
+def test_plain_full_data_never_selects():
+    """Without a budget no epoch of full data is a selection (no draw, no pass, phase "full")."""
+    diet = DataDiet(method="full")
+    plan = diet.plan(10, 3)
+    assert [e.phase for e in plan.epochs] == ["full"] * 3 and plan.note is None
+    assert not any(diet.strategy.selects_at(e, diet.schedule) for e in range(3))
+
+
+def test_the_note_says_what_the_plan_trains_when_the_partial_epoch_rounds_away():
+    # 0.34 of 3 epochs of 10 examples: 1.02 epochs, and 0.02 of 10 examples is none: one epoch
+    plan = DataDiet(method="full", time_budget=0.34).plan(10, 3)
+    assert [e.trained for e in plan.epochs] == [10]
+    assert "full data for 1 of the 3 epochs (1 whole epoch;" in plan.note
+
+
 def test_random_at_a_budget_keeps_what_the_budget_pays_for():
-    # 1 warm-up of 10 epochs, nothing scored: keep = (0.45 x 10 - 1) / 9 = 0.3889 -> 39 of 100
+    # 1 warm-up of 10 epochs, nothing scored: keep = (0.45 x 10 - 1) / 9 = 0.3889 -> 38 of 100 (not
+    # the rounded 39, which would cost 0.451)
     plan = DataDiet(method="random", time_budget=0.45).plan(100, 10)
-    assert [e.trained for e in plan.epochs] == [100] + [39] * 9
-    assert "a random 0.389 of the data" in plan.note
+    assert [e.trained for e in plan.epochs] == [100] + [38] * 9 and plan.predicted_time_ratio <= 0.45
+    assert "a random 0.380 of the data" in plan.note
+    with pytest.raises(ValueError, match="less than one of the 10 examples"):
+        DataDiet(method="random", time_budget=0.105).plan(10, 10)  # (1.05 - 1) / 9 = 0.0056 of 10
     cold = DataDiet(method="random", time_budget=0.45, warmup_epochs=0).plan(100, 10)
     assert [e.trained for e in cold.epochs] == [45] * 10
     with pytest.raises(ValueError, match="cannot pay for 1 warm-up"):

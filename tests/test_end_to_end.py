@@ -70,8 +70,8 @@ def test_demo_command_prints_the_table_and_writes_the_plot(tmp_path):
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
     result = json.loads((out / "results.json").read_text())
     assert result["threads"] == 1 and result["estimated_seconds"] > 0
-    full, pruned, peer = result["runs"]
-    assert [full["method"], pruned["method"], peer["method"]] == ["full", "default", "full"]
+    full, pruned, *peers = result["runs"]
+    assert [full["method"], pruned["method"]] == ["full", "default"]
     assert full["kept_per_epoch"] == [160, 160, 160] and pruned["kept_per_epoch"] == [160, 80, 80]
     assert pruned["examples_trained"] == 160 + 80 + 80
     for run in (full, pruned):  # one evaluation per epoch, on a clock that only moves forward
@@ -80,9 +80,14 @@ def test_demo_command_prints_the_table_and_writes_the_plot(tmp_path):
         assert seconds[-1] <= run["wall_seconds"] and "exact_match" in run["curve"][-1]["metrics"]
     assert (out / "default" / "diet" / "data_map.png").is_file()
     # the third run: full data for the pruned run's measured share of full data's time
-    assert peer["time_budget"] == pytest.approx(min(1.0, pruned["wall_seconds"] / full["wall_seconds"]))
-    whole, last = full_data_epochs(peer["time_budget"], 3)
-    assert peer["kept_per_epoch"][:whole] == [160] * whole and peer["examples_trained"] == int(160 * (whole + last))
+    ratio = pruned["wall_seconds"] / full["wall_seconds"]
+    if ratio >= 1:  # a loaded machine can make the tiny pruned run slower: then there is no peer
+        assert peers == [] and "no third run" in proc.stdout
+        return
+    (peer,) = peers
+    assert peer["method"] == "full" and peer["time_budget"] == pytest.approx(ratio)
+    whole, last = full_data_epochs(ratio, 3)
+    assert peer["kept_per_epoch"][:whole] == [160] * whole and peer["examples_trained"] == int(160 * (whole + last) + 1e-6)
     assert len(peer["curve"]) == len(peer["kept_per_epoch"]) and "in the pruned run's time" in proc.stdout
     assert f"full data for {peer['epochs_of_data']:.2g} epochs, in " in proc.stdout
 

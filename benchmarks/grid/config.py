@@ -75,6 +75,9 @@ class GridRun(RunConfig):
         and annealing epochs cost more) is no error of the grid: the run is skipped with the reason
         when it comes up (:func:`resolve_budget`), like every out-of-reach budget; the rest of its
         diet is checked at a budget of 1."""
+        if self.budget is None and "time_budget" in self.diet_options:  # the run key would not say it
+            return [f"diet_options: time_budget: a grid gives time budgets as `budgets:` (a run key per budget; "
+                    f"full data at a budget is the {FEWER_EPOCHS} / {FEWER_STEPS} peers), not as a diet option"]
         if self.budget is None or "time_budget" not in self.diet_options:
             return super().errors()
         reachable = copy.copy(self)  # not dataclasses.replace: that would validate it, and so on

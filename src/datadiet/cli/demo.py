@@ -384,8 +384,11 @@ def run_demo(args) -> int:
         label = "full data" if method == "full" else f"{method} pruning, keep {args.keep:g}"
         console.rule(f"[bold]{label}")
         records.append(train_once(args, spec, model, method, out / method, console))
-    if args.peer:
-        ratio = min(1.0, records[1]["wall_seconds"] / records[0]["wall_seconds"])
+    ratio = records[1]["wall_seconds"] / records[0]["wall_seconds"]
+    if args.peer and ratio >= 1.0:
+        console.print(f"note: the pruned run took {ratio:.2f} of full data's time, so full data for fewer epochs "
+                      "in the same time is full data itself: no third run")
+    elif args.peer:
         console.rule(f"[bold]full data for fewer epochs, in the pruned run's time ({ratio:.2f} of full data's)")
         records.append(train_once(args, spec, peer_model, "full", out / "full_same_time", console, time_budget=ratio))
 
@@ -399,7 +402,7 @@ def run_demo(args) -> int:
     console.print(f"{METRIC_LABELS[metric]}: pruned {pruned:.1f}% against full data {full:.1f}% "
                   f"({pruned - full:+.1f} points), in {records[1]['wall_seconds'] / records[0]['wall_seconds']:.2f} "
                   f"of the time")
-    if args.peer:
+    if len(records) > 2:
         peer = records[2]
         fewer = 100 * peer["metrics"][metric]
         console.print(f"full data for {peer['epochs_of_data']:.2g} epochs, in {peer['wall_seconds'] / records[0]['wall_seconds']:.2f} "

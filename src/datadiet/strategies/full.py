@@ -36,8 +36,7 @@ class FullData(Strategy):
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
         if self.time_budget is None:
             return Schedule(num_epochs, keep=1.0, warmup_epochs=0)
-        whole, last = full_data_epochs(self.time_budget, num_epochs)
-        last = math.floor(last * num_examples + 1e-6) / num_examples  # whole examples, never over the budget
+        whole, last = self._epochs(num_examples, num_epochs)
         if not last:
             if not whole:
                 raise ValueError(f"a time budget of {self.time_budget:g} of {num_epochs} epochs buys less than one "
@@ -45,16 +44,22 @@ class FullData(Strategy):
             return Schedule(whole, keep=1.0, warmup_epochs=whole)
         return Schedule(whole + 1, keep=last, warmup_epochs=whole)
 
+    def _epochs(self, num_examples: int, num_epochs: int) -> tuple[int, float]:
+        """``(whole, last)`` of the budget, ``last`` in whole examples (never over the budget)."""
+        whole, last = full_data_epochs(self.time_budget, num_epochs)
+        return whole, math.floor(last * num_examples + 1e-6) / num_examples
+
     def selects_at(self, epoch: int, schedule: Schedule) -> bool:
-        return schedule.is_selection_epoch(epoch)  # only a partial last epoch is pruned
+        # only a budget's partial last epoch is drawn; without a budget no epoch selects
+        return self.time_budget is not None and schedule.is_selection_epoch(epoch)
 
     def phase_name(self, epoch: int, schedule: Schedule) -> str:
-        return "partial" if schedule.is_selection_epoch(epoch) else "full"
+        return "partial" if self.selects_at(epoch, schedule) else "full"
 
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
         if self.time_budget is None:
             return None
-        whole, last = full_data_epochs(self.time_budget, num_epochs)
+        whole, last = self._epochs(num_examples, num_epochs)
         parts = [f"{whole} whole epoch{'' if whole == 1 else 's'}"] if whole else []
         if last:
             parts.append(f"{'then ' if whole else ''}a random {last:.3f} of the data in one {'more' if whole else 'epoch'}")

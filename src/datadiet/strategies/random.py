@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -48,18 +49,26 @@ class RandomSubset(Strategy):
         return "random" if self.dynamic else "random_static"
 
     def plan(self, num_examples: int, num_epochs: int) -> Schedule:
-        return pruned_schedule(num_epochs, self._keep(num_epochs), self.warmup_epochs, self.period, self.anneal_epochs)
+        return pruned_schedule(num_epochs, self._keep(num_examples, num_epochs), self.warmup_epochs, self.period,
+                               self.anneal_epochs)
 
-    def _keep(self, num_epochs: int) -> float:
+    def _keep(self, num_examples: int, num_epochs: int) -> float:
+        """``keep``, or the budget's: in whole examples, rounded down so the plan never exceeds it."""
         if self.time_budget is None:
             return self.keep
-        return keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, 0.0)
+        keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, 0.0)
+        count = math.floor(keep * num_examples + 1e-6)
+        if count < 1:
+            raise ValueError(f"a time budget of {self.time_budget:g} leaves less than one of the {num_examples} "
+                             "examples to the pruned epochs after the full-data ones: raise the budget or lower "
+                             "warmup_epochs / anneal_epochs")
+        return count / num_examples
 
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
         if self.time_budget is None:
             return None
-        return (f"time budget {self.time_budget:g}: a random {self._keep(num_epochs):.3f} of the data in each pruned "
-                f"epoch of {num_epochs}")
+        return (f"time budget {self.time_budget:g}: a random {self._keep(num_examples, num_epochs):.3f} of the data "
+                f"in each pruned epoch of {num_epochs}")
 
     def selects_at(self, epoch: int, schedule: Schedule) -> bool:
         return schedule.is_selection_epoch(epoch) if self.dynamic else epoch == self.warmup_epochs
