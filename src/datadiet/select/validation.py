@@ -17,6 +17,12 @@ def kept_count(keep: float, n: int) -> int:
     return max(1, min(n, int(round(check_keep(keep) * n))))
 
 
+def whole_examples(fraction: float, n: int) -> float:
+    """``fraction`` of ``n`` examples rounded *down* to whole examples, as a fraction (0.0 when not
+    even one fits): what a budget can pay for, where :func:`kept_count` would round up past it."""
+    return np.floor(fraction * n + 1e-6) / n
+
+
 def check_scores(scores: np.ndarray) -> np.ndarray:
     """Scores as float64; NaN or -inf raise naming the example ids (+inf means infinitely hard)."""
     s = np.asarray(scores, dtype=np.float64)

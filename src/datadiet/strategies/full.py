@@ -3,7 +3,6 @@ at a time budget, full data for fewer epochs, what a user with a budget tries fi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +10,7 @@ from datadiet.planning import full_data_epochs
 from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
 from datadiet.select.selection import Selection
+from datadiet.select.validation import whole_examples
 from datadiet.strategies.base import EpochContext, Strategy, check_time_budget
 
 
@@ -47,7 +47,7 @@ class FullData(Strategy):
     def _epochs(self, num_examples: int, num_epochs: int) -> tuple[int, float]:
         """``(whole, last)`` of the budget, ``last`` in whole examples (never over the budget)."""
         whole, last = full_data_epochs(self.time_budget, num_epochs)
-        return whole, math.floor(last * num_examples + 1e-6) / num_examples
+        return whole, float(whole_examples(last, num_examples))
 
     def selects_at(self, epoch: int, schedule: Schedule) -> bool:
         # only a budget's partial last epoch is drawn; without a budget no epoch selects

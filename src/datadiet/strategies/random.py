@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 from datadiet.schedule import Schedule
 from datadiet.select.random import random_subset
 from datadiet.select.selection import Selection
-from datadiet.select.validation import check_keep
+from datadiet.select.validation import check_keep, whole_examples
 from datadiet.rng import epoch_rng
 from datadiet.planning import keep_for_budget
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_time_budget, pruned_schedule
@@ -57,12 +56,12 @@ class RandomSubset(Strategy):
         if self.time_budget is None:
             return self.keep
         keep = keep_for_budget(self.time_budget, num_epochs, self.warmup_epochs, self.anneal_epochs, 0.0)
-        count = math.floor(keep * num_examples + 1e-6)
-        if count < 1:
+        keep = float(whole_examples(keep, num_examples))
+        if not keep:
             raise ValueError(f"a time budget of {self.time_budget:g} leaves less than one of the {num_examples} "
                              "examples to the pruned epochs after the full-data ones: raise the budget or lower "
                              "warmup_epochs / anneal_epochs")
-        return count / num_examples
+        return keep
 
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
         if self.time_budget is None:
