@@ -12,6 +12,7 @@ from dataclasses import asdict
 import pytest
 
 from benchmarks.grid.aggregate import summarize
+from benchmarks.grid.budget_api import DEFAULT_BUDGET
 from benchmarks.grid.combine import main as combine_main
 from benchmarks.grid.config import GridConfig, GridRun, check_compatible, protocol, resolve_budget
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_for_budget, epochs_ratio, steps_for_budget
@@ -60,7 +61,7 @@ def test_a_resolved_run_trains_full_data_for_the_shorter_count_and_keeps_the_pro
 
 
 def test_fewer_epochs_runs_at_budgets_only():
-    with pytest.raises(ConfigError, match="fewer_epochs, fewer_steps, default_auto only with --budgets"):
+    with pytest.raises(ConfigError, match="fewer_epochs, fewer_steps, default_budget, default_auto, default_all only with --budgets"):
         GridConfig(methods=["full", FEWER_EPOCHS], keeps=[0.5], budgets=[])
     grid = GridConfig(datasets=["atis"], methods=["full", FEWER_EPOCHS, "default"], keeps=[0.5], budgets=[0.3],
                       seeds=[0])
@@ -112,6 +113,8 @@ def tiny_grid_run(cfg, **kw) -> dict:
     of the epochs they were resolved to; the record keeps the grid run's config and key."""
     if cfg.method in (FEWER_EPOCHS, FEWER_STEPS):
         record = tiny_run(dataclasses.replace(cfg, method="full"), diet=cfg.diet(), **kw)
+    elif cfg.method == DEFAULT_BUDGET:
+        record = tiny_run(cfg, diet=cfg.diet(), **kw)
     else:
         record = tiny_run(cfg, **kw)
     return {**record, "config": asdict(cfg), "key": cfg.key()}
@@ -271,3 +274,26 @@ def test_a_diet_that_chose_fewer_epochs_counts_against_the_protocols_epochs():
     old = {"config": {"method": FEWER_EPOCHS, "epochs": 4, "protocol_epochs": 10},  # a record without num_train
            "examples_trained": 4 * 4478, "examples_full": 4 * 4478}
     assert trained_fraction(old) == pytest.approx(0.4)
+
+
+def test_the_budget_api_peer_runs_what_dataDiet_time_budget_plans(tmp_path):
+    """``default_budget``: DataDiet(time_budget=b) as a user writes it. 3 epochs of 48 examples at 0.5:
+    all 3 would keep (1.5 - 1) / 2 - 0.018 = 0.232, under the floor 0.3, so the plan is 2 epochs, the
+    warm-up (48) and round(0.482 x 48) = 23 examples: 71 of the protocol's 144. The grid's
+    ``default`` at the same budget keeps its keep over all 3 epochs."""
+    grid = tiny_grid(methods=["full", DEFAULT_BUDGET, "default"], keeps=[], budgets=[0.5], seeds=[0], epochs=3,
+                     data_map=False)
+    run = {r.method: r for r in grid.runs()}[DEFAULT_BUDGET]
+    resolved, ratio = resolve_budget(run, 48)
+    assert resolved.diet_options["time_budget"] == 0.5 and ratio == pytest.approx(0.5, abs=0.01)
+    assert resolved.diet().strategy.budget_epochs == "auto" and resolved.diet().plan(48, 3).epochs[1].trained == 23
+    counts = run_grid(grid, tmp_path, run_fn=tiny_grid_run, **QUIET)
+    assert counts["ran"] == 3 and counts["failed"] == 0
+    ok = {r["key"]: r for r in read_jsonl(tmp_path / "results.jsonl") if r["status"] == OK}
+    api, spread = ok["toy|default_budget|b0.5|0"], ok["toy|default|b0.5|0"]
+    assert (api["examples_trained"], api["examples_full"]) == (71, 96)  # 2 epochs run
+    assert spread["examples_full"] == 144 and spread["examples_trained"] < 144 * 0.5
+    rows = {r.method: r for r in summarize(list(ok.values()))["toy"]}
+    assert list(rows) == ["full", "default", DEFAULT_BUDGET]  # beside the default in every table
+    assert rows[DEFAULT_BUDGET].trained_fraction.mean == pytest.approx(71 / 144)
+    assert rows[DEFAULT_BUDGET].predicted_ratio.mean == pytest.approx(0.5, abs=0.01)

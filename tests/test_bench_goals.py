@@ -312,6 +312,8 @@ def test_infobatch_is_given_the_budget_itself():
     anneal = 1  # InfoBatch's 12.5% of 8 epochs
     assert resolved.keep == pytest.approx((0.7 * 8 - 1 - anneal) / (8 - 1 - anneal), abs=1e-6)
     assert ratio == pytest.approx(0.7, abs=1e-3)
-    assert DataDiet(method="infobatch", keep=resolved.keep, **resolved.diet_options).strategy.time_budget == 0.7
+    assert resolved.diet().strategy.time_budget == 0.7  # the keep is the report's, not the diet's
+    with pytest.raises(ValueError, match="give keep or time_budget, not both"):
+        DataDiet(method="infobatch", keep=resolved.keep, **resolved.diet_options)
     with pytest.raises(ValueError, match="infobatch cannot fit a time budget of 0.2"):
         resolve_budget(dataclasses.replace(cfg, budget=0.2), 1000)  # the first and annealing epochs: 0.25

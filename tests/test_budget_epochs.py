@@ -1,6 +1,7 @@
-"""A time budget spent on epochs and kept fraction together (issue 27 item 2): DataDiet(time_budget=b,
-budget_epochs="auto") plans the most epochs whose keep stays at or above the floor, the epochs that
-keep the most when none does, says why in the plan, and the Trainer runs that plan."""
+"""A time budget spent on epochs and kept fraction together (issue 27 item 2): DataDiet(time_budget=b)
+(budget_epochs="auto", the default) plans the most epochs whose keep stays at or above the floor
+(0.3), the epochs that keep the most when none does, says why in the plan and what else the budget
+buys, and the Trainer runs that plan; budget_epochs="all" spreads the budget over every epoch."""
 
 import pytest
 from transformers import TrainingArguments
@@ -41,10 +42,10 @@ def test_under_the_floor_everywhere_it_spends_the_budget_on_the_most_kept():
     with pytest.raises(ValueError, match="a time budget of 0.3 of 3 epochs buys less than one epoch"):
         choose_budget_plan(0.3, 3, _keep, keep_floor=0.5)
     with pytest.raises(ValueError, match="cold_start='random'") as refused:
-        DataDiet(time_budget=0.3, budget_epochs="auto").plan(60614, 3)
+        DataDiet(time_budget=0.3).plan(60614, 3)
     assert "full data for 0.9 of an epoch (DataDiet(method='full', time_budget=0.3))" in str(refused.value)
     assert DataDiet(method="full", time_budget=0.3).plan(60614, 3).predicted_time_ratio == pytest.approx(0.3, abs=1e-4)
-    cold = DataDiet(time_budget=0.3, budget_epochs="auto", warmup_epochs=0, cold_start="random").plan(60614, 3)
+    cold = DataDiet(time_budget=0.3, warmup_epochs=0, cold_start="random").plan(60614, 3)
     assert cold.predicted_time_ratio <= 0.3 + 1e-9 and len(cold.epochs) >= 1
 
 
@@ -52,50 +53,71 @@ def test_sst2_like_three_epochs_spend_a_half_budget_in_two_pruned_epochs():
     """The diet itself (free scores, a tenth re-scored): with 60,614 examples and 3 epochs, a budget
     of 0.5 is two epochs, the warm-up and one at keep (1.5 - 1) - 0.18 x 0.1 = 0.482, not one full
     epoch (0.33 of the time)."""
-    plan = DataDiet(time_budget=0.5, budget_epochs="auto").plan(60614, 3)
+    plan = DataDiet(time_budget=0.5).plan(60614, 3)
     assert len(plan.epochs) == 2 and plan.predicted_time_ratio == pytest.approx(0.5, abs=0.002)
     assert plan.epochs[1].trained / 60614 == pytest.approx(0.482, abs=0.002)
 
 
 @pytest.mark.parametrize("budget", [0.3, 0.45, 0.55, 0.7])
 def test_the_plan_spends_the_budget_over_the_epochs_asked_for(budget):
-    plan = DataDiet(time_budget=budget, budget_epochs="auto").plan(4478, 10)
+    plan = DataDiet(time_budget=budget).plan(4478, 10)
     assert plan.full_epochs == 10 and plan.predicted_time_ratio == pytest.approx(budget, abs=0.005)
     kept = [e.trained / 4478 for e in plan.epochs if e.phase == "prune"]
-    assert min(kept) >= 0.5 - 1e-3  # the floor
+    assert min(kept) >= 0.3 - 1e-3  # the floor
     assert plan.note.startswith(f"time budget {budget:g}")
-    every = DataDiet(time_budget=budget).plan(4478, 10)  # "all": the keep over all 10 epochs
+    every = DataDiet(time_budget=budget, budget_epochs="all").plan(4478, 10)  # the keep over all 10 epochs
     assert len(every.epochs) == 10 and len(plan.epochs) <= 10
+    # over 10 epochs with a warm-up, "all" keeps (10 b - 1) / 9 - 0.018: under the floor only at 0.3
+    assert len(plan.epochs) == (7 if budget == 0.3 else 10)
+    first = DataDiet(method="default_auto", time_budget=budget).plan(4478, 10)  # the first rule: floor 0.5
+    assert min(e.trained / 4478 for e in first.epochs if e.phase == "prune") >= 0.5 - 1e-3
 
 
-def test_the_default_plan_of_a_budget_names_what_else_the_budget_buys():
-    """budget_epochs='all': ATIS, 10 epochs, b = 0.45: keep (4.5 - 1) / 9 - 0.18 x 0.1 = 0.371 over all
-    10; 'auto' would train 7 (8 would keep (4.5 - 1) / 7 - 0.018 = 0.482, under the floor); full data
-    for 4.5 epochs spends the same. A plan without a budget gives no reason."""
-    note = DataDiet(time_budget=0.45).plan(4478, 10).note.splitlines()
-    assert note == ["time budget 0.45: keep 0.371 in the pruned epochs of all 10 (budget_epochs='all')",
-                    "budget_epochs='auto' would train 7 of the 10 epochs at keep 0.565",
-                    "full data for 4.5 of the 10 epochs spends the same budget (DataDiet(method='full', "
-                    "time_budget=0.45)); on sets that converge in a few epochs it can be as good: compare both on "
-                    "your data"]
+def test_the_plan_of_a_budget_names_what_it_chose_and_what_else_the_budget_buys():
+    """ATIS, 10 epochs. b = 0.45: keep (4.5 - 1) / 9 - 0.18 x 0.1 = 0.371 over all 10, above the floor.
+    b = 0.3: all 10 would keep (3 - 1) / 9 - 0.018 = 0.204, under it; 8 epochs would keep 2 / 7 - 0.018
+    = 0.268, 7 keep 2 / 6 - 0.018 = 0.315. Either way full data for b x 10 epochs spends the same. A
+    plan without a budget gives no reason."""
+    full_line = ("full data for {} of the 10 epochs spends the same budget (DataDiet(method='full', time_budget={})); "
+                 "on sets that converge in a few epochs it can be as good: compare both on your data")
+    assert DataDiet(time_budget=0.45).plan(4478, 10).note.splitlines() == [
+        "time budget 0.45: keep 0.371 in the pruned epochs of all 10 (at or above the floor 0.3)",
+        full_line.format(4.5, 0.45)]
+    assert DataDiet(time_budget=0.3).plan(4478, 10).note.splitlines() == [
+        "time budget 0.3: all 10 epochs would keep 0.204, under the floor 0.3; 7 epochs at keep 0.315 spend the "
+        "same budget", "budget_epochs='all' would keep 0.204 in the pruned epochs of all 10", full_line.format(3, 0.3)]
+    assert DataDiet(time_budget=0.45, budget_epochs="all").plan(4478, 10).note.splitlines() == [
+        "time budget 0.45: keep 0.371 in the pruned epochs of all 10 (budget_epochs='all')",
+        "budget_epochs='auto' would train 10 of the 10 epochs at keep 0.371", full_line.format(4.5, 0.45)]
     assert DataDiet(keep=0.5).plan(4478, 10).note is None
-    # 3 epochs at 0.3, no warm-up: 'auto' trains one epoch of 0.9 (random: the cold start), full data 0.9 epochs
-    cold = DataDiet(time_budget=0.3, warmup_epochs=0, cold_start="random").plan(60614, 3).note.splitlines()
-    assert cold[:2] == ["time budget 0.3: keep 0.249 in the pruned epochs of all 3 (budget_epochs='all')",
-                        "budget_epochs='auto' would train 1 of the 3 epochs at keep 0.900"]
-    assert cold[2].startswith("full data for 0.9 of the 3 epochs spends the same budget")
+    # 3 epochs at 0.3, no warm-up: "auto" trains 2 epochs (all 3 would keep 0.249, under 0.3), full data 0.9 epochs
+    cold = DataDiet(time_budget=0.3, warmup_epochs=0, cold_start="random", budget_epochs="all").plan(60614, 3)
+    assert cold.note.splitlines()[:2] == ["time budget 0.3: keep 0.249 in the pruned epochs of all 3 "
+                                          "(budget_epochs='all')",
+                                          "budget_epochs='auto' would train 2 of the 3 epochs at keep 0.396"]
+    assert cold.note.splitlines()[2].startswith("full data for 0.9 of the 3 epochs spends the same budget")
     assert not any("full data" in line for line in DataDiet(time_budget=1.0).plan(100, 3).note.splitlines())
 
 
-def test_budget_epochs_is_validated():
+def test_how_a_budget_is_spent_is_validated_and_means_nothing_without_one():
     with pytest.raises(ValueError, match="budget_epochs is one of all, auto"):
         DataDiet(time_budget=0.5, budget_epochs="some")
-    with pytest.raises(ValueError, match="give time_budget"):
-        DataDiet(keep=0.5, budget_epochs="auto")
+    with pytest.raises(ValueError, match="give keep or time_budget, not both"):
+        DataDiet(keep=0.3, time_budget=0.5)  # the budget plans the keep: an explicit one would be ignored
+    for name in ("default_auto", "default_all"):
+        with pytest.raises(ValueError, match=f"method '{name}' says how a time budget is spent: give time_budget"):
+            DataDiet(method=name)
+    # without a budget the rule is inert: the same strategy, and its settings do not name it
+    plain, other = DataDiet(keep=0.5).strategy, DataDiet(keep=0.5, budget_epochs="all", keep_floor=0.7).strategy
+    assert plain.plan(4478, 10) == other.plan(4478, 10)
+    assert plain.to_dict() == other.to_dict() and "budget_epochs" not in plain.to_dict()
+    # with "all" the floor is inert; with "auto" both act
+    assert "keep_floor" not in DataDiet(time_budget=0.5, budget_epochs="all").strategy.to_dict()
+    assert DataDiet(time_budget=0.5).strategy.to_dict()["keep_floor"] == 0.3
 
 
 def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):
-    diet = DataDiet(time_budget=0.45, budget_epochs="auto", progress=False)
+    diet = DataDiet(time_budget=0.3, progress=False)
     args = TrainingArguments(str(tmp_path), num_train_epochs=10, per_device_train_batch_size=8, learning_rate=1e-2,
                              lr_scheduler_type="linear", report_to=[], save_strategy="no", disable_tqdm=True, use_cpu=True)
     trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(64),
@@ -105,4 +127,4 @@ def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):
     assert 1 < epochs < 10 and len(diet.log) == epochs and diet.num_epochs == 10
     assert trainer.state.global_step == trainer.state.max_steps == sum(diet.steps_per_epoch())
     assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)  # the schedule spans the shorter run
-    assert sum(r["kept"] for r in diet.log) <= 0.45 * 10 * 64 + 1
+    assert sum(r["kept"] for r in diet.log) <= 0.3 * 10 * 64 + 1

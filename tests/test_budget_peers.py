@@ -106,3 +106,18 @@ def test_a_checkpoint_from_before_a_setting_existed_still_resumes():
     assert now.changes(RunContract(64, 3, 0, {"method": "full"}), [64, 64, 64]) == []
     changed = now.changes(RunContract(64, 3, 0, {"method": "full", "time_budget": 0.5}), [64, 64, 64])
     assert len(changed) == 1 and "time_budget 0.5 -> None" in changed[0]
+
+
+def test_a_checkpoint_naming_a_setting_this_run_has_no_use_for_still_resumes():
+    """A keep run's checkpoint from when ``budget_epochs`` and ``keep_floor`` were always saved ("all",
+    0.5): this version leaves them out without a time budget (they spend one), so the resume is
+    exact; a budgeted run that changed its rule is refused, naming it."""
+    keep_run = DataDiet(keep=0.5).strategy.to_dict()
+    old = {**keep_run, "budget_epochs": "all", "keep_floor": 0.5}
+    assert RunContract(64, 3, 0, keep_run).changes(RunContract(64, 3, 0, old), [64, 32, 32]) == []
+    budgeted = DataDiet(time_budget=0.5).strategy.to_dict()  # now "auto", floor 0.3
+    saved = {**budgeted, "budget_epochs": "all", "keep_floor": 0.5}
+    changed = RunContract(64, 3, 0, budgeted).changes(RunContract(64, 3, 0, saved), [64, 32, 32])
+    assert len(changed) == 1 and "budget_epochs 'all' -> 'auto'" in changed[0] and "keep_floor 0.5 -> 0.3" in changed[0]
+    pinned = DataDiet(time_budget=0.5, budget_epochs="all").strategy.to_dict()  # the old rule, asked for
+    assert RunContract(64, 3, 0, pinned).changes(RunContract(64, 3, 0, saved), [64, 32, 32]) == []

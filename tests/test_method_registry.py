@@ -17,7 +17,7 @@ from datadiet.validation import UnknownName
 DYNAMIC = {"method": "dynamic", "keep": 0.3, "score": "auto", "smoothing": "ema", "selector": "epsilon_greedy",
            "selector_options": {"epsilon": 0.1}, "warmup_epochs": 1, "ema_alpha": 0.8, "ucb_c": 1.0,
            "rescore": "stale", "rescore_fraction": 0.1, "period": 1, "anneal_epochs": 0, "time_budget": None,
-           "budget_epochs": "all", "keep_floor": 0.5, "cold_start": "score", "budget_unit": "examples"}
+           "cold_start": "score", "budget_unit": "examples"}  # budget_epochs, keep_floor: inert without a budget
 IMPORTANCE = {"selector": "importance", "selector_options": {"hard_share": 0.5}}
 P3 = {"method": "p3", "budget": 0.3, "start": 0.0, "end": 100.0, "shape": "p3_code", "quality": "easiness",
       "standardize": True, "theta": None, "trend_alpha": 0.0, "score": "policy_difficulty", "rescore": "stale",
@@ -59,20 +59,26 @@ ADDED = {  # the strategies under their own names, and the GSM8K benchmark's col
 }
 
 
-BUDGETED = ("default_auto",)  # methods that need a time budget: DataDiet(method=..., time_budget=b)
+BUDGETED = ("default_auto", "default_all")  # methods that need a time budget: DataDiet(method=..., time_budget=b)
 
 
 def test_the_vocabulary_is_the_old_presets_in_their_order_then_the_strategies():
     assert available_methods() == METHODS == tuple(BEFORE) + tuple(ADDED) + BUDGETED
 
 
-def test_default_auto_is_the_default_spending_a_time_budget_on_epochs_and_keep():
+def test_the_budget_rules_have_names_and_need_a_budget():
     with pytest.raises(ValueError, match="give time_budget"):
         DataDiet(method="default_auto")
     built = DataDiet(method="default_auto", time_budget=0.3).strategy.to_dict()
-    assert built == {**DYNAMIC, "keep": built["keep"], "time_budget": 0.3, "budget_epochs": "auto"}
+    assert built == {**DYNAMIC, "keep": built["keep"], "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.5}
     plan = DataDiet(method="default_auto", time_budget=0.3).plan(4478, 10)
     assert len(plan.epochs) == 4 and "4 epochs at keep" in str(plan)  # 10 epochs would keep 0.2 < 0.5
+    every = DataDiet(method="default_all", time_budget=0.3)
+    assert every.strategy.to_dict() == {**DYNAMIC, "keep": every.strategy.keep, "time_budget": 0.3, "budget_epochs": "all"}
+    assert len(every.plan(4478, 10).epochs) == 10
+    library = DataDiet(time_budget=0.3).strategy.to_dict()  # the default: "auto" at the floor 0.3
+    assert library == {**DYNAMIC, "keep": library["keep"], "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.3}
+    assert len(DataDiet(time_budget=0.3).plan(4478, 10).epochs) == 7
 
 
 @pytest.mark.parametrize("name", list(BEFORE) + list(ADDED))
@@ -131,7 +137,8 @@ GSM8K_BEFORE = {  # benchmarks/gsm8k_p3/methods.py's diets as they were (keep 0.
     "p3_free": ({**P3, "budget": 0.4, "rescore_fraction": 0.2}, 8),
     "p3_cold": ({**P3, "budget": 0.4, "rescore_fraction": 0.2, "cold_start": "random"}, 8),
     "random@time=p3_free": ({**BEFORE["random"], "keep": 0.5, "warmup_epochs": 0}, 256),
-    "default@time=p3_free": ({**DYNAMIC, "keep": 0.5, "time_budget": 0.5}, 8),
+    # the rule its seeds 0-1 were measured with, pinned when "auto" became the default
+    "default@time=p3_free": ({**DYNAMIC, "keep": 0.5, "time_budget": 0.5, "budget_epochs": "all"}, 8),
     "full@time=p3_free": ({**BEFORE["random"], "keep": 0.5}, 256),
 }
 

@@ -35,10 +35,15 @@ def test_time_budget_checks_and_inverse():
         DataDiet(time_budget=1.5)
     with pytest.raises(ValueError, match="needs period=1 and no keep ramp"):
         DataDiet(time_budget=0.4, period=2)
+    # spread over every epoch, a budget that cannot pay for the warm-up is refused with its cost ...
     with pytest.raises(ValueError, match="cannot pay for 2 warm-up"):
-        DataDiet(time_budget=0.2, warmup_epochs=2, num_epochs=10)
+        DataDiet(time_budget=0.2, warmup_epochs=2, num_epochs=10, budget_epochs="all")
     with pytest.raises(ValueError, match=r"cannot pay for 1 warm-up .* \(they and the scoring alone cost 0.26\)"):
-        DataDiet(time_budget=0.25, rescore="all", num_epochs=10)  # 0.1 + 0.9 x 0.18 = 0.262
+        DataDiet(time_budget=0.25, rescore="all", num_epochs=10, budget_epochs="all")  # 0.1 + 0.9 x 0.18 = 0.262
+    # ... while "auto" (the default) spends it on fewer epochs: no pruned plan of 2 warm-up epochs fits
+    # 0.2 of 10, so full data for 2 of them
+    fewer = DataDiet(time_budget=0.2, warmup_epochs=2).plan(1000, 10)
+    assert [e.trained for e in fewer.epochs] == [1000, 1000] and fewer.predicted_time_ratio == pytest.approx(0.2)
     with pytest.raises(ValueError, match="1 epochs leave none to prune after 1 warm-up"):
         keep_for_budget(0.9, 1, 1, 0, 0.0)  # a ValueError (the budget cannot be planned), not a ZeroDivisionError
 
@@ -47,7 +52,7 @@ def test_time_budget_checks_and_inverse():
 def test_a_time_budget_with_a_random_cold_start_is_solved_on_its_own_plan(budget):
     """No warm-up: epoch 0 trains keep N unscored, epoch 1 scores the (1 - keep) N it did not train,
     later epochs 10%; the planned keep makes that plan cost the budget, not the closed form's."""
-    plan = DataDiet(time_budget=budget, warmup_epochs=0, cold_start="random").plan(2000, 10)
+    plan = DataDiet(time_budget=budget, warmup_epochs=0, cold_start="random", budget_epochs="all").plan(2000, 10)
     k = plan.epochs[0].trained / 2000
     by_hand = (10 * k + PASS_COST * (1 - k) + 8 * PASS_COST * 0.1) / 10
     assert plan.predicted_time_ratio == pytest.approx(by_hand, abs=1e-3)

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from benchmarks.grid.budget_api import DEFAULT_BUDGET, diet_method
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_ratio, steps_ratio
 from benchmarks.grid.store import OK, latest_by_key
 from datadiet.diet import DataDiet
@@ -151,8 +152,10 @@ class Row:
 
 def method_order() -> tuple[str, ...]:
     """The order of a dataset's rows: full data, full data for fewer (whole, then fractional) epochs,
-    then the library's registered methods in the order registered."""
-    return ("full", FEWER_EPOCHS, FEWER_STEPS) + tuple(m for m in available_methods() if m != "full")
+    then the library's registered methods in the order registered, ``default_budget`` after ``default``."""
+    registered = [m for m in available_methods() if m != "full"]
+    registered.insert(registered.index("default") + 1, DEFAULT_BUDGET)
+    return ("full", FEWER_EPOCHS, FEWER_STEPS) + tuple(registered)
 
 
 def _method_order(method: str) -> int:
@@ -170,7 +173,9 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
         return epochs_ratio(c["epochs"], c.get("protocol_epochs") or c["epochs"])
     if c["method"] == FEWER_STEPS:
         return steps_ratio(c["epochs"], c["keep"], c.get("protocol_epochs") or c["epochs"])
-    diet = DataDiet(method=c["method"], keep=c.get("keep", 1.0), seed=c.get("seed", 0), **c.get("diet_options", {}))
+    options = c.get("diet_options", {})
+    keep = {} if options.get("time_budget") is not None else {"keep": c.get("keep", 1.0)}
+    diet = DataDiet(method=diet_method(c["method"]), seed=c.get("seed", 0), **keep, **options)
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 

@@ -42,7 +42,8 @@ def build_parser(prog: str = "python -m benchmarks.grid") -> argparse.ArgumentPa
                f"  {prog} --report-only --out benchmarks/results/full\n"
                f"\nmethods: {', '.join(grid_methods())} (default: {', '.join(PAPER_METHODS)}; fewer_epochs: full data "
                "for the most whole epochs within each --budgets value, with its own LR schedule; fewer_steps: "
-               "for budget x epochs epochs of steps, the last one partial, as max_steps would)")
+               "for budget x epochs epochs of steps, the last one partial, as max_steps would; default_budget: "
+               "DataDiet(time_budget=b) as a user writes it, the library's own choice of epochs and keep)")
     src = p.add_argument_group("grid")
     src.add_argument("--config", metavar="YAML", help="grid config file (keys: the long option names below with "
                      "underscores, e.g. learning_rate, train_size; see benchmarks/configs/)")

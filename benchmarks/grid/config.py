@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.grid.budget_api import DEFAULT_BUDGET, diet_method
 from benchmarks.grid.fewer_epochs import FEWER_EPOCHS, FEWER_STEPS, epochs_for_budget, steps_for_budget
 from benchmarks.grid.store import OK
 from datadiet.diet import DataDiet
@@ -40,10 +41,11 @@ protocol, InfoBatch and the library's default."""
 
 def grid_methods() -> tuple[str, ...]:
     """Every method a grid runs: the library's registered methods (read when asked, so a method
-    registered later is one too) and the ``fewer_epochs`` and ``fewer_steps`` peers."""
-    return available_methods() + (FEWER_EPOCHS, FEWER_STEPS)
+    registered later is one too), the ``fewer_epochs`` and ``fewer_steps`` peers and
+    ``default_budget`` (:mod:`benchmarks.grid.budget_api`)."""
+    return available_methods() + (FEWER_EPOCHS, FEWER_STEPS, DEFAULT_BUDGET)
 
-BUDGET_ONLY = (FEWER_EPOCHS, FEWER_STEPS, "default_auto")
+BUDGET_ONLY = (FEWER_EPOCHS, FEWER_STEPS, DEFAULT_BUDGET, "default_auto", "default_all")
 """Methods that run at time budgets only (a kept fraction means nothing to them, or they choose it)."""
 
 
@@ -92,6 +94,8 @@ class GridRun(RunConfig):
         if self.method in (FEWER_EPOCHS, FEWER_STEPS):
             return DataDiet(method="full", seed=self.seed, scoring_batch_size=self.scoring_batch_size,
                             **self.diet_options)
+        if self.method == DEFAULT_BUDGET:
+            return DataDiet(seed=self.seed, scoring_batch_size=self.scoring_batch_size, **self.diet_options)
         return super().diet()
 
     def key(self) -> str:
@@ -130,10 +134,11 @@ def keep_for_budget(method: str, budget: float, num_train: int, epochs: int, ste
     return best
 
 
-NATIVE_TIME_BUDGET = ("infobatch", "default_auto")
+NATIVE_TIME_BUDGET = ("infobatch", "default_auto", "default_all", DEFAULT_BUDGET)
 """Methods given the budget itself (``time_budget=b``) instead of a kept fraction: InfoBatch's kept
 count follows its losses, so no fixed prune ratio fits a budget; given one, it chooses each epoch's
-ratio to spend it. ``default_auto`` chooses its epochs and keep from the budget (``budget_epochs="auto"``)."""
+ratio to spend it. ``default_auto`` and ``default_budget`` choose their epochs and keep from the
+budget (``budget_epochs="auto"``, floors 0.5 and the library's), ``default_all`` its keep over every epoch."""
 
 
 def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]:
@@ -157,7 +162,7 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
     options = {k: v for k, v in cfg.diet_options.items() if k != "progress"}
     if cfg.method in NATIVE_TIME_BUDGET:
         try:
-            diet = DataDiet(method=cfg.method, seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
+            diet = DataDiet(method=diet_method(cfg.method), seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
                             **{**options, "time_budget": cfg.budget})
             plan = diet.plan(num_train, cfg.epochs)
         except ValueError as error:
@@ -180,8 +185,8 @@ class GridConfig(Protocol):
     datasets: list[str] = setting(default_factory=lambda: ["snips"], help="datasets, space or comma separated")
     methods: list[str] = setting(default_factory=lambda: list(PAPER_METHODS),
                                  help="methods ('full' always runs, as the reference; 'fewer_epochs' and "
-                                      "'fewer_steps', full data for fewer whole or fractional epochs, run at "
-                                      "the budgets only)")
+                                      "'fewer_steps', full data for fewer whole or fractional epochs, and "
+                                      "'default_budget', DataDiet(time_budget=b), run at the budgets only)")
     keeps: list[float] = setting(default_factory=lambda: [0.5, 0.2], help="kept fractions in (0, 1)")
     budgets: list[float] = setting(default_factory=list, help="time budgets in (0, 1]: fractions of full-data time; "
                                    "each pruning method runs at the keep whose predicted time ratio is closest "

@@ -114,6 +114,8 @@ class MethodSpec:
         amount = {"keep": self.keep}
         if self.time_of is not None:  # random: the matched run's ratio as its keep; default: as its time budget
             amount = {"keep": min(1.0, time_ratio)} if self.name == "random" else {"time_budget": min(1.0, time_ratio)}
+            if self.name == "default":  # the rule seeds 0-1 were measured with (before "auto" was the default)
+                amount["budget_epochs"] = "all"
         given = {"scoring_batch_size": scoring_batch_size, "rescore_fraction": rescore_fraction}
         return DataDiet(method=registered, seed=seed, progress=False, **amount, **protocol, **{k: given[k] for k in takes})
 

@@ -80,9 +80,11 @@ class RunContract:
         if saved.seed != self.seed:
             out.append(f"seed {saved.seed} -> {self.seed}: every random choice of the diet derives from it; resume "
                        f"with seed={saved.seed}")
-        # a setting absent on one side is None there: a checkpoint from before a setting existed
-        # (one whose default None means "off") resumes under the version that added it
-        keys = sorted(k for k in set(saved.method) | set(self.method) if saved.method.get(k) != self.method.get(k))
+        # the settings this run has: one the checkpoint lacks is None there (a checkpoint from before
+        # a setting existed, whose default None means "off", resumes under the version that added
+        # it); one only the checkpoint has does nothing in this run (a setting without effect here,
+        # e.g. how a time budget is spent in a run without one) and is not compared
+        keys = sorted(k for k in self.method if saved.method.get(k) != self.method.get(k))
         if keys:
             said = ", ".join(f"{k} {saved.method.get(k)!r} -> {self.method.get(k)!r}" for k in keys)
             out.append(f"the diet's method or settings changed ({said}): a resumed run would mix two methods; "

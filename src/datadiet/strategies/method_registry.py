@@ -78,7 +78,11 @@ def get_method(name: str) -> Method:
 
 def build_strategy(method: str = "dynamic", keep: Any = None, **overrides: Any) -> Strategy:
     """The strategy of the method ``method`` at kept fraction ``keep`` (None: the method's default),
-    ``overrides`` replacing the method's defaults; a keyword the method does not use is refused."""
+    ``overrides`` replacing the method's defaults; a keyword the method does not use is refused, and
+    so is ``keep`` beside ``time_budget`` (the budget plans the kept fraction itself)."""
+    if keep is not None and overrides.get("time_budget") is not None:
+        raise ValueError(f"give keep or time_budget, not both (got keep={keep!r}, time_budget="
+                         f"{overrides['time_budget']!r}): a time budget plans the kept fraction itself")
     strategy = get_method(method).build(keep, **overrides)
     if not isinstance(strategy, Strategy):
         raise TypeError(f"method {method!r} built {strategy!r}, not a Strategy: its builder must return one")

@@ -141,10 +141,12 @@ class ScoreBased(RankedStrategy):
         warmup_epochs, period, anneal_epochs: the plan (:func:`pruned_schedule`).
         time_budget: instead of ``keep``, the fraction of full-data training time to spend; the
             kept fraction is planned to fit it (:func:`~datadiet.planning.keep_for_budget`).
-        budget_epochs, keep_floor: how ``time_budget`` is spent: ``"all"`` (the default), by the
-            kept fraction over every epoch; ``"auto"``, over the most epochs whose kept fraction
-            stays at or above ``keep_floor`` (fewer epochs, the LR schedule over them; when no keep
-            that high fits, the epochs that keep the most; :func:`~datadiet.planning.choose_budget_plan`).
+        budget_epochs, keep_floor: how ``time_budget`` is spent: ``"auto"`` (the default), over the
+            most epochs whose kept fraction stays at or above ``keep_floor`` (0.3: all of them when
+            that keeps enough, else fewer epochs with the LR schedule over them; when no keep that
+            high fits, the epochs that keep the most; :func:`~datadiet.planning.choose_budget_plan`);
+            ``"all"``, by the kept fraction over every epoch asked for. Without ``time_budget`` both
+            do nothing (they are left out of :meth:`to_dict` and so of checkpoints' contracts).
         ema_alpha, ucb_c: weight of the newest observation in the EMA; weight of the std in UCB.
         budget_unit: ``examples`` (``keep`` of the examples) or ``tokens`` (``keep`` of the tokens:
             fewer examples when the selected ones are longer than average,
@@ -173,7 +175,7 @@ class ScoreBased(RankedStrategy):
     period: int = 1
     anneal_epochs: int = 0
     time_budget: float | None = None
-    budget_epochs: str = "all"
+    budget_epochs: str = "auto"
     keep_floor: float = KEEP_FLOOR
     cold_start: str = "score"
     budget_unit: str = "examples"
@@ -191,9 +193,18 @@ class ScoreBased(RankedStrategy):
                              "fraction itself: it needs period=1 and no keep ramp")
         if self.budget_epochs not in BUDGET_EPOCHS:
             raise ValueError(f"budget_epochs is one of {', '.join(BUDGET_EPOCHS)}, got {self.budget_epochs!r}")
-        if self.budget_epochs != "all" and self.time_budget is None:
-            raise ValueError(f"budget_epochs={self.budget_epochs!r} says how a time budget is spent: give time_budget")
         check_fraction("keep_floor", self.keep_floor, 0.0, 1.0)
+
+    def to_dict(self) -> dict:
+        """The settings, less those that change nothing: without a time budget ``budget_epochs`` and
+        ``keep_floor`` (they say how a budget is spent), with ``budget_epochs="all"`` ``keep_floor``.
+        So a run that differs from its checkpoint only in them resumes, and reports show what acts."""
+        out = super().to_dict()
+        if self.time_budget is None:
+            del out["budget_epochs"]
+        if self.time_budget is None or self.budget_epochs == "all":
+            del out["keep_floor"]
+        return out
 
     @property
     def exact_plan(self) -> bool:
@@ -237,22 +248,30 @@ class ScoreBased(RankedStrategy):
                                   lambda budget, epochs: self._budget_keep(num_examples, budget, epochs), self.keep_floor)
 
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
-        """Why a time budget's plan is what it is: ``"auto"``'s choice, or for ``"all"`` the keep over
-        every epoch and what the same budget would buy otherwise (``"auto"``'s plan, full data for
+        """Why a time budget's plan is what it is (``"auto"``'s choice, or ``"all"``'s keep over every
+        epoch) and what the same budget would buy otherwise (the other rule's plan, full data for
         fewer epochs), so the user sees the alternatives before training."""
         if self.time_budget is None:
             return None
         if self.budget_epochs == "auto":
-            return self.budget_choice(num_examples, num_epochs).reason
-        keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
-        lines = [f"time budget {self.time_budget:g}: keep {keep:.3f} in the pruned epochs of all {num_epochs} "
-                 "(budget_epochs='all')"]
-        try:
-            auto = self.budget_choice(num_examples, num_epochs)
-            lines.append(f"budget_epochs='auto' would train {auto.epochs} of the {num_epochs} epochs"
-                         + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}"))
-        except ValueError:
-            pass
+            choice = self.budget_choice(num_examples, num_epochs)
+            lines = [choice.reason]
+            if choice.epochs < num_epochs:
+                try:
+                    keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
+                    lines.append(f"budget_epochs='all' would keep {keep:.3f} in the pruned epochs of all {num_epochs}")
+                except ValueError:
+                    pass
+        else:
+            keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
+            lines = [f"time budget {self.time_budget:g}: keep {keep:.3f} in the pruned epochs of all {num_epochs} "
+                     "(budget_epochs='all')"]
+            try:
+                auto = self.budget_choice(num_examples, num_epochs)
+                lines.append(f"budget_epochs='auto' would train {auto.epochs} of the {num_epochs} epochs"
+                             + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}"))
+            except ValueError:
+                pass
         if self.time_budget < 1:
             whole, last = full_data_epochs(self.time_budget, num_epochs)
             lines.append(f"full data for {whole + last:.3g} of the {num_epochs} epochs spends the same budget "

@@ -143,9 +143,11 @@ class RunConfig(Protocol):
                 "text_pair_column": self.text_pair_column, **self.dataset_options}
 
     def diet(self):
-        """A new :class:`~datadiet.DataDiet` of this run's method, keep, seed and options."""
-        return DataDiet(method=self.method, keep=self.keep, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
-                        **self.diet_options)
+        """A new :class:`~datadiet.DataDiet` of this run's method, keep (unless a ``time_budget`` diet
+        option plans it), seed and options."""
+        keep = {} if self.diet_options.get("time_budget") is not None else {"keep": self.keep}
+        return DataDiet(method=self.method, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
+                        **keep, **self.diet_options)
 
     def data_errors(self) -> list[str]:
         """Whether the dataset can be found, without reading it: a built-in name with its data
