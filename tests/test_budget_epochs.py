@@ -128,3 +128,6 @@ def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):
     assert trainer.state.global_step == trainer.state.max_steps == sum(diet.steps_per_epoch())
     assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)  # the schedule spans the shorter run
     assert sum(r["kept"] for r in diet.log) <= 0.3 * 10 * 64 + 1
+    summary = diet.summary()  # full data over the epochs run, and over the 10 asked for (the budget's reference)
+    assert (summary["examples_full"], summary["examples_asked"]) == (epochs * 64, 10 * 64)
+    assert summary["examples_trained"] / summary["examples_asked"] <= 0.3 + 1 / 640

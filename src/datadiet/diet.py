@@ -313,9 +313,11 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         return self.run_log.kept_matrix()
 
     def summary(self) -> dict:
-        """Totals of the run so far: examples trained on, seconds scoring / selecting / observing."""
+        """Totals of the run so far: examples trained on (``examples_full``: full data over the epochs
+        run so far; ``examples_asked``: over the epochs asked for, which a time budget's plan may
+        shorten), examples scored, seconds scoring / selecting / observing."""
         self.require_setup()
-        return self.run_log.summary(self.strategy.method, self.observer.recorder.seconds)
+        return self.run_log.summary(self.strategy.method, self.observer.recorder.seconds, self.num_epochs)
 
     def report(self, out_dir) -> dict:
         """Write ``diet.json``, ``epochs.png``, ``data_map.png`` and ``history.npz`` to ``out_dir``."""

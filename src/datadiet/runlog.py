@@ -34,13 +34,17 @@ class RunLog:
             return np.zeros((0, self.num_examples), dtype=bool)
         return np.stack([np.unpackbits(m, count=self.num_examples).astype(bool) for m in self.kept_masks])
 
-    def summary(self, method: str, pending_observe_seconds: float = 0.0) -> dict:
-        """Totals so far: examples trained on (and on full data), examples scored, seconds."""
+    def summary(self, method: str, pending_observe_seconds: float = 0.0, num_epochs: int | None = None) -> dict:
+        """Totals so far: examples trained on, on full data over the epochs run (``examples_full``)
+        and over the ``num_epochs`` asked for (``examples_asked``: what full-data training would
+        have cost, the reference of a time budget whose plan trains fewer epochs), examples scored,
+        seconds."""
         r = self.records
         return {
             "method": method,
             "examples_trained": int(sum(x["kept"] for x in r)),
             "examples_full": int(self.num_examples * len(r)),
+            "examples_asked": None if num_epochs is None else int(self.num_examples * num_epochs),
             "scored_examples": int(sum(x["scored"] for x in r)),
             "scoring_seconds": float(sum(x["scoring_seconds"] for x in r)),
             "selection_seconds": float(sum(x["selection_seconds"] for x in r)),
