@@ -51,7 +51,7 @@ def main() -> None:
     print(f"planned optimizer steps: {steps} (full data: {args.epochs * -(-len(train_ds) // 32)})")
 
     start = time.perf_counter()
-    for epoch in range(args.epochs):
+    for epoch in range(diet.schedule.num_epochs):  # args.epochs; fewer when a time budget plans fewer
         diet.begin_epoch(epoch, model=model, dataset=train_ds, collate_fn=collate)  # may run a scoring pass
         model.train()
         for batch in loader:

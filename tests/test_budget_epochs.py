@@ -131,3 +131,28 @@ def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):
     summary = diet.summary()  # full data over the epochs run, and over the 10 asked for (the budget's reference)
     assert (summary["examples_full"], summary["examples_asked"]) == (epochs * 64, 10 * 64)
     assert summary["examples_trained"] / summary["examples_asked"] <= 0.3 + 1 / 640
+
+
+def test_a_plain_loop_past_the_plan_is_told_to_stop_where_the_plan_does():
+    assert DataDiet(time_budget=0.3).setup(64, 10).schedule.num_epochs == 7  # the default: 7 of 10
+    diet = DataDiet(method="full", time_budget=0.3, num_epochs=10, progress=False)  # 3 full epochs, no scoring
+    diet.sampler(64)
+    assert diet.schedule.num_epochs == 3
+    for epoch in range(3):
+        diet.begin_epoch(epoch)
+    with pytest.raises(ValueError, match=r"epoch 3 is past the plan, which trains 3 of the 10 epochs asked for .*"
+                                         r"range\(diet.schedule.num_epochs\)"):
+        diet.begin_epoch(3)
+
+
+def test_the_published_protocol_takes_a_time_budget_and_configs_refuse_a_keep_beside_one():
+    from datadiet.toolkit.experiment import RunConfig
+    from datadiet.toolkit.fields import ConfigError
+
+    paper = DataDiet.nlu_data_diets(time_budget=0.6)  # no keep of its own in the way (0.5 unless given)
+    assert paper.strategy.time_budget == 0.6 and DataDiet.nlu_data_diets().strategy.keep == 0.5
+    assert paper.plan(4478, 10).predicted_time_ratio == pytest.approx(0.6, abs=2e-3)  # whole examples
+    with pytest.raises(ConfigError, match="keep: got 0.3 beside diet_options.time_budget 0.5"):
+        RunConfig.from_dict({"dataset": "atis", "keep": 0.3, "diet_options": {"time_budget": 0.5}})
+    cfg = RunConfig.from_dict({"dataset": "atis", "diet_options": {"time_budget": 0.5}})
+    assert cfg.diet().strategy.time_budget == 0.5 and len(cfg.diet().plan(4478, 10).epochs) == 10

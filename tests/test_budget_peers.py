@@ -110,14 +110,21 @@ def test_a_checkpoint_from_before_a_setting_existed_still_resumes():
 
 def test_a_checkpoint_naming_a_setting_this_run_has_no_use_for_still_resumes():
     """A keep run's checkpoint from when ``budget_epochs`` and ``keep_floor`` were always saved ("all",
-    0.5): this version leaves them out without a time budget (they spend one), so the resume is
-    exact; a budgeted run that changed its rule is refused, naming it."""
-    keep_run = DataDiet(keep=0.5).strategy.to_dict()
-    old = {**keep_run, "budget_epochs": "all", "keep_floor": 0.5}
-    assert RunContract(64, 3, 0, keep_run).changes(RunContract(64, 3, 0, old), [64, 32, 32]) == []
-    budgeted = DataDiet(time_budget=0.5).strategy.to_dict()  # now "auto", floor 0.3
-    saved = {**budgeted, "budget_epochs": "all", "keep_floor": 0.5}
-    changed = RunContract(64, 3, 0, budgeted).changes(RunContract(64, 3, 0, saved), [64, 32, 32])
+    0.5): without a time budget they are inert (``inert_settings``), left out of the settings and not
+    compared, so the resume is exact. A budgeted run that changed its rule is refused, naming it, and
+    a saved setting the method does not declare inert still counts."""
+    def contract(diet):
+        return RunContract(64, 3, 0, diet.strategy.to_dict(), inert=diet.strategy.inert_settings())
+
+    keep_run = DataDiet(keep=0.5)
+    assert {"budget_epochs", "keep_floor"} <= keep_run.strategy.inert_settings()
+    old = {**keep_run.strategy.to_dict(), "budget_epochs": "all", "keep_floor": 0.5}
+    assert contract(keep_run).changes(RunContract(64, 3, 0, old), [64, 32, 32]) == []
+    unknown = {**keep_run.strategy.to_dict(), "some_removed_setting": 3}
+    assert "some_removed_setting 3 -> None" in contract(keep_run).changes(RunContract(64, 3, 0, unknown), [64, 32, 32])[0]
+    budgeted = DataDiet(time_budget=0.5)  # now "auto", floor 0.3
+    saved = {**budgeted.strategy.to_dict(), "budget_epochs": "all", "keep_floor": 0.5}
+    changed = contract(budgeted).changes(RunContract(64, 3, 0, saved), [64, 32, 32])
     assert len(changed) == 1 and "budget_epochs 'all' -> 'auto'" in changed[0] and "keep_floor 0.5 -> 0.3" in changed[0]
-    pinned = DataDiet(time_budget=0.5, budget_epochs="all").strategy.to_dict()  # the old rule, asked for
-    assert RunContract(64, 3, 0, pinned).changes(RunContract(64, 3, 0, saved), [64, 32, 32]) == []
+    pinned = DataDiet(time_budget=0.5, budget_epochs="all")  # the old rule, asked for: the floor is inert
+    assert contract(pinned).changes(RunContract(64, 3, 0, saved), [64, 32, 32]) == []

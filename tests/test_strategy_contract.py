@@ -30,7 +30,8 @@ def test_planned_steps_equal_the_steps_run_and_resume_is_exact(name):
     whole = run(name)
     diet = whole["diet"]
     kept = [r["kept"] for r in diet.log]
-    assert [whole["steps"][e] for e in range(EPOCHS)] == [epoch_optimizer_steps(k, BATCH) for k in kept]
+    assert len(kept) == diet.schedule.num_epochs and (len(kept) == EPOCHS or name == "dynamic_budget")
+    assert [whole["steps"][e] for e in range(len(kept))] == [epoch_optimizer_steps(k, BATCH) for k in kept]
     if not diet.strategy.exact_plan:  # InfoBatch, token budgets: the plan is an upper bound
         assert whole["total"] <= diet.planned_steps(BATCH)
     else:
@@ -82,7 +83,7 @@ def _rank(rank, world, port, out, drop_last):
         model = torch.nn.parallel.DistributedDataParallel(tiny_classifier(seed=0))
         result = run_rank(name, world=world, rank=rank, drop_last=drop_last, model=model)
         np.savez(os.path.join(out, f"{name}-{rank}.npz"), kept=result["diet"].kept_matrix(),
-                 steps=[result["steps"].get(e, 0) for e in range(EPOCHS)],
+                 steps=[result["steps"].get(e, 0) for e in range(len(result["diet"].log))],
                  planned=[epoch_optimizer_steps(r["kept"], BATCH, world_size=world, drop_last=drop_last)
                           for r in result["diet"].log])
     dist.barrier()

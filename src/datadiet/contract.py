@@ -50,6 +50,9 @@ class RunContract:
     method: dict = field(default_factory=dict)
     data: str | None = None
     layout: BatchLayout | None = None
+    inert: frozenset = frozenset()
+    """Settings of this run's method that change nothing here (``Strategy.inert_settings``): a
+    checkpoint that saved them is not compared on them. Not saved: it describes the running side."""
 
     def to_dict(self) -> dict:
         return {"num_examples": self.num_examples, "num_epochs": self.num_epochs, "seed": self.seed,
@@ -80,11 +83,12 @@ class RunContract:
         if saved.seed != self.seed:
             out.append(f"seed {saved.seed} -> {self.seed}: every random choice of the diet derives from it; resume "
                        f"with seed={saved.seed}")
-        # the settings this run has: one the checkpoint lacks is None there (a checkpoint from before
-        # a setting existed, whose default None means "off", resumes under the version that added
-        # it); one only the checkpoint has does nothing in this run (a setting without effect here,
-        # e.g. how a time budget is spent in a run without one) and is not compared
-        keys = sorted(k for k in self.method if saved.method.get(k) != self.method.get(k))
+        # a setting absent on one side is None there: a checkpoint from before a setting existed
+        # (one whose default None means "off") resumes under the version that added it; settings
+        # this run's method declares inert (e.g. how a time budget is spent, in a run without one)
+        # are not compared
+        keys = sorted(k for k in set(saved.method) | set(self.method)
+                      if k not in self.inert and saved.method.get(k) != self.method.get(k))
         if keys:
             said = ", ".join(f"{k} {saved.method.get(k)!r} -> {self.method.get(k)!r}" for k in keys)
             out.append(f"the diet's method or settings changed ({said}): a resumed run would mix two methods; "

@@ -174,7 +174,8 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
     def contract(self) -> RunContract:
         """What this run's selections depend on (saved with the state, checked on resume)."""
         self.require_setup()
-        return self.binding.contract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict())
+        return self.binding.contract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict(),
+                                     self.strategy.inert_settings())
 
     def _check_saved_contract(self) -> None:
         if self.binding.saved is not None and self.num_examples is not None:
@@ -203,6 +204,11 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         if epoch > self.epoch + 1:
             raise ValueError(f"epoch {epoch} cannot begin after epoch {self.epoch}: every epoch begins in order "
                              f"(begin epoch {self.epoch + 1} next), or its selection and scores would be skipped")
+        if epoch >= self.schedule.num_epochs:
+            raise ValueError(f"epoch {epoch} is past the plan, which trains {self.schedule.num_epochs} of the "
+                             f"{self.num_epochs} epochs asked for (a time budget spent on fewer epochs: "
+                             "print(diet.plan(len(train))) says why): loop over range(diet.schedule.num_epochs), as "
+                             "DataDietTrainer does")
         if model is not None and self.adapter is None:
             self.adapter = TaskAdapter(infer_task(model))
         self.bind_data(dataset)

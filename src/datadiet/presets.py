@@ -19,10 +19,11 @@ class Presets:
     """Class methods of :class:`~datadiet.DataDiet` that name the published methods."""
 
     @classmethod
-    def nlu_data_diets(cls: type[Diet], keep: float = 0.5, **kwargs: Any) -> Diet:
+    def nlu_data_diets(cls: type[Diet], keep: float | None = None, **kwargs: Any) -> Diet:
         """Attendu & Corbeil 2023 ("NLU on Data Diets"): warm up on all data (``warmup_epochs=1``),
         then every ``period`` (1) epochs re-score the *whole* train set in eval mode and keep the
-        quantile band (``offset=0``: the hardest ``keep``), no exploration. Ranked as the authors'
+        quantile band (``offset=0``: the hardest ``keep``, 0.5 unless given or planned by
+        ``time_budget``), no exploration. Ranked as the authors'
         code ranks each task (``smoothing="as_published"``): EMA + the bias-corrected EW std for
         joint intent+slot, the latest score otherwise; ``smoothing="latest"`` overrides. The
         registered method ``nlu_data_diets``, so ``DataDiet(method="nlu_data_diets")`` is the same."""

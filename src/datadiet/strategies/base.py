@@ -182,11 +182,18 @@ class Strategy(ABC):
         if state:
             raise ValueError(f"the {self.method} strategy keeps no state, got {sorted(state)}")
 
+    def inert_settings(self) -> frozenset[str]:
+        """Settings that change nothing with the others as they are (e.g. how a time budget is spent,
+        in a run without one): left out of :meth:`to_dict`, so reports show what acts, and not
+        compared when a checkpoint that saved them resumes."""
+        return frozenset()
+
     def to_dict(self) -> dict:
-        """The method and its settings (for logs, reports and checkpoints)."""
+        """The method and its settings (for logs, reports and checkpoints), less :meth:`inert_settings`."""
         out = {"method": self.method}
+        inert = self.inert_settings()
         for f in dataclasses.fields(self):
-            if f.init:
+            if f.init and f.name not in inert:
                 value = getattr(self, f.name)
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out

@@ -195,16 +195,12 @@ class ScoreBased(RankedStrategy):
             raise ValueError(f"budget_epochs is one of {', '.join(BUDGET_EPOCHS)}, got {self.budget_epochs!r}")
         check_fraction("keep_floor", self.keep_floor, 0.0, 1.0)
 
-    def to_dict(self) -> dict:
-        """The settings, less those that change nothing: without a time budget ``budget_epochs`` and
-        ``keep_floor`` (they say how a budget is spent), with ``budget_epochs="all"`` ``keep_floor``.
-        So a run that differs from its checkpoint only in them resumes, and reports show what acts."""
-        out = super().to_dict()
+    def inert_settings(self) -> frozenset[str]:
+        """Without a time budget ``budget_epochs`` and ``keep_floor`` (they say how one is spent);
+        with ``budget_epochs="all"`` ``keep_floor``."""
         if self.time_budget is None:
-            del out["budget_epochs"]
-        if self.time_budget is None or self.budget_epochs == "all":
-            del out["keep_floor"]
-        return out
+            return frozenset({"budget_epochs", "keep_floor"})
+        return frozenset({"keep_floor"}) if self.budget_epochs == "all" else frozenset()
 
     @property
     def exact_plan(self) -> bool:

@@ -129,7 +129,12 @@ class RunConfig(Protocol):
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> "RunConfig":
         """A run from a mapping of settings (a YAML file), every error at once: unknown keys
-        (``extra_keys`` are allowed and ignored), wrong types, bad values, a diet that cannot be built."""
+        (``extra_keys`` are allowed and ignored), wrong types, bad values, a diet that cannot be built,
+        and ``keep`` beside a ``time_budget`` diet option (the budget plans the keep)."""
+        options = values.get("diet_options")
+        if "keep" in values and isinstance(options, Mapping) and options.get("time_budget") is not None:
+            raise ConfigError([f"keep: got {values['keep']!r} beside diet_options.time_budget "
+                               f"{options['time_budget']!r}; give one of them: a time budget plans the kept fraction"])
         return from_mapping(cls, values, extra_keys)
 
     def dataset_kwargs(self) -> dict[str, Any]:
