@@ -126,5 +126,6 @@ def test_a_checkpoint_naming_a_setting_this_run_has_no_use_for_still_resumes():
     saved = {**budgeted.strategy.to_dict(), "budget_epochs": "all", "keep_floor": 0.5}
     changed = contract(budgeted).changes(RunContract(64, 3, 0, saved), [64, 32, 32])
     assert len(changed) == 1 and "budget_epochs 'all' -> 'auto'" in changed[0] and "keep_floor 0.5 -> 0.3" in changed[0]
+    assert "pass budget_epochs='all'" in changed[0]
     pinned = DataDiet(time_budget=0.5, budget_epochs="all")  # the old rule, asked for: the floor is inert
     assert contract(pinned).changes(RunContract(64, 3, 0, saved), [64, 32, 32]) == []

@@ -44,6 +44,17 @@ def test_time_budget_checks_and_inverse():
     # 0.2 of 10, so full data for 2 of them
     fewer = DataDiet(time_budget=0.2, warmup_epochs=2).plan(1000, 10)
     assert [e.trained for e in fewer.epochs] == [1000, 1000] and fewer.predicted_time_ratio == pytest.approx(0.2)
+
+
+def test_a_budget_that_prunes_nothing_warns_when_the_run_starts(caplog):
+    with caplog.at_level("WARNING", logger="datadiet"):
+        DataDiet(time_budget=0.2, warmup_epochs=2, progress=False).setup(1000, 10)
+    assert "buys no pruned plan of 10 epochs" in caplog.text and "full data for 2 of them" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="datadiet"):
+        DataDiet(time_budget=0.3, progress=False).setup(1000, 10)  # 7 pruned epochs
+        DataDiet(method="full", time_budget=0.2, progress=False).setup(1000, 10)  # asked for
+    assert "buys no pruned plan" not in caplog.text
     with pytest.raises(ValueError, match="1 epochs leave none to prune after 1 warm-up"):
         keep_for_budget(0.9, 1, 1, 0, 0.0)  # a ValueError (the budget cannot be planned), not a ZeroDivisionError
 

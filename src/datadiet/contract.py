@@ -91,8 +91,11 @@ class RunContract:
                       if k not in self.inert and saved.method.get(k) != self.method.get(k))
         if keys:
             said = ", ".join(f"{k} {saved.method.get(k)!r} -> {self.method.get(k)!r}" for k in keys)
+            hint = ""
+            if saved.method.get("budget_epochs") == "all" and self.method.get("budget_epochs") == "auto":
+                hint = " (a checkpoint from before budget_epochs='auto' became the default: pass budget_epochs='all')"
             out.append(f"the diet's method or settings changed ({said}): a resumed run would mix two methods; "
-                       "resume with the checkpoint's diet, or start a new run")
+                       f"resume with the checkpoint's diet{hint}, or start a new run")
         if saved.layout is not None and self.layout is not None:
             change = self.layout.resume_change(saved.layout, kept_per_epoch)
             if change:

@@ -93,6 +93,7 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         if self.num_examples is None:
             self.schedule = self.strategy.plan(int(num_examples), num_epochs)
             self.num_examples, self.num_epochs = int(num_examples), int(num_epochs)
+            self._warn_if_budget_prunes_nothing()
             self.history = ScoreHistory(self.num_examples, **self.strategy.history_options())
             self.run_log, self.ledger = RunLog(self.num_examples), TrainedLedger(self.num_examples)
             self.feature_store, self.selection = FeatureStore(self.num_examples), Selection.full(self.num_examples)
@@ -170,6 +171,17 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         :meth:`end_epoch` expects, and the resume check read it."""
         self.binding.set_layout(layout)
         self._check_saved_contract()
+
+    def _warn_if_budget_prunes_nothing(self) -> None:
+        """A pruning method whose time budget no pruned plan fits trains full data for fewer epochs
+        (``budget_epochs="auto"``): say so where it shows, not only in the plan."""
+        schedule, budget = self.schedule, getattr(self.strategy, "time_budget", None)
+        if budget is None or self.strategy.method == "full" or schedule.warmup_epochs < schedule.num_epochs:
+            return
+        logger.warning("datadiet: a time budget of %g buys no pruned plan of %d epochs (the warm-up and scoring cost "
+                       "more), so this run trains full data for %d of them and prunes nothing; raise the budget, "
+                       "lower warmup_epochs, or use DataDiet(method='full', time_budget=%g) to say so",
+                       budget, self.num_epochs, schedule.num_epochs, budget)
 
     def contract(self) -> RunContract:
         """What this run's selections depend on (saved with the state, checked on resume)."""
