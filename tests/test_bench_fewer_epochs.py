@@ -297,3 +297,6 @@ def test_the_budget_api_peer_runs_what_dataDiet_time_budget_plans(tmp_path):
     assert list(rows) == ["full", "default", DEFAULT_BUDGET]  # beside the default in every table
     assert rows[DEFAULT_BUDGET].trained_fraction.mean == pytest.approx(71 / 144)
     assert rows[DEFAULT_BUDGET].predicted_ratio.mean == pytest.approx(0.5, abs=0.01)
+    # the prediction is the one the run was resolved with, not a re-plan under today's rule
+    from benchmarks.grid.aggregate import predicted_time_ratio
+    assert predicted_time_ratio({**api, "budget_resolution": {**api["budget_resolution"], "predicted_ratio": 0.42}}) == 0.42

@@ -165,7 +165,9 @@ def _method_order(method: str) -> int:
 
 def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     """The time ratio the run's diet predicted before training (``DataDiet.plan``), from its config
-    and training-set size; None for a record without them."""
+    and training-set size; None for a record without them. A run given its time budget itself
+    (``time_budget`` among its diet options) reports the prediction it was resolved with, when
+    recorded: its plan is the library's rule of that day, which a later version may change."""
     c = record.get("config", {})
     if "num_train" not in record or "method" not in c:
         return None
@@ -174,6 +176,9 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     if c["method"] == FEWER_STEPS:
         return steps_ratio(c["epochs"], c["keep"], c.get("protocol_epochs") or c["epochs"])
     options = c.get("diet_options", {})
+    recorded = (record.get("budget_resolution") or {}).get("predicted_ratio")
+    if options.get("time_budget") is not None and recorded is not None:
+        return float(recorded)
     keep = {} if options.get("time_budget") is not None else {"keep": c.get("keep", 1.0)}
     diet = DataDiet(method=diet_method(c["method"]), seed=c.get("seed", 0), **keep, **options)
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
