@@ -251,29 +251,30 @@ class ScoreBased(RankedStrategy):
             return None
         if self.budget_epochs == "auto":
             choice = self.budget_choice(num_examples, num_epochs)
-            lines = [choice.reason]
-            if choice.epochs < num_epochs:
-                try:
-                    keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
-                    lines.append(f"budget_epochs='all' would keep {keep:.3f} in the pruned epochs of all {num_epochs}")
-                except ValueError:
-                    pass
+            lines = [choice.reason] + ([] if choice.epochs == num_epochs else self._other_rule(num_examples, num_epochs))
         else:
             keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
             lines = [f"time budget {self.time_budget:g}: keep {keep:.3f} in the pruned epochs of all {num_epochs} "
-                     "(budget_epochs='all')"]
-            try:
-                auto = self.budget_choice(num_examples, num_epochs)
-                lines.append(f"budget_epochs='auto' would train {auto.epochs} of the {num_epochs} epochs"
-                             + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}"))
-            except ValueError:
-                pass
+                     "(budget_epochs='all')"] + self._other_rule(num_examples, num_epochs)
         if self.time_budget < 1:
             whole, last = full_data_epochs(self.time_budget, num_epochs)
             lines.append(f"full data for {whole + last:.3g} of the {num_epochs} epochs spends the same budget "
                          f"(DataDiet(method='full', time_budget={self.time_budget:g})); on sets that converge in a "
                          "few epochs it can be as good: compare both on your data")
         return "\n".join(lines)
+
+    def _other_rule(self, num_examples: int, num_epochs: int) -> list[str]:
+        """The plan the other ``budget_epochs`` rule would make of the same budget, as a line (none
+        when that rule cannot plan it)."""
+        try:
+            if self.budget_epochs == "auto":
+                keep = self._budget_keep(num_examples, self.time_budget, num_epochs)
+                return [f"budget_epochs='all' would keep {keep:.3f} in the pruned epochs of all {num_epochs}"]
+            auto = self.budget_choice(num_examples, num_epochs)
+        except ValueError:
+            return []
+        return [f"budget_epochs='auto' would train {auto.epochs} of the {num_epochs} epochs"
+                + ("" if auto.keep >= 1.0 else f" at keep {auto.keep:.3f}")]
 
     def ids_to_rescore(self, epoch: int, history: ScoreHistory, seed: int) -> np.ndarray:
         return self.rescore_policy.ids(epoch, history, seed)
