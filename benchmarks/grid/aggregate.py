@@ -26,6 +26,7 @@ from benchmarks.grid.store import OK, latest_by_key
 from datadiet.diet import DataDiet
 from datadiet.planning import PASS_COST
 from datadiet.strategies import available_methods
+from datadiet.toolkit.experiment import keep_unless_budgeted
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match", "accuracy")
 """Task metrics reported, in this order, where a run has them."""
@@ -179,8 +180,8 @@ def predicted_time_ratio(record: dict[str, Any]) -> float | None:
     recorded = (record.get("budget_resolution") or {}).get("predicted_ratio")
     if options.get("time_budget") is not None and recorded is not None:
         return float(recorded)
-    keep = {} if options.get("time_budget") is not None else {"keep": c.get("keep", 1.0)}
-    diet = DataDiet(method=diet_method(c["method"]), seed=c.get("seed", 0), **keep, **options)
+    diet = DataDiet(method=diet_method(c["method"]), seed=c.get("seed", 0),
+                    **keep_unless_budgeted(c.get("keep", 1.0), options), **options)
     return diet.plan(record["num_train"], c["epochs"]).predicted_time_ratio
 
 

@@ -90,6 +90,12 @@ class Protocol:
         return {f.name: getattr(self, f.name) for f in fields(Protocol)}
 
 
+def keep_unless_budgeted(keep: float, diet_options: Mapping[str, Any]) -> dict[str, float]:
+    """``{"keep": keep}``, or nothing when ``diet_options`` give a ``time_budget`` (it plans the keep;
+    a run's ``keep`` is then the plan's, for the report)."""
+    return {} if diet_options.get("time_budget") is not None else {"keep": keep}
+
+
 @dataclass
 class RunConfig(Protocol):
     """One fine-tuning run: a method at a kept fraction on a dataset, under a :class:`Protocol`.
@@ -150,9 +156,8 @@ class RunConfig(Protocol):
     def diet(self):
         """A new :class:`~datadiet.DataDiet` of this run's method, keep (unless a ``time_budget`` diet
         option plans it), seed and options."""
-        keep = {} if self.diet_options.get("time_budget") is not None else {"keep": self.keep}
         return DataDiet(method=self.method, seed=self.seed, scoring_batch_size=self.scoring_batch_size,
-                        **keep, **self.diet_options)
+                        **keep_unless_budgeted(self.keep, self.diet_options), **self.diet_options)
 
     def data_errors(self) -> list[str]:
         """Whether the dataset can be found, without reading it: a built-in name with its data
