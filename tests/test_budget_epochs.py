@@ -114,6 +114,14 @@ def test_how_a_budget_is_spent_is_validated_and_means_nothing_without_one():
     # with "all" the floor is inert; with "auto" both act
     assert "keep_floor" not in DataDiet(time_budget=0.5, budget_epochs="all").strategy.to_dict()
     assert DataDiet(time_budget=0.5).strategy.to_dict()["keep_floor"] == 0.3
+    # a budget plans the kept fraction: the keep field (its unused default) is not shown, and a
+    # checkpoint that saved it resumes (inert settings are not compared)
+    budgeted = DataDiet(time_budget=0.5).strategy
+    assert "keep" not in budgeted.to_dict() and "keep" in budgeted.inert_settings()
+    assert "keep" not in DataDiet(method="random", time_budget=0.5).strategy.to_dict()
+    assert DataDiet.infobatch(time_budget=0.6).strategy.to_dict().keys().isdisjoint({"prune_ratio"})
+    assert "max_prune_ratio" not in DataDiet.infobatch().strategy.to_dict()
+    assert DataDiet(keep=0.4).strategy.to_dict()["keep"] == 0.4
 
 
 def test_a_trainer_runs_the_fewer_epochs_the_budget_chose(tmp_path):

@@ -37,8 +37,8 @@ BEFORE = {
                    "rescore": "none"},
     "nlu_data_diets": {**DYNAMIC, "smoothing": "as_published", "selector": "band", "selector_options": {"offset": 0.0},
                        "rescore": "all"},
-    "infobatch": {"method": "infobatch", "prune_ratio": 0.7, "anneal_fraction": 0.125, "time_budget": None,
-                  "max_prune_ratio": 0.9},
+    # (less max_prune_ratio, which acts only under a time budget: an inert setting, not shown)
+    "infobatch": {"method": "infobatch", "prune_ratio": 0.7, "anneal_fraction": 0.125, "time_budget": None},
     "default": DYNAMIC,
     "default_anneal": {**DYNAMIC, "anneal_epochs": 1},
     "importance": {**DYNAMIC, **IMPORTANCE},
@@ -69,15 +69,16 @@ def test_the_vocabulary_is_the_old_presets_in_their_order_then_the_strategies():
 def test_the_budget_rules_have_names_and_need_a_budget():
     with pytest.raises(ValueError, match="give time_budget"):
         DataDiet(method="default_auto")
+    planned_keep = {k: v for k, v in DYNAMIC.items() if k != "keep"}  # a budget plans the keep: not shown
     built = DataDiet(method="default_auto", time_budget=0.3).strategy.to_dict()
-    assert built == {**DYNAMIC, "keep": built["keep"], "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.5}
+    assert built == {**planned_keep, "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.5}
     plan = DataDiet(method="default_auto", time_budget=0.3).plan(4478, 10)
     assert len(plan.epochs) == 4 and "4 epochs at keep" in str(plan)  # 10 epochs would keep 0.2 < 0.5
     every = DataDiet(method="default_all", time_budget=0.3)
-    assert every.strategy.to_dict() == {**DYNAMIC, "keep": every.strategy.keep, "time_budget": 0.3, "budget_epochs": "all"}
+    assert every.strategy.to_dict() == {**planned_keep, "time_budget": 0.3, "budget_epochs": "all"}
     assert len(every.plan(4478, 10).epochs) == 10
     library = DataDiet(time_budget=0.3).strategy.to_dict()  # the default: "auto" at the floor 0.3
-    assert library == {**DYNAMIC, "keep": library["keep"], "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.3}
+    assert library == {**planned_keep, "time_budget": 0.3, "budget_epochs": "auto", "keep_floor": 0.3}
     assert len(DataDiet(time_budget=0.3).plan(4478, 10).epochs) == 7
 
 
@@ -138,7 +139,9 @@ GSM8K_BEFORE = {  # benchmarks/gsm8k_p3/methods.py's diets as they were (keep 0.
     "p3_cold": ({**P3, "budget": 0.4, "rescore_fraction": 0.2, "cold_start": "random"}, 8),
     "random@time=p3_free": ({**BEFORE["random"], "keep": 0.5, "warmup_epochs": 0}, 256),
     # the rule its seeds 0-1 were measured with, pinned when "auto" became the default
-    "default@time=p3_free": ({**DYNAMIC, "keep": 0.5, "time_budget": 0.5, "budget_epochs": "all"}, 8),
+    # (keep, planned by the budget, no longer shown)
+    "default@time=p3_free": ({**{k: v for k, v in DYNAMIC.items() if k != "keep"}, "time_budget": 0.5,
+                              "budget_epochs": "all"}, 8),
     "full@time=p3_free": ({**BEFORE["random"], "keep": 0.5}, 256),
 }
 

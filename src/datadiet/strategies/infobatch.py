@@ -85,6 +85,11 @@ class InfoBatch(Strategy):
     def score_name(self) -> str:
         return "loss"
 
+    def inert_settings(self) -> frozenset[str]:
+        """``prune_ratio`` under a time budget (each epoch's ratio is then chosen to spend it, up to
+        ``max_prune_ratio``), ``max_prune_ratio`` without one."""
+        return frozenset({"max_prune_ratio"}) if self.time_budget is None else frozenset({"prune_ratio"})
+
     @property
     def exact_plan(self) -> bool:
         return False

@@ -63,6 +63,10 @@ class RandomSubset(Strategy):
                              "warmup_epochs / anneal_epochs")
         return keep
 
+    def inert_settings(self) -> frozenset[str]:
+        """``keep`` under a time budget, which plans the kept fraction itself."""
+        return frozenset() if self.time_budget is None else frozenset({"keep"})
+
     def plan_reason(self, num_examples: int, num_epochs: int) -> str | None:
         if self.time_budget is None:
             return None

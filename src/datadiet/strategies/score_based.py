@@ -197,10 +197,11 @@ class ScoreBased(RankedStrategy):
 
     def inert_settings(self) -> frozenset[str]:
         """Without a time budget ``budget_epochs`` and ``keep_floor`` (they say how one is spent);
-        with ``budget_epochs="all"`` ``keep_floor``."""
+        with one ``keep`` (the budget plans the kept fraction), and with ``budget_epochs="all"``
+        also ``keep_floor``."""
         if self.time_budget is None:
             return frozenset({"budget_epochs", "keep_floor"})
-        return frozenset({"keep_floor"}) if self.budget_epochs == "all" else frozenset()
+        return frozenset({"keep", "keep_floor"}) if self.budget_epochs == "all" else frozenset({"keep"})
 
     @property
     def exact_plan(self) -> bool:
