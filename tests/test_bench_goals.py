@@ -119,6 +119,35 @@ def test_frontier_undetermined_without_overlap_or_without_a_std():
     assert g.status == UNDETERMINED
 
 
+def test_runs_fitted_to_the_same_budget_compare_as_points_where_the_frontiers_do_not_overlap():
+    def at(method, acc, std, t, budget=0.5):
+        return row(method, 0.3, Stat(acc, std, 3), Stat(t, 0.01, 3), budget=budget)
+
+    # a peer that spent less (0.323 < 0.485) and is 0.92 above: a tie within 1.22, and more time buys no win
+    g = frontier_goal([at("default", 0.8343, 0.0122, 0.485), at("fewer_epochs", 0.8435, 0.0024, 0.323)], "accuracy",
+                      other="fewer_epochs")
+    assert g.status == NOT_MET
+    assert g.evidence == ("the time ranges do not overlap in [0.3, 0.7]: default 0.485-0.485, fewer_epochs "
+                          "0.323-0.323; at equal budgets: budget 0.5: 83.43 ± 1.22 at 0.485 against 84.35 ± 0.24 at "
+                          "0.323 (diff -0.92, tolerance 1.22; more time); nowhere above by more than the tolerance "
+                          "at no more time")
+    # equal time (0.49 vs 0.50, within 0.02): +2.00 beyond the tolerance 1.00 -> met
+    g = frontier_goal([at("default", 0.86, 0.01, 0.49), at("random", 0.84, 0.005, 0.50)], "accuracy", other="random")
+    assert g.status == MET and "(diff +2.00, tolerance 1.00; equal time)" in g.evidence
+    # the same win at more time (0.60 vs 0.50) shows nothing
+    g = frontier_goal([at("default", 0.86, 0.01, 0.60), at("random", 0.84, 0.005, 0.50)], "accuracy", other="random")
+    assert g.status == NOT_MET and "more time" in g.evidence
+    # 3 points below at less time (0.40 vs 0.50): a loss that shows nothing either way
+    g = frontier_goal([at("default", 0.82, 0.01, 0.40), at("random", 0.85, 0.005, 0.50)], "accuracy", other="random")
+    assert g.status == UNDETERMINED and "less time" in g.evidence
+    # 3 points below at equal time: not met; a budget outside [0.3, 0.7] is not compared
+    g = frontier_goal([at("default", 0.82, 0.01, 0.49), at("random", 0.85, 0.005, 0.50)], "accuracy", other="random")
+    assert g.status == NOT_MET and "below beyond the tolerance at some budget" in g.evidence
+    g = frontier_goal([at("default", 0.86, 0.01, 0.79, 0.8), at("random", 0.84, 0.005, 0.80, 0.8)], "accuracy",
+                      other="random")
+    assert g.status == UNDETERMINED and "equal budgets" not in g.evidence
+
+
 def test_frontier_peer_without_runs_is_not_run_and_issue13_lists_every_peer():
     g = frontier_goal(DEFAULT, "accuracy", other="ccs")
     assert g.status == NOT_RUN and g.evidence == "no ccs runs with a time ratio"

@@ -84,8 +84,10 @@ def frontier_goal(rows: Sequence[Row], metric: str, method: str = "default", oth
     at the ends of that overlap. At each t the tie tolerance is the largest seed std of the points
     the two interpolations use (the neighbours of t on each frontier). Met: ``method`` is at least
     ``other`` minus the tolerance at every t, and above it by more than the tolerance at some t.
-    Undetermined: the overlap is empty, or the answer hinges on a std one seed cannot give. The
-    evidence gives the worst t (smallest diff + tolerance) and the best (largest diff - tolerance)."""
+    Where the overlap is empty (points fitted to one budget can land on either side of each other in
+    time), runs at the same budgets are compared as points (:func:`equal_budget_goal`).
+    Undetermined: neither comparison is possible, or the answer hinges on a std one seed cannot
+    give. The evidence gives the worst t (smallest diff + tolerance) and the best (largest diff - tolerance)."""
     text = f"{method}'s frontier dominates {other}'s for time ratios in [{lo:g}, {hi:g}]"
     ours, theirs = _points(rows, method, metric), _points(rows, other, metric)
     if not ours or not theirs:
@@ -98,7 +100,9 @@ def frontier_goal(rows: Sequence[Row], metric: str, method: str = "default", oth
     start, end = max(a0, b0, lo), min(a1, b1, hi)
     ranges = f"{method} {a0:.3f}-{a1:.3f}, {other} {b0:.3f}-{b1:.3f}"
     if start > end + 1e-12:
-        return Goal(text, UNDETERMINED, f"the time ranges do not overlap in [{lo:g}, {hi:g}]: {ranges}")
+        apart = f"the time ranges do not overlap in [{lo:g}, {hi:g}]: {ranges}"
+        paired = equal_budget_goal(ours, theirs, metric, lo, hi)
+        return Goal(text, UNDETERMINED, apart) if paired is None else Goal(text, paired[0], f"{apart}; {paired[1]}")
     grid = [float(t) for t in np.round(np.arange(lo, hi + step / 2, step), 10) if start - 1e-12 <= t <= end + 1e-12]
     ts = sorted({*grid, start, end})
     ours_xy = [(r.time_ratio.mean, r.metrics[metric].mean) for r in ours]
@@ -126,6 +130,58 @@ def frontier_goal(rows: Sequence[Row], metric: str, method: str = "default", oth
         status, why = UNDETERMINED, "; a tolerance needs a seed std that one seed cannot give"
     return Goal(text, status, f"{len(ts)} time ratios in {start:.3f}-{end:.3f} ({ranges}); worst {where(worst)}; "
                               f"best {where(best)}{why}")
+
+
+TIME_TIE = 0.02
+"""The smallest difference in mean time ratio :func:`equal_budget_goal` counts as one run being
+faster than the other (below it, or below either's seed std of the time ratio, the two tie in time)."""
+
+
+def equal_budget_goal(ours: Sequence[Row], theirs: Sequence[Row], metric: str, lo: float,
+                      hi: float) -> tuple[str, str] | None:
+    """Status and evidence of ``ours`` against ``theirs`` run at the same time budgets in
+    ``[lo, hi]``, for frontiers whose measured time ranges do not overlap (points fitted to one
+    budget that land on either side of each other in time); None where no budget is shared.
+
+    At each shared budget the two are compared as points, the tolerance the larger seed std of
+    the metric. Time decides what a comparison can show: if ``ours`` took more time (by more than
+    :data:`TIME_TIE` or either's time std) being above ``theirs`` shows nothing, and if it took
+    less, only being above or tied does (None, undetermined there, otherwise). Status as for the frontier: met if
+    never below beyond the tolerance and above by more than it at some budget."""
+    by_budget = {r.budget: r for r in theirs if r.budget is not None}
+    pairs = [(a, by_budget[a.budget]) for a in ours if a.budget in by_budget and lo - 1e-12 <= a.budget <= hi + 1e-12]
+    if not pairs:
+        return None
+    evals, notes = [], []
+    for a, b in sorted(pairs, key=lambda p: p[0].budget):
+        ya, yb = a.metrics[metric].mean, b.metrics[metric].mean
+        tol = _tolerance(a.metrics[metric], b.metrics[metric])
+        dt = a.time_ratio.mean - b.time_ratio.mean
+        time_tie = max(TIME_TIE, a.time_ratio.std or 0.0, b.time_ratio.std or 0.0)
+        not_worse, above = at_least_as_good(ya, yb, tol), beats(ya, yb, tol)
+        if dt > time_tie:  # ours spent more: a win shows nothing
+            above = False
+            when = "more time"
+        elif dt < -time_tie:  # ours spent less: only a win or a tie shows something
+            not_worse = True if not_worse else None
+            above = True if above else None
+            when = "less time"
+        else:
+            when = "equal time"
+        evals.append((not_worse, above))
+        notes.append(f"budget {a.budget:g}: {_stat_text(a.metrics[metric])} at {a.time_ratio.mean:.3f} against "
+                     f"{_stat_text(b.metrics[metric])} at {b.time_ratio.mean:.3f} (diff {100 * (ya - yb):+.2f}, "
+                     f"tolerance {_pct(tol)}; {when})")
+    no_worse, wins = [e[0] for e in evals], [e[1] for e in evals]
+    if any(v is False for v in no_worse):
+        status, why = NOT_MET, "below beyond the tolerance at some budget"
+    elif all(v is False for v in wins):
+        status, why = NOT_MET, "nowhere above by more than the tolerance at no more time"
+    elif all(v is True for v in no_worse) and any(v is True for v in wins):
+        status, why = MET, ""
+    else:
+        status, why = UNDETERMINED, "a comparison needs a seed std that one seed cannot give, or the times differ"
+    return status, "at equal budgets: " + "; ".join(notes) + (f"; {why}" if why else "")
 
 
 FRONTIER_PEERS = ("infobatch", "random", "nlu_data_diets", "ccs", "fewer_epochs", "fewer_steps")
