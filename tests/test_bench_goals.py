@@ -346,3 +346,29 @@ def test_infobatch_is_given_the_budget_itself():
         DataDiet(method="infobatch", keep=resolved.keep, **resolved.diet_options)
     with pytest.raises(ValueError, match="infobatch cannot fit a time budget of 0.2"):
         resolve_budget(dataclasses.replace(cfg, budget=0.2), 1000)  # the first and annealing epochs: 0.25
+
+
+def test_the_budget_apis_points_are_its_own_runs_and_the_defaults_where_the_plans_agree():
+    from benchmarks.grid.budget_api import DEFAULT_BUDGET, budget_api_rows
+    own = row(DEFAULT_BUDGET, 0.315, Stat(0.78, 0.007, 3), Stat(0.32, 0.01, 3), budget=0.3)  # 7 epochs at 0.315
+    under_floor = row("default", 0.204, Stat(0.781, 0.008, 3), Stat(0.33, 0.01, 3), budget=0.3)  # covered by own
+    same = row("default", 0.37, Stat(0.83, 0.01, 3), Stat(0.45, 0.01, 3), budget=0.45)  # keep >= 0.3: same plan
+    low = row("default", 0.25, Stat(0.80, 0.01, 3), Stat(0.38, 0.01, 3), budget=0.38)  # keep < 0.3: auto differs
+    fixed = row("default", 0.5, Stat(0.84, 0.01, 3), Stat(0.59, 0.01, 3))  # a keep run, not a budget
+    api = budget_api_rows([FULL, own, under_floor, same, low, fixed])
+    assert [(r.method, r.budget, r.keep) for r in api] == [(DEFAULT_BUDGET, 0.3, 0.315), (DEFAULT_BUDGET, 0.45, 0.37)]
+    assert api[1].metrics == same.metrics and same.method == "default"  # renamed copies, the rows untouched
+
+
+def test_combine_adds_the_budget_apis_goals_beside_the_defaults(tmp_path):
+    from benchmarks.grid import combine
+    from benchmarks.grid.budget_api import DEFAULT_BUDGET
+    rows = [FULL, row(DEFAULT_BUDGET, 0.315, Stat(0.78, 0.007, 3), Stat(0.32, 0.01, 3), budget=0.3),
+            row("default", 0.37, Stat(0.90, 0.01, 3), Stat(0.45, 0.01, 3), budget=0.45)]
+    text = combine.markdown([(r, "f") for r in rows], "d", "cpu", "cmd", "default")
+    assert "## Goals (issue 13), default_budget: `DataDiet(time_budget=b)` as written" in text
+    assert "0.3 (its own), 0.45 (the default)" in text
+    # 90.00 at 0.45 against full 91.00 ± 1.41: lossless at <= 0.45 for the budget API as for the default
+    api_part = text.split("default_budget: `DataDiet")[1]
+    assert "| time ratio <= 0.45: default_budget's accuracy within one seed std of full data | **MET** |" in api_part
+    assert "default_budget" not in combine.markdown([(r, "f") for r in rows[:1]], "d", "cpu", "cmd", "default")

@@ -11,7 +11,9 @@ clock: each run's compute in tokens (:func:`~benchmarks.grid.aggregate.token_com
 full-data run's, for records that count tokens. ``--exclude FOLDER:METHOD``
 leaves one method's runs of one folder out (runs whose time ratios are known to be unusable, e.g.
 against a full-data run of another session's machine, superseded by a later folder's). Writes ``OUT/frontier.md``
-(the pooled rows with their folder, the issue-13 goal lines) and ``OUT/frontier_<dataset>.png``.
+(the pooled rows with their folder, the issue-13 goal lines of the default and, where it has
+points, of ``DataDiet(time_budget=b)`` as written: :func:`~benchmarks.grid.budget_api.budget_api_rows`)
+and ``OUT/frontier_<dataset>.png``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmarks.grid.aggregate import TIME_BASES, Row, main_metric, summarize, time_ratios
-from datadiet.planning import PASS_COST
+from benchmarks.grid.budget_api import DEFAULT_BUDGET, budget_api_rows
+from datadiet.planning import KEEP_FLOOR, PASS_COST
 from benchmarks.grid.goals import issue13_goals
 from benchmarks.grid.render import fmt, goals_table, plot_frontier
 from benchmarks.grid.store import OK, RESULTS_FILE, latest_by_key, read_jsonl
@@ -74,8 +77,17 @@ def markdown(pooled: Sequence[tuple[Row, str]], dataset: str, time: str, command
              f"| method | keep | {metric} (%) | time ratio ({time}) | seeds | folder |", "|---|---:|---:|---:|---:|---|"]
     lines += [f"| {r.method} | {r.keep_text()} | {fmt(r.metrics[metric], 100)} | {fmt(r.time_ratio, digits=3)} | {r.n} | "
               f"{folder} |" for r, folder in pooled if metric in r.metrics]
-    lines += ["", f"## Goals (issue 13), {goal_method}", "", goals_table(issue13_goals(rows, method=goal_method)), "",
-              f"![frontier](frontier_{dataset}.png)", ""]
+    lines += ["", f"## Goals (issue 13), {goal_method}", "", goals_table(issue13_goals(rows, method=goal_method)), ""]
+    api = budget_api_rows(rows) if goal_method == "default" else []
+    own = {id(r) for r in rows if r.method == DEFAULT_BUDGET}
+    if api:
+        lines += [f"## Goals (issue 13), {DEFAULT_BUDGET}: `DataDiet(time_budget=b)` as written", "",
+                  f"Its own runs, and the default's at the budgets where every epoch keeps at least {KEEP_FLOOR:g} "
+                  "(there the library's `\"auto\"` rule plans what the default's keep over all epochs is): "
+                  + ", ".join(f"{r.budget:g} ({'its own' if id(r) in own else 'the default'})" for r in api) + ".", "",
+                  goals_table(issue13_goals([r for r in rows if r.method != DEFAULT_BUDGET] + api,
+                                            method=DEFAULT_BUDGET)), ""]
+    lines += [f"![frontier](frontier_{dataset}.png)", ""]
     return "\n".join(lines)
 
 
