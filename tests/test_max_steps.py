@@ -38,6 +38,16 @@ def test_a_trainer_run_by_max_steps_stops_there_with_the_schedule_at_its_end(tmp
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] > 0  # decaying over the 10 steps, not a longer schedule
 
 
+@pytest.mark.parametrize("method", ["default", "full", "random"])
+def test_a_time_budget_beside_max_steps_is_refused_it_would_save_nothing(tmp_path, method):
+    # planned by steps, the diet would grow the epochs until the pruned plan reaches max_steps again
+    args = TrainingArguments(str(tmp_path), max_steps=10, per_device_train_batch_size=8, report_to=[],
+                             save_strategy="no", disable_tqdm=True, use_cpu=True)
+    with pytest.raises(ValueError, match="max_steps=10 fixes the steps trained, so the budget would change nothing"):
+        DataDietTrainer(diet=DataDiet(method=method, time_budget=0.5, progress=False), model=tiny_classifier(),
+                        args=args, train_dataset=toy_classification_dataset(48), data_collator=pad_collate)
+
+
 def test_resuming_a_max_steps_run_with_other_max_steps_is_refused(tmp_path):
     def trainer(max_steps, diet):
         args = TrainingArguments(str(tmp_path), max_steps=max_steps, per_device_train_batch_size=8, report_to=[],

@@ -41,9 +41,15 @@ def epochs_for_steps(strategy, num_examples: int, max_steps: int, layout: BatchL
     """The fewest epochs whose planned optimizer steps under ``layout`` reach ``max_steps`` (a run
     given in steps: its last epoch ends partway). Each candidate is planned whole by ``strategy``
     (warm-up, annealing and schedules span it). Kept counts that are upper bounds (InfoBatch, token
-    budgets) can make the run end before ``max_steps``."""
+    budgets) can make the run end before ``max_steps``. A diet with a ``time_budget`` is refused: the
+    budget is a fraction of the epochs asked, and ``max_steps`` fixes the steps instead."""
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+    budget = getattr(strategy, "time_budget", None)
+    if budget is not None:  # the diet would plan more epochs until the steps reach max_steps: no saving
+        raise ValueError(f"time_budget={budget:g} is a fraction of full-data training over num_train_epochs, but "
+                         f"max_steps={max_steps} fixes the steps trained, so the budget would change nothing: give "
+                         "num_train_epochs (and max_steps=-1), or lower max_steps yourself and keep a fraction with keep=")
     epochs, total = 0, 0
     while total < max_steps:
         epochs += 1
