@@ -164,3 +164,19 @@ def test_the_published_protocol_takes_a_time_budget_and_configs_refuse_a_keep_be
         RunConfig.from_dict({"dataset": "atis", "keep": 0.3, "diet_options": {"time_budget": 0.5}})
     cfg = RunConfig.from_dict({"dataset": "atis", "diet_options": {"time_budget": 0.5}})
     assert cfg.diet().strategy.time_budget == 0.5 and len(cfg.diet().plan(4478, 10).epochs) == 10
+
+
+@pytest.mark.parametrize("settings", [dict(warmup_epochs=0), dict(warmup_epochs=0, budget_epochs="all"),
+                                      dict(score="grand"), dict(score="grand", budget_epochs="all"),
+                                      dict(warmup_epochs=0, cold_start="random")])
+def test_a_budget_whose_cost_has_no_closed_form_still_fits_its_plan(settings):
+    """Without a warm-up the first selection scores every example (0.18 of an epoch), and a score
+    training cannot record (GraNd needs the head's inputs) scores every example at each selection:
+    the keep is solved on the plan itself, so the plan spends the budget and not more (brute force:
+    one more example per pruned epoch would exceed it)."""
+    diet = DataDiet(time_budget=0.5, **settings)
+    plan = diet.plan(1000, 10)
+    assert 0.49 <= plan.predicted_time_ratio <= 0.5 + 1e-9
+    per_epoch = plan.predicted_time_ratio * 10
+    pruned = sum(1 for e in plan.epochs if e.trained < 1000)
+    assert per_epoch + pruned / 1000 > 0.5 * 10  # a larger keep would not fit

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from datadiet.scores.inputs import IGNORE_INDEX, ScoreInputs
+from datadiet.scores.registry import get_score
 from datadiet.validation import UnknownName
 
 SEQUENCE, TOKEN, JOINT, CAUSAL_LM = "sequence_classification", "token_classification", "joint_intent_slot", "causal_lm"
@@ -23,6 +24,12 @@ ON_REQUEST = ("features", "head_inputs")
 """``ScoreInputs`` fields a forward pass gives only when asked (hidden states cost memory; the
 head's input needs a forward hook), so a score that needs one is computed in scoring passes rather
 than free from training."""
+
+
+def may_be_free(score_name: str) -> bool:
+    """Whether training can record the score named ``score_name`` while the task is not yet known:
+    ``"auto"`` (each task's default is free) or a score that needs no :data:`ON_REQUEST` field."""
+    return score_name == "auto" or not set(get_score(score_name).requires) & set(ON_REQUEST)
 
 HEAD_NAMES = ("classifier", "score", "intent_head")
 """Submodule names of a sequence-level classification head (Hugging Face models and the joint

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from datadiet.adapters import CAUSAL_LM, ON_REQUEST, TaskAdapter, infer_task
+from datadiet.adapters import CAUSAL_LM, TaskAdapter, infer_task, may_be_free
 from datadiet.contract import RunContract
 from datadiet.data_binding import DataBinding
 from datadiet.diet_state import diet_state_dict, load_diet_state
@@ -311,8 +311,7 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         if not self.strategy.records_free_scores:
             return False
         if self.adapter is None:
-            name = self.strategy.score_name
-            return name == "auto" or not set(get_score(name).requires) & set(ON_REQUEST)
+            return may_be_free(self.strategy.score_name)
         return self.adapter.provides_free(self.score) and (not self.observer.wants_features
                                                            or self.adapter.task == CAUSAL_LM)
 

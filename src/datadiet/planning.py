@@ -130,14 +130,15 @@ def keep_for_budget(budget: float, num_epochs: int, warmup_epochs: int, anneal_e
     return min(keep, 1.0)
 
 
-def keep_fitting_plan(strategy, num_examples: int, num_epochs: int, budget: float) -> float:
+def keep_fitting_plan(strategy, num_examples: int, num_epochs: int, budget: float, free_scores: bool = True) -> float:
     """The largest kept fraction whose plan (``strategy`` with that keep and no time budget) predicts
     at most ``budget`` of full-data time, by bisection on :func:`plan_run` (its cost grows with the
-    keep); for plans whose cost has no closed form in :func:`keep_for_budget`."""
+    keep; ``free_scores`` as there); for plans whose cost has no closed form in :func:`keep_for_budget`."""
     def ratio(keep: float) -> float:
         spent_by_keep = {"budget_epochs": "all"} if "budget_epochs" in {f.name for f in dataclasses.fields(strategy)} else {}
         fixed = dataclasses.replace(strategy, keep=keep, time_budget=None, **spent_by_keep)
-        return plan_run(fixed, fixed.plan(num_examples, num_epochs), num_examples, num_epochs=num_epochs).predicted_time_ratio
+        return plan_run(fixed, fixed.plan(num_examples, num_epochs), num_examples, free_scores=free_scores,
+                        num_epochs=num_epochs).predicted_time_ratio
 
     low, high = 1.0 / num_examples, 1.0
     if ratio(low) > budget:

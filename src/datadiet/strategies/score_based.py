@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from datadiet.adapters import may_be_free
 from datadiet.history import ScoreHistory
 from datadiet.planning import (BUDGET_EPOCHS, KEEP_FLOOR, BudgetChoice, choose_budget_plan, full_data_epochs,
                                keep_fitting_plan,
@@ -234,8 +235,11 @@ class ScoreBased(RankedStrategy):
     def _budget_keep(self, num_examples: int, budget: float, num_epochs: int) -> float:
         """The kept fraction that spends ``budget`` of ``num_epochs`` full epochs."""
         pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
-        if self.cold_start == "random":  # its first two epochs cost otherwise: solve on the plan itself
-            return keep_fitting_plan(self, num_examples, num_epochs, budget)
+        free = may_be_free(self.score_name)
+        if self.warmup_epochs == 0 or self.cold_start == "random" or not free:
+            # no closed form: a first selection without a warm-up scores (or draws) every example, and a
+            # score training cannot record is computed in a pass over every example at each selection
+            return keep_fitting_plan(self, num_examples, num_epochs, budget, free_scores=free)
         return keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs,
                                self.rescore_policy.scored_fraction)
 
