@@ -3,6 +3,8 @@ full data for ``b x E`` epochs of steps (what ``max_steps`` gives, the LR schedu
 ``DataDiet(method="random", time_budget=b)`` the random subset that costs ``b``, so a user compares
 the default against both on their own data with the same budget accounting."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -129,3 +131,37 @@ def test_a_checkpoint_naming_a_setting_this_run_has_no_use_for_still_resumes():
     assert "pass budget_epochs='all'" in changed[0]
     pinned = DataDiet(time_budget=0.5, budget_epochs="all")  # the old rule, asked for: the floor is inert
     assert contract(pinned).changes(RunContract(64, 3, 0, saved), [64, 32, 32]) == []
+
+
+def test_a_budget_checkpoint_from_before_budget_epochs_existed_resumes_as_the_rule_it_ran():
+    """Budgets were spent over every epoch before ``budget_epochs`` existed: such a checkpoint saved
+    neither it nor ``keep_floor``. It resumes with ``budget_epochs="all"``, and the default "auto" is
+    refused with the hint to pass it (absent is read as "all" there, not None)."""
+    def contract(diet):
+        return RunContract(64, 3, 0, diet.strategy.to_dict(), inert=diet.strategy.inert_settings(),
+                           unsaved=diet.strategy.unsaved_defaults())
+
+    legacy = {k: v for k, v in DataDiet(time_budget=0.5).strategy.to_dict().items()
+              if k not in ("budget_epochs", "keep_floor")}
+    assert contract(DataDiet(time_budget=0.5, budget_epochs="all")).changes(RunContract(64, 3, 0, legacy),
+                                                                             [64, 32, 32]) == []
+    refused = contract(DataDiet(time_budget=0.5)).changes(RunContract(64, 3, 0, legacy), [64, 32, 32])
+    assert len(refused) == 1 and "budget_epochs 'all' -> 'auto'" in refused[0] and "pass budget_epochs='all'" in refused[0]
+    # without a budget nothing is read in: a keep run's checkpoint never had the setting
+    assert DataDiet(keep=0.5).strategy.unsaved_defaults() == {}
+
+
+def test_the_same_settings_planning_another_run_are_refused_on_resume(tmp_path):
+    """A checkpoint saves its plan (examples per epoch); a datadiet whose rule plans the same settings
+    otherwise (here: the saved plan edited, as a changed budget rule would leave it) refuses to resume
+    instead of continuing a different run; a checkpoint without a saved plan is not compared on it."""
+    diet = DataDiet(time_budget=0.3, progress=False)
+    diet.setup(4478, 10)
+    saved = diet.contract()
+    assert saved.plan == tuple(diet.kept_counts()) and len(saved.plan) == 7  # 7 epochs at keep 0.315
+    assert RunContract.from_dict(saved.to_dict()) == dataclasses.replace(saved, inert=frozenset(), unsaved={})
+    other = dataclasses.replace(saved, plan=saved.plan[:6] + (saved.plan[6] + 1,))
+    changed = diet.contract().changes(other, list(saved.plan))
+    assert len(changed) == 1 and "the same settings plan another run under this datadiet version" in changed[0]
+    assert f"7 epochs of 4478, {saved.plan[1]}" in changed[0]
+    assert diet.contract().changes(dataclasses.replace(saved, plan=None), list(saved.plan)) == []

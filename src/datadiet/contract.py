@@ -22,6 +22,10 @@ FINGERPRINT_ROWS = 64
 FINGERPRINT_TOKENS = 8
 
 
+def _plan_text(plan: tuple[int, ...]) -> str:
+    return f"{len(plan)} epoch" + ("" if len(plan) == 1 else "s") + f" of {', '.join(map(str, plan))} examples"
+
+
 class ResumeMismatch(ValueError):
     """A checkpoint's run and the run resuming it differ in something the diet's selections depend on."""
 
@@ -53,17 +57,25 @@ class RunContract:
     inert: frozenset = frozenset()
     """Settings of this run's method that change nothing here (``Strategy.inert_settings``): a
     checkpoint that saved them is not compared on them. Not saved: it describes the running side."""
+    unsaved: dict = field(default_factory=dict)
+    """What a checkpoint from before one of this method's settings existed ran with, where that is not
+    None (``Strategy.unsaved_defaults``). Not saved, like ``inert``."""
+    plan: tuple[int, ...] | None = None
+    """The planned examples of every epoch: the same settings can plan another run under another
+    datadiet version (a changed time-budget rule); None in checkpoints from before it was saved."""
 
     def to_dict(self) -> dict:
         return {"num_examples": self.num_examples, "num_epochs": self.num_epochs, "seed": self.seed,
                 "method": dict(self.method), "data": self.data,
-                "layout": None if self.layout is None else self.layout.to_dict()}
+                "layout": None if self.layout is None else self.layout.to_dict(),
+                "plan": None if self.plan is None else list(self.plan)}
 
     @classmethod
     def from_dict(cls, state: dict) -> "RunContract":
-        layout = state.get("layout")
+        layout, plan = state.get("layout"), state.get("plan")
         return cls(int(state["num_examples"]), int(state["num_epochs"]), int(state["seed"]), dict(state["method"]),
-                   state.get("data"), None if layout is None else BatchLayout.from_dict(layout))
+                   state.get("data"), None if layout is None else BatchLayout.from_dict(layout),
+                   plan=None if plan is None else tuple(int(k) for k in plan))
 
     def changes(self, saved: "RunContract", kept_per_epoch: list[int]) -> list[str]:
         """Every difference from ``saved`` that stops an exact resume, each with what to do; fields
@@ -87,15 +99,21 @@ class RunContract:
         # (one whose default None means "off") resumes under the version that added it; settings
         # this run's method declares inert (e.g. how a time budget is spent, in a run without one)
         # are not compared
-        keys = sorted(k for k in set(saved.method) | set(self.method)
-                      if k not in self.inert and saved.method.get(k) != self.method.get(k))
+        before = {**{k: v for k, v in self.unsaved.items() if k not in saved.method}, **saved.method}
+        keys = sorted(k for k in set(before) | set(self.method)
+                      if k not in self.inert and before.get(k) != self.method.get(k))
         if keys:
-            said = ", ".join(f"{k} {saved.method.get(k)!r} -> {self.method.get(k)!r}" for k in keys)
+            said = ", ".join(f"{k} {before.get(k)!r} -> {self.method.get(k)!r}" for k in keys)
             hint = ""
-            if saved.method.get("budget_epochs") == "all" and self.method.get("budget_epochs") == "auto":
+            if before.get("budget_epochs") == "all" and self.method.get("budget_epochs") == "auto":
                 hint = " (a checkpoint from before budget_epochs='auto' became the default: pass budget_epochs='all')"
             out.append(f"the diet's method or settings changed ({said}): a resumed run would mix two methods; "
                        f"resume with the checkpoint's diet{hint}, or start a new run")
+        elif (saved.num_epochs, saved.num_examples) == (self.num_epochs, self.num_examples) \
+                and None not in (saved.plan, self.plan) and saved.plan != self.plan:
+            out.append(f"the same settings plan another run under this datadiet version (the checkpoint planned "
+                       f"{_plan_text(saved.plan)}, this one plans {_plan_text(self.plan)}; e.g. a changed time-budget "
+                       "rule): resume with the datadiet version that saved it, or start a new run")
         if saved.layout is not None and self.layout is not None:
             change = self.layout.resume_change(saved.layout, kept_per_epoch)
             if change:

@@ -46,10 +46,11 @@ class DataBinding:
         self.bound = False
 
     def contract(self, num_examples: int, num_epochs: int, seed: int, strategy: dict,
-                 inert: frozenset = frozenset()) -> RunContract:
+                 inert: frozenset = frozenset(), unsaved: dict | None = None,
+                 plan: tuple[int, ...] | None = None) -> RunContract:
         """The run's contract; a resumed run that has not seen its data or layout yet carries the
         checkpoint's."""
         saved = self.saved
         data = self.fingerprint if self.bound or saved is None else saved.data
         layout = self.layout if self.layout is not None or saved is None else saved.layout
-        return RunContract(num_examples, num_epochs, seed, strategy, data, layout, inert)
+        return RunContract(num_examples, num_epochs, seed, strategy, data, layout, inert, dict(unsaved or {}), plan)

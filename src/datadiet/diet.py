@@ -187,7 +187,8 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         """What this run's selections depend on (saved with the state, checked on resume)."""
         self.require_setup()
         return self.binding.contract(self.num_examples, self.num_epochs, self.seed, self.strategy.to_dict(),
-                                     self.strategy.inert_settings())
+                                     self.strategy.inert_settings(), self.strategy.unsaved_defaults(),
+                                     tuple(self.kept_counts()))
 
     def _check_saved_contract(self) -> None:
         if self.binding.saved is not None and self.num_examples is not None:

@@ -188,6 +188,11 @@ class Strategy(ABC):
         compared when a checkpoint that saved them resumes."""
         return frozenset()
 
+    def unsaved_defaults(self) -> dict:
+        """What a checkpoint from before one of these settings existed ran with, where not None (a
+        resume compares an absent setting as this value; absent and None are otherwise the same)."""
+        return {}
+
     def to_dict(self) -> dict:
         """The method and its settings (for logs, reports and checkpoints), less :meth:`inert_settings`."""
         out = {"method": self.method}

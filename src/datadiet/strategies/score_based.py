@@ -204,6 +204,10 @@ class ScoreBased(RankedStrategy):
             return frozenset({"budget_epochs", "keep_floor"})
         return frozenset({"keep", "keep_floor"}) if self.budget_epochs == "all" else frozenset({"keep"})
 
+    def unsaved_defaults(self) -> dict:
+        """Under a time budget, ``budget_epochs="all"``: how budgets were spent before the setting existed."""
+        return {} if self.time_budget is None else {"budget_epochs": "all"}
+
     @property
     def exact_plan(self) -> bool:
         return self.budget_unit == "examples"
