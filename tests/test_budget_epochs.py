@@ -180,3 +180,17 @@ def test_a_budget_whose_cost_has_no_closed_form_still_fits_its_plan(settings):
     per_epoch = plan.predicted_time_ratio * 10
     pruned = sum(1 for e in plan.epochs if e.trained < 1000)
     assert per_epoch + pruned / 1000 > 0.5 * 10  # a larger keep would not fit
+
+
+def test_a_budgets_plan_keeps_saying_its_counts_are_upper_bounds_and_rounds_its_keep_down():
+    # token budgets: the reason for the budget's plan and the line on upper bounds, both
+    text = str(DataDiet(time_budget=0.5, budget_unit="tokens").plan(1000, 3))
+    assert "2 epochs at keep 0.482" in text and "the trained counts are upper bounds" in text
+    # InfoBatch's own note on its targets replaces that line
+    text = str(DataDiet.infobatch(time_budget=0.6).plan(1000, 10))
+    assert "counts are targets" in text and "upper bounds" not in text
+    # 10 examples at 0.8 of 10 epochs: keep (8 - 1) / 9 - 0.018 = 0.7598 of 10 is 7.6 examples; the
+    # nearest count (8 a epoch) would spend 1 + 9 x (0.8 + 0.018) = 8.36 epochs, over the budget; 7 spend 7.46
+    plan = DataDiet(time_budget=0.8, budget_epochs="all").plan(10, 10)
+    assert [e.trained for e in plan.epochs] == [10] + [7] * 9
+    assert plan.predicted_time_ratio == pytest.approx((10 + 9 * (7 + 0.18)) / 100)

@@ -69,8 +69,12 @@ class Plan:
         if self.note:
             lines.append(self.note)
         elif not self.exact:
-            lines.append("the trained counts are upper bounds: each epoch's count is only known when it begins")
+            lines.append(UPPER_BOUNDS)
         return "\n".join(lines)
+
+
+UPPER_BOUNDS = "the trained counts are upper bounds: each epoch's count is only known when it begins"
+"""What a plan whose counts are not exact (``strategy.exact_plan`` False) says of them."""
 
 
 def full_data_epochs(time_ratio: float, num_epochs: int) -> tuple[int, float]:
@@ -107,7 +111,9 @@ def plan_run(strategy, schedule, num_examples: int, pass_cost: float = PASS_COST
             scored = n
         rows.append(EpochPlan(epoch, strategy.phase_name(epoch, schedule), trained, scored,
                               (trained + pass_cost * scored) / n))
-    notes = [note for note in (strategy.plan_reason(n, num_epochs), strategy.plan_note) if note]
+    # a method's own note on its counts (InfoBatch's targets) replaces the generic line on upper bounds
+    counts_note = strategy.plan_note or (None if strategy.exact_plan else UPPER_BOUNDS)
+    notes = [note for note in (strategy.plan_reason(n, num_epochs), counts_note) if note]
     return Plan(strategy.method, n, tuple(rows), pass_cost, exact=strategy.exact_plan, note="\n".join(notes) or None,
                 reference_epochs=num_epochs)
 

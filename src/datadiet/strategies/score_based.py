@@ -25,7 +25,7 @@ from datadiet.select.random import random_subset
 from datadiet.select.registry import SelectionRequest, get_selector
 from datadiet.select.selection import Selection
 from datadiet.select.token_budget import fit_token_budget
-from datadiet.select.validation import check_keep
+from datadiet.select.validation import check_keep, whole_examples
 from datadiet.strategies.base import EpochContext, Strategy, check_epochs, check_fraction, check_time_budget, pruned_schedule
 from datadiet.strategies.rescore import RescorePolicy
 
@@ -244,8 +244,13 @@ class ScoreBased(RankedStrategy):
             # no closed form: a first selection without a warm-up scores (or draws) every example, and a
             # score training cannot record is computed in a pass over every example at each selection
             return keep_fitting_plan(self, num_examples, num_epochs, budget, free_scores=free)
-        return keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs,
+        keep = keep_for_budget(budget, num_epochs, self.warmup_epochs, self.anneal_epochs,
                                self.rescore_policy.scored_fraction)
+        whole = whole_examples(keep, num_examples)  # rounded down: the nearest count could overspend
+        if not whole:
+            raise ValueError(f"a time budget of {budget:g} leaves less than one of the {num_examples} examples to "
+                             "each pruned epoch: raise the budget or lower warmup_epochs / anneal_epochs")
+        return float(whole)
 
     def budget_choice(self, num_examples: int, num_epochs: int) -> BudgetChoice:
         """How ``time_budget`` is spent over ``num_epochs`` asked for (``budget_epochs="auto"``)."""
