@@ -31,7 +31,8 @@ def test_under_the_floor_everywhere_it_spends_the_budget_on_the_most_kept():
     # 1 epoch cannot be planned (it is the warm-up). Floor 0.6: neither reaches it; 2 epochs keep the most.
     choice = choose_budget_plan(0.5, 3, _keep, keep_floor=0.6)
     assert (choice.epochs, choice.keep) == (2, pytest.approx(0.5))
-    assert "no number of epochs keeps 0.6 or more (all 3 would keep 0.250); 2 epochs at keep 0.500" in choice.reason
+    assert ("no number of epochs keeps 0.6 or more (all 3 epochs would keep 0.250, under the floor 0.6); 2 epochs at "
+            "keep 0.500") in choice.reason
     # b = 0.45 of 10 epochs with a 5-epoch warm-up: no pruned plan fits, full data for 4 epochs (0.4)
     def five_warm(budget, epochs):
         return keep_for_budget(budget, epochs, 5, 0, 0.0)
@@ -194,3 +195,38 @@ def test_a_budgets_plan_keeps_saying_its_counts_are_upper_bounds_and_rounds_its_
     plan = DataDiet(time_budget=0.8, budget_epochs="all").plan(10, 10)
     assert [e.trained for e in plan.epochs] == [10] + [7] * 9
     assert plan.predicted_time_ratio == pytest.approx((10 + 9 * (7 + 0.18)) / 100)
+
+
+def test_a_budget_of_one_is_full_data_said_plainly_and_without_a_warning(caplog):
+    # "all" epochs keep 1: the plan is full data, named so; no warning that the budget buys no pruned plan
+    with caplog.at_level("WARNING", logger="datadiet"):
+        plan = DataDiet(time_budget=1.0, rescore="none").plan(100, 10)
+    assert [e.trained for e in plan.epochs] == [100] * 10 and "full data for all 10 epochs" in str(plan)
+    assert not [r for r in caplog.records if "buys no pruned plan" in r.getMessage()]
+    # InfoBatch at 1 over 1 or 2 epochs (no room for its first epoch and annealing): full data, not refused
+    for epochs in (1, 2):
+        assert [e.trained for e in DataDiet.infobatch(time_budget=1.0).plan(100, epochs).epochs] == [100] * epochs
+
+
+def test_infobatch_at_a_budget_of_one_trains_every_example_of_every_epoch(tmp_path):
+    diet = DataDiet.infobatch(time_budget=1.0, progress=False)
+    args = TrainingArguments(str(tmp_path), num_train_epochs=2, per_device_train_batch_size=8, report_to=[],
+                             save_strategy="no", disable_tqdm=True, use_cpu=True)
+    DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(32),
+                    data_collator=pad_collate).train()
+    assert [r["kept"] for r in diet.log] == [32, 32]
+
+
+def test_a_reason_never_says_under_the_floor_for_a_plan_that_cannot_be_made():
+    # all 10 epochs cannot be planned (as if their phases did not fit); at 0.3 (3 epochs of work) with a
+    # 1-epoch warm-up 9 epochs keep 2/8 = 0.25, 8 keep 2/7 = 0.286, 7 keep 2/6 = 0.333 >= 0.3
+    def not_ten(budget, epochs):
+        if epochs == 10:
+            raise ValueError("no room")
+        return keep_for_budget(budget, epochs, 1, 0, 0.0)
+    choice = choose_budget_plan(0.3, 10, not_ten)
+    assert (choice.epochs, round(choice.keep, 3)) == (7, 0.333)
+    assert choice.reason == ("time budget 0.3: all 10 epochs cannot be planned within it; 7 epochs at keep 0.333 "
+                             "spend the same budget")
+    with pytest.raises(ValueError, match=r"\(they alone cost 0\.50\)"):  # random scores nothing: no "scoring"
+        DataDiet(method="random", time_budget=0.1, warmup_epochs=5).plan(100, 10)

@@ -176,7 +176,8 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         """A pruning method whose time budget no pruned plan fits trains full data for fewer epochs
         (``budget_epochs="auto"``): say so where it shows, not only in the plan."""
         schedule, budget = self.schedule, getattr(self.strategy, "time_budget", None)
-        if budget is None or self.strategy.method == "full" or schedule.warmup_epochs < schedule.num_epochs:
+        if (budget is None or self.strategy.method == "full" or schedule.warmup_epochs < schedule.num_epochs
+                or schedule.num_epochs == self.num_epochs):  # full data throughout: the budget pays for it all
             return
         logger.warning("datadiet: a time budget of %g buys no pruned plan of %d epochs (the warm-up and scoring cost "
                        "more), so this run trains full data for %d of them and prunes nothing; raise the budget, "

@@ -130,8 +130,9 @@ def keep_for_budget(budget: float, num_epochs: int, warmup_epochs: int, anneal_e
     keep = (budget * num_epochs - warmup_epochs - anneal_epochs) / pruned - pass_cost * scored_per_pruned_epoch
     if keep <= 0:
         floor = (warmup_epochs + anneal_epochs + pruned * pass_cost * scored_per_pruned_epoch) / num_epochs
+        what = "they and the scoring alone cost" if scored_per_pruned_epoch else "they alone cost"
         raise ValueError(f"a time budget of {budget:g} cannot pay for {warmup_epochs} warm-up and {anneal_epochs} "
-                         f"annealing epochs of {num_epochs} (they and the scoring alone cost {floor:.2f}): raise the "
+                         f"annealing epochs of {num_epochs} ({what} {floor:.2f}): raise the "
                          "budget, lower warmup_epochs / anneal_epochs, or train for more epochs")
     return min(keep, 1.0)
 
@@ -207,26 +208,29 @@ def choose_budget_plan(budget: float, num_epochs: int, keep_for: Callable[[float
             return None
 
     everything = keep_over(num_epochs)
+    if everything is not None and everything >= 1.0:
+        return BudgetChoice(num_epochs, 1.0, f"time budget {budget:g}: full data for all {num_epochs} epochs")
     if everything is not None and everything >= keep_floor:
         return BudgetChoice(num_epochs, everything, f"time budget {budget:g}: keep {everything:.3f} in the pruned "
                             f"epochs of all {num_epochs} (at or above the floor {keep_floor:g})")
-    said = "cannot be planned" if everything is None else f"would keep {everything:.3f}"
+    said = (f"all {num_epochs} epochs cannot be planned within it" if everything is None
+            else f"all {num_epochs} epochs would keep {everything:.3f}, under the floor {keep_floor:g}")
     most = None if everything is None else (num_epochs, everything)
     for epochs in range(num_epochs - 1, 0, -1):
         keep = keep_over(epochs)
         if keep is not None and (most is None or keep > most[1]):
             most = (epochs, keep)
         if keep is not None and keep >= 1.0:
-            return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: all {num_epochs} epochs {said}, under the "
-                                f"floor {keep_floor:g}; full data for {epochs} of the {num_epochs} epochs spends it")
+            return BudgetChoice(epochs, 1.0, f"time budget {budget:g}: {said}; full data for {epochs} of the "
+                                f"{num_epochs} epochs spends it")
         if keep is not None and keep >= keep_floor:
-            return BudgetChoice(epochs, keep, f"time budget {budget:g}: all {num_epochs} epochs {said}, under the "
-                                f"floor {keep_floor:g}; {_epochs(epochs)} at keep {keep:.3f} spend the same budget")
+            return BudgetChoice(epochs, keep, f"time budget {budget:g}: {said}; {_epochs(epochs)} at keep {keep:.3f} "
+                                "spend the same budget")
     if most is not None:
         epochs, keep = most
         return BudgetChoice(epochs, keep, f"time budget {budget:g}: no number of epochs keeps {keep_floor:g} or more "
-                            f"(all {num_epochs} {said}); {_epochs(epochs)} at keep {keep:.3f}, the most any number of "
-                            "epochs keeps, spend it")
+                            f"({said}); {_epochs(epochs)} at keep {keep:.3f}, the most any number of epochs keeps, "
+                            "spend it")
     epochs = math.floor(budget * num_epochs + 1e-9)
     if epochs < 1:
         raise ValueError(f"a time budget of {budget:g} of {num_epochs} epochs buys less than one epoch on all the data, "

@@ -105,6 +105,8 @@ class InfoBatch(Strategy):
         anneal = infobatch_anneal_epochs(num_epochs, self.anneal_fraction)
         if self.time_budget is None:
             return Schedule(num_epochs, keep=1.0, warmup_epochs=0, anneal_epochs=anneal)
+        if self.time_budget >= 1.0:  # the whole of full-data training: nothing to prune
+            return Schedule(num_epochs, keep=1.0, warmup_epochs=num_epochs)
         # the first epoch is the plan's warm-up: with no losses yet InfoBatch prunes nothing in it
         return pruned_schedule(num_epochs, infobatch_budget_keep(self.time_budget, num_epochs, anneal),
                                warmup_epochs=1, anneal_epochs=anneal)
