@@ -71,3 +71,20 @@ def test_trl_sft_by_max_steps_with_p3(tmp_path):
                                  train_dataset=sft_dataset("prompt_completion", 30), diet=diet)
     trainer.train()
     assert trainer.state.global_step == 7 and diet.schedule.num_epochs == 3 and [r["kept"] for r in diet.log] == [10] * 3
+
+
+def test_a_plan_printed_first_changes_nothing_the_trainer_sets_the_diet_up_for_the_run(tmp_path):
+    """The README's ``print(diet.plan(len(train), 10))`` before training: for other epochs than the
+    run's (or a run given in max_steps) the trainer still sets the diet up for the run it has."""
+    diet = DataDiet(keep=0.5, progress=False)
+    asked = diet.plan(48, 5)  # planned for 5 epochs; the run below is 10 steps
+    assert diet.num_examples is None and len(asked.epochs) == 5
+    args = TrainingArguments(str(tmp_path), max_steps=10, per_device_train_batch_size=8, report_to=[],
+                             save_strategy="no", disable_tqdm=True, use_cpu=True)
+    trainer = DataDietTrainer(diet=diet, model=tiny_classifier(), args=args, train_dataset=toy_classification_dataset(48),
+                              data_collator=pad_collate)
+    trainer.train()
+    assert trainer.state.global_step == 10 and diet.num_epochs == 3  # 6 + 3 = 9 steps < 10 <= 6 + 3 + 3
+    # once set up, the diet's own plan for its sizes is the run's, and other sizes are a hypothetical
+    assert [e.trained for e in diet.plan(48, 3).epochs] == diet.kept_counts() == [48, 24, 24]
+    assert len(diet.plan(48, 6).epochs) == 6 and diet.num_epochs == 3

@@ -164,7 +164,7 @@ def resolve_budget(cfg: GridRun, num_train: int) -> tuple[GridRun, float | None]
         try:
             diet = DataDiet(method=diet_method(cfg.method), seed=cfg.seed, scoring_batch_size=cfg.scoring_batch_size,
                             **{**options, "time_budget": cfg.budget})
-            plan = diet.plan(num_train, cfg.epochs)
+            plan = diet.setup(num_train, cfg.epochs).plan(num_train, cfg.epochs)
         except ValueError as error:
             raise ValueError(f"{cfg.method} cannot fit a time budget of {cfg.budget:g}: {error}") from None
         budgeted = dataclasses.replace(cfg, keep=round(float(diet.schedule.keep), 6),

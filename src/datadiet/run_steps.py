@@ -104,10 +104,19 @@ class StepPlanning:
 
     def plan(self, num_examples: int, num_epochs: int | None = None) -> Plan:
         """The run's plan before it starts: per epoch the examples trained and scored, and the
-        predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``)."""
-        self.setup(num_examples, num_epochs)
-        return plan_run(self.strategy, self.schedule, self.num_examples, free_scores=self.training_records_scores(),
-                        num_epochs=self.num_epochs)
+        predicted time ratio against full-data training (``print(diet.plan(len(train), 10))``).
+        It changes nothing: the diet is set up by the trainer (or ``setup``) for the sizes the run
+        has, which may differ (a run given in ``max_steps``, rows a trainer's preparation dropped);
+        a diet already set up for these sizes shows its own plan."""
+        num_epochs = self.settings.epochs_for(num_epochs)
+        if num_examples < 1:
+            raise ValueError(f"the training set is empty (num_examples={num_examples})")
+        if (self.num_examples, self.num_epochs) == (num_examples, num_epochs):
+            schedule = self.schedule
+        else:
+            schedule = self.strategy.plan(int(num_examples), int(num_epochs))
+        return plan_run(self.strategy, schedule, int(num_examples), free_scores=self.training_records_scores(),
+                        num_epochs=int(num_epochs))
 
     def sampler(self, num_examples: int, num_epochs: int | None = None, *, num_replicas: int | None = None,
                 rank: int | None = None, shuffle: bool = True, drop_last: bool = False,
