@@ -88,3 +88,23 @@ def test_a_plan_printed_first_changes_nothing_the_trainer_sets_the_diet_up_for_t
     # once set up, the diet's own plan for its sizes is the run's, and other sizes are a hypothetical
     assert [e.trained for e in diet.plan(48, 3).epochs] == diet.kept_counts() == [48, 24, 24]
     assert len(diet.plan(48, 6).epochs) == 6 and diet.num_epochs == 3
+
+
+def test_resuming_with_other_max_steps_that_plan_the_same_epochs_is_refused_too(tmp_path):
+    """13 and 15 steps both plan 4 epochs (6 + 3 + 3 = 12 < 13 <= 15), but the LR schedule spans the
+    steps given: a resume with 15, or in epochs, would mix two runs; with 13 it continues."""
+    def trainer(diet, **run):
+        args = TrainingArguments(str(tmp_path), per_device_train_batch_size=8, report_to=[], save_strategy="steps",
+                                 save_steps=5, disable_tqdm=True, use_cpu=True, **run)
+        return DataDietTrainer(diet=diet, model=tiny_classifier(), args=args,
+                               train_dataset=toy_classification_dataset(48), data_collator=pad_collate)
+
+    trainer(DataDiet(keep=0.5, progress=False), max_steps=13).train()
+    checkpoint = str(tmp_path / "checkpoint-10")
+    with pytest.raises(ValueError, match="given max_steps=13, this one max_steps=15: the learning-rate schedule"):
+        trainer(DataDiet(keep=0.5, progress=False), max_steps=15).train(resume_from_checkpoint=checkpoint)
+    with pytest.raises(ValueError, match=r"given max_steps=13, this one its epochs \(max_steps unset\)"):
+        trainer(DataDiet(keep=0.5, progress=False), num_train_epochs=4).train(resume_from_checkpoint=checkpoint)
+    resumed = trainer(DataDiet(keep=0.5, progress=False), max_steps=13)
+    resumed.train(resume_from_checkpoint=checkpoint)
+    assert resumed.state.global_step == 13

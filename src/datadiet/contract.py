@@ -22,6 +22,10 @@ FINGERPRINT_ROWS = 64
 FINGERPRINT_TOKENS = 8
 
 
+def _steps_text(max_steps: int) -> str:
+    return "its epochs (max_steps unset)" if max_steps == 0 else f"max_steps={max_steps}"
+
+
 def _plan_text(plan: tuple[int, ...]) -> str:
     return f"{len(plan)} epoch" + ("" if len(plan) == 1 else "s") + f" of {', '.join(map(str, plan))} examples"
 
@@ -63,19 +67,24 @@ class RunContract:
     plan: tuple[int, ...] | None = None
     """The planned examples of every epoch: the same settings can plan another run under another
     datadiet version (a changed time-budget rule); None in checkpoints from before it was saved."""
+    max_steps: int | None = None
+    """The optimizer steps a trainer's run was given (``max_steps``; 0: given in epochs): the LR
+    schedule spans them, so a resume with others would mix two runs. None where unknown (a plain
+    loop, a checkpoint from before it was saved)."""
 
     def to_dict(self) -> dict:
         return {"num_examples": self.num_examples, "num_epochs": self.num_epochs, "seed": self.seed,
                 "method": dict(self.method), "data": self.data,
                 "layout": None if self.layout is None else self.layout.to_dict(),
-                "plan": None if self.plan is None else list(self.plan)}
+                "plan": None if self.plan is None else list(self.plan), "max_steps": self.max_steps}
 
     @classmethod
     def from_dict(cls, state: dict) -> "RunContract":
         layout, plan = state.get("layout"), state.get("plan")
         return cls(int(state["num_examples"]), int(state["num_epochs"]), int(state["seed"]), dict(state["method"]),
                    state.get("data"), None if layout is None else BatchLayout.from_dict(layout),
-                   plan=None if plan is None else tuple(int(k) for k in plan))
+                   plan=None if plan is None else tuple(int(k) for k in plan),
+                   max_steps=None if state.get("max_steps") is None else int(state["max_steps"]))
 
     def changes(self, saved: "RunContract", kept_per_epoch: list[int]) -> list[str]:
         """Every difference from ``saved`` that stops an exact resume, each with what to do; fields
@@ -92,6 +101,10 @@ class RunContract:
             out.append(f"the checkpoint's run was planned for {saved.num_epochs} epochs, this one for "
                        f"{self.num_epochs}: resume with num_train_epochs={saved.num_epochs} (or the max_steps the run "
                        "started with), or start a new run to train for another number of epochs")
+        if None not in (saved.max_steps, self.max_steps) and saved.max_steps != self.max_steps:
+            out.append(f"the checkpoint's run was given {_steps_text(saved.max_steps)}, this one "
+                       f"{_steps_text(self.max_steps)}: the learning-rate schedule spans the run's steps, so resume "
+                       f"with {_steps_text(saved.max_steps)}, or start a new run")
         if saved.seed != self.seed:
             out.append(f"seed {saved.seed} -> {self.seed}: every random choice of the diet derives from it; resume "
                        f"with seed={saved.seed}")

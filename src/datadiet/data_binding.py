@@ -21,6 +21,7 @@ class DataBinding:
         self.fingerprint: str | None = None
         self.bound = False
         self.layout: BatchLayout | None = None
+        self.max_steps: int | None = None  # the steps a trainer's run was given (0: in epochs); None: unknown
         self.saved: RunContract | None = None
 
     def bind(self, dataset, id_column: str) -> bool:
@@ -35,10 +36,14 @@ class DataBinding:
         self.bound = True
         return True
 
-    def set_layout(self, layout: BatchLayout) -> None:
+    def set_layout(self, layout: BatchLayout, max_steps: int | None = None) -> None:
         if not isinstance(layout, BatchLayout):
             raise TypeError(f"layout must be a datadiet.BatchLayout, got {type(layout).__name__}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
+            raise ValueError(f"max_steps must be an int >= 0 (0: a run given in epochs), got {max_steps!r}")
         self.layout = layout
+        if max_steps is not None:
+            self.max_steps = max_steps
 
     def forget_data(self) -> None:
         """Unbind the training set and the saved contract (a reset); the layout stays."""
@@ -53,4 +58,6 @@ class DataBinding:
         saved = self.saved
         data = self.fingerprint if self.bound or saved is None else saved.data
         layout = self.layout if self.layout is not None or saved is None else saved.layout
-        return RunContract(num_examples, num_epochs, seed, strategy, data, layout, inert, dict(unsaved or {}), plan)
+        max_steps = self.max_steps if self.max_steps is not None or saved is None else saved.max_steps
+        return RunContract(num_examples, num_epochs, seed, strategy, data, layout, inert, dict(unsaved or {}), plan,
+                           max_steps)

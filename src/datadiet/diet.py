@@ -166,10 +166,11 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
         if self.binding.bind(dataset, self.settings.example_id_column):
             self._check_saved_contract()
 
-    def set_layout(self, layout: BatchLayout) -> None:
+    def set_layout(self, layout: BatchLayout, max_steps: int | None = None) -> None:
         """How training batches each epoch: the plan's steps (:meth:`steps_per_epoch`), the examples
-        :meth:`end_epoch` expects, and the resume check read it."""
-        self.binding.set_layout(layout)
+        :meth:`end_epoch` expects, and the resume check read it. A trainer also says the steps its run
+        was given (``max_steps``, 0 when given in epochs), which a resume must keep."""
+        self.binding.set_layout(layout, max_steps)
         self._check_saved_contract()
 
     def _warn_if_budget_prunes_nothing(self) -> None:

@@ -119,7 +119,7 @@ class DataDietTrainerMixin(compat.TrainerInternals):
             diet.settings = dataclasses.replace(diet.settings, progress=False)
         layout = compat.batch_layout(self)  # refuses settings no plan can match
         self.diet.setup(len(self.train_dataset), self._diet_epochs(layout), model=self.model)
-        self.diet.set_layout(layout)
+        self.diet.set_layout(layout, max_steps=self._diet_max_steps() or 0)
         self.diet.bind_data(self.train_dataset)  # ids checked; the fingerprint a resume is checked against
         self._diet_scoring_data = None
         self.add_callback(_DietEpochs(self))
