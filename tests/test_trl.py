@@ -239,6 +239,28 @@ def test_fused_head_scores_equal_scores_from_logits(tmp_path, tok):
     assert float((nll * counts).sum() / counts.sum()) == pytest.approx(float(fused.loss), rel=1e-5)
     per_example = adapter.per_example_loss(fused, batch)
     torch.testing.assert_close(per_example, nll, rtol=1e-5, atol=1e-6)
+    # the data map's confidence and correctness: from the head's is_top1, as from the logits' argmax
+    from datadiet.scores.classification import true_class_probability
+    if getattr(fused, "is_top1", None) is not None:  # TRL's SFTTrainer asks its head for it
+        (conf_f, correct_f), (conf_l, correct_l) = true_class_probability(from_fused), true_class_probability(from_logits)
+        torch.testing.assert_close(conf_f, conf_l, rtol=1e-5, atol=1e-6)
+        assert torch.equal(correct_f, correct_l)
+
+
+def test_sft_training_steps_record_the_data_map_of_every_example(tmp_path, tok):
+    """With the fused head's is_top1 the training steps record confidence and correctness, so the
+    data map covers every example trained, not only those a scoring pass saw."""
+    require_fused_head()
+    trainer = make_trainer(tmp_path, tok, diet="default")
+    dataset, collator = trainer._diet_scoring_inputs()
+    batch = collator([dataset[i] for i in range(2)])
+    with torch.no_grad():
+        probe = trainer.model(**{k: batch[k] for k in ("input_ids", "attention_mask", "labels")}, fused_lm_head=True)
+    if getattr(probe, "is_top1", None) is None:
+        pytest.skip("this TRL's SFTTrainer asks its fused head for no is_top1")
+    trainer.train()
+    dynamics = trainer.diet.history.dynamics()
+    assert not np.isnan(dynamics["confidence"]).any() and not np.isnan(dynamics["correctness"]).any()
 
 
 def test_p3_features_come_free_from_the_fused_head_forward(tmp_path, tok):

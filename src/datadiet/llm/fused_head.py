@@ -58,14 +58,20 @@ class FusedLMHeadAdapter(TaskAdapter):
 
     def score_inputs(self, outputs: Any, batch: Mapping[str, torch.Tensor],
                      captured: Mapping[str, torch.Tensor] | None = None) -> ScoreInputs:
-        """``token_logprobs = log_probs`` and ``token_labels = labels[:, 1:]`` (``action_ids[:, 1:]``)
-        from fused outputs; the usual causal-LM inputs from outputs with logits."""
+        """``token_logprobs = log_probs``, ``token_labels = labels[:, 1:]`` (``action_ids[:, 1:]``) and,
+        where the head computed it (``is_top1``), ``token_is_argmax``, from fused outputs (with it the
+        training steps record the data map's confidence and correctness); the usual causal-LM inputs
+        from outputs with logits."""
         shifted = self._shifted(outputs, batch)
         if shifted is None:
             return super().score_inputs(outputs, batch, captured)
         log_probs, labels = shifted
         actions = batch.get("action_ids")
+        is_top1 = _field(outputs, "is_top1")  # TRL's SFTTrainer asks its fused head for it (token accuracy)
+        if is_top1 is not None and tuple(is_top1.shape) != tuple(labels.shape):
+            is_top1 = None
         return ScoreInputs(token_labels=labels, token_logprobs=log_probs,
+                           token_is_argmax=None if is_top1 is None else is_top1.bool(),
                            action_ids=None if actions is None else actions[:, 1:]).detach()
 
     def per_example_loss(self, outputs: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
