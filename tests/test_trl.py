@@ -419,6 +419,26 @@ def test_unsupported_datasets_are_refused(tmp_path, tok):
     with pytest.raises(ValueError, match="row position"):
         DataDietSFTTrainer(model=tiny_llama(tok), args=args, train_dataset=shuffled_ids, processing_class=tok,
                            diet=DataDiet(keep=0.5))
+    from datasets import DatasetDict
+    with pytest.raises(TypeError, match=r"one split as its train_dataset, got a DatasetDict of 'train': pass "
+                                        r"train_dataset=ds\['train'\]"):
+        DataDietSFTTrainer(model=tiny_llama(tok), args=args, train_dataset=DatasetDict(train=rows), processing_class=tok,
+                           diet=DataDiet(keep=0.5))
+    text_ids = rows.add_column("example_id", [str(i) for i in range(8)])
+    with pytest.raises(ValueError, match=r"holds string values \(row 0: '0'\), not integer row positions"):
+        DataDietSFTTrainer(model=tiny_llama(tok), args=args, train_dataset=text_ids, processing_class=tok,
+                           diet=DataDiet(keep=0.5))
+
+
+def test_ids_a_user_numbered_are_refused_saying_trl_dropped_rows(tmp_path, tok):
+    # a prompt longer than max_length leaves its completion nothing to train on: TRL drops the row,
+    # and the user's 0..29 ids then run past the 29 rows left
+    rows = sft_dataset("prompt_completion", 30).to_list()
+    rows[3]["prompt"] = "question : " + " ".join(["one"] * 80) + "\n"
+    numbered = Dataset.from_list(rows).add_column("example_id", list(range(30)))
+    with pytest.raises(ValueError, match="TRL's preparation dropped rows"):
+        DataDietSFTTrainer(model=tiny_llama(tok), args=sft_args(tmp_path), train_dataset=numbered, processing_class=tok,
+                           diet=DataDiet(keep=0.5))
 
 
 def test_a_collator_that_reorders_examples_is_refused_at_construction(tmp_path, tok):

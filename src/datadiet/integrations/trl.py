@@ -73,6 +73,16 @@ def number_examples(dataset, column: str = EXAMPLE_ID_COLUMN):
     n = len(dataset)
     if column in dataset.column_names:
         ids = np.asarray(dataset[column])
+        if ids.dtype.kind not in "iu":
+            kind = {"U": "string", "S": "bytes", "O": "object", "f": "float", "b": "bool"}.get(ids.dtype.kind, ids.dtype.name)
+            raise ValueError(f"the train set's `{column}` column holds {kind} values (row 0: {ids[0].item()!r}), "
+                             "not integer row positions. DataDietSFTTrainer numbers the rows itself: remove the "
+                             "column, or rename it if it holds ids of your own")
+        if len(ids) and ids.max() >= n and np.all(np.diff(ids) > 0):
+            raise ValueError(f"the train set's `{column}` column runs up to {ids.max().item()} for {n} rows after TRL "
+                             "prepared it: TRL's preparation dropped rows (e.g. ones with nothing left to train on), "
+                             "so the ids are no longer the row positions. DataDietSFTTrainer numbers the rows itself: "
+                             "remove the column, or rename it if it holds ids of your own")
         if not np.array_equal(ids, np.arange(n)):
             row = int(np.flatnonzero(ids != np.arange(n))[0])
             reordered = " (the same ids in another order: the rows were shuffled after they were numbered)" if (
@@ -180,6 +190,10 @@ def _check_sft_setup(args, train_dataset, diet: DataDiet) -> None:
         raise ValueError("DataDietSFTTrainer needs a train_dataset")
     import datasets
 
+    if isinstance(train_dataset, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        raise TypeError(f"DataDietSFTTrainer needs one split as its train_dataset, got a {type(train_dataset).__name__} "
+                        f"of {', '.join(map(repr, train_dataset))}: pass train_dataset=ds['train'] (or load_dataset(..., "
+                        "split='train'))")
     if not isinstance(train_dataset, datasets.Dataset):
         raise TypeError(f"DataDietSFTTrainer needs a datasets.Dataset (it selects rows by index each epoch), got "
                         f"{type(train_dataset).__name__}: materialise a streaming dataset with Dataset.from_list / "
