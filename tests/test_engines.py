@@ -154,6 +154,9 @@ def test_a_whole_run_checks_every_epoch_and_passes(tmp_path):
     assert [r["kept"] for r in diet.log] == [50, 25, 25]
     assert int(diet.ledger.mask.sum()) == 24  # the last epoch's 25, less the partial batch drop_last drops
     assert trainer.state.global_step == sum(diet.steps_per_epoch()) == 6 + 3 + 3
+    # the log and the summary count what was trained: 48 of 50, then 24 of 25 twice
+    assert [r["trained"] for r in diet.log] == [48, 24, 24]
+    assert diet.summary()["examples_trained"] == 96 == int(diet.ledger.mask.sum()) + 48 + 24
 
 
 # -- the contract ------------------------------------------------------------------------------------

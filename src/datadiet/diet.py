@@ -237,7 +237,8 @@ class DataDiet(Presets, StepPlanning, TrainingSeam):
             selection = self.selection  # between re-selections the subset stays
         self.epoch, self.selection = epoch, selection
         self.ledger.start(epoch)
-        self.run_log.finish(record, selection, self.observer.recorder.take_seconds())
+        trained = len(selection) if self.layout is None else self.layout.trained(len(selection))
+        self.run_log.finish(record, selection, self.observer.recorder.take_seconds(), trained)
         logger.info("datadiet epoch %d (%s): training on %d of %d examples", epoch, record["phase"], len(selection),
                     self.num_examples)
         return selection

@@ -20,16 +20,21 @@ class RunLog:
     def start(epoch: int, phase: str) -> dict:
         return {"epoch": int(epoch), "phase": phase, "scored": 0, "scoring_seconds": 0.0, "selection_seconds": 0.0}
 
-    def finish(self, record: dict, selection: Selection, observe_seconds: float) -> None:
+    def finish(self, record: dict, selection: Selection, observe_seconds: float, trained: int | None = None) -> None:
+        """Log the epoch's selection; ``trained``: the examples its batches train, where the batch
+        layout's ``drop_last`` drops a partial batch of them (logged only where it differs)."""
         mask = np.zeros(self.num_examples, dtype=bool)
         mask[selection.indices] = True
         self.kept_masks.append(np.packbits(mask))
         record.update(kept=int(len(selection)), kept_fraction=len(selection) / self.num_examples,
                       observe_seconds=float(observe_seconds))
+        if trained is not None and trained != len(selection):
+            record["trained"] = int(trained)
         self.records.append(record)
 
     def kept_matrix(self) -> np.ndarray:
-        """``(epochs run, N)`` booleans: which examples each epoch trained on."""
+        """``(epochs run, N)`` booleans: which examples each epoch selected to train on (all of them
+        train, less a partial batch where the layout's ``drop_last`` drops one: the log's ``trained``)."""
         if not self.kept_masks:
             return np.zeros((0, self.num_examples), dtype=bool)
         return np.stack([np.unpackbits(m, count=self.num_examples).astype(bool) for m in self.kept_masks])
@@ -42,7 +47,7 @@ class RunLog:
         r = self.records
         return {
             "method": method,
-            "examples_trained": int(sum(x["kept"] for x in r)),
+            "examples_trained": int(sum(x.get("trained", x["kept"]) for x in r)),
             "examples_full": int(self.num_examples * len(r)),
             "examples_asked": None if num_epochs is None else int(self.num_examples * num_epochs),
             "scored_examples": int(sum(x["scored"] for x in r)),
