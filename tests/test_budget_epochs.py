@@ -205,7 +205,8 @@ def test_a_budget_of_one_is_full_data_said_plainly_and_without_a_warning(caplog)
     assert not [r for r in caplog.records if "buys no pruned plan" in r.getMessage()]
     # InfoBatch at 1 over 1 or 2 epochs (no room for its first epoch and annealing): full data, not refused
     for epochs in (1, 2):
-        assert [e.trained for e in DataDiet.infobatch(time_budget=1.0).plan(100, epochs).epochs] == [100] * epochs
+        plan = DataDiet.infobatch(time_budget=1.0).plan(100, epochs)
+        assert [e.trained for e in plan.epochs] == [100] * epochs and "targets" not in str(plan)
 
 
 def test_infobatch_at_a_budget_of_one_trains_every_example_of_every_epoch(tmp_path):
@@ -230,3 +231,11 @@ def test_a_reason_never_says_under_the_floor_for_a_plan_that_cannot_be_made():
                              "spend the same budget")
     with pytest.raises(ValueError, match=r"\(they alone cost 0\.50\)"):  # random scores nothing: no "scoring"
         DataDiet(method="random", time_budget=0.1, warmup_epochs=5).plan(100, 10)
+
+
+def test_a_selector_that_needs_features_fits_its_budget_on_a_classifier():
+    # a diversity selector's features come from a scoring pass on a classifier: priced as such
+    diet = DataDiet(time_budget=0.5, budget_epochs="all", selector="p3", progress=False)
+    diet.setup(1000, 10, model=tiny_classifier())
+    assert not diet.training_records_scores()
+    assert diet.plan(1000, 10).predicted_time_ratio <= 0.5 + 1e-9

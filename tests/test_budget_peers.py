@@ -165,3 +165,28 @@ def test_the_same_settings_planning_another_run_are_refused_on_resume(tmp_path):
     assert len(changed) == 1 and "the same settings plan another run under this datadiet version" in changed[0]
     assert f"7 epochs of 4478, {saved.plan[1]}" in changed[0]
     assert diet.contract().changes(dataclasses.replace(saved, plan=None), list(saved.plan)) == []
+
+
+def test_a_checkpoint_from_before_plans_were_saved_is_checked_on_the_epochs_it_logged():
+    """No saved plan: the kept counts its log holds are the plan it ran, so a datadiet that now plans
+    those epochs otherwise refuses, and one that plans them alike resumes."""
+    import copy
+
+    from datadiet.contract import ResumeMismatch
+
+    def run_two_epochs():
+        diet = DataDiet(method="random", time_budget=0.5, progress=False)
+        diet.setup(100, 4)
+        for epoch in range(2):
+            diet.begin_epoch(epoch)
+        return diet
+
+    state = run_two_epochs().state_dict()
+    del state["contract"]["plan"]
+    same = DataDiet(method="random", time_budget=0.5, progress=False)
+    same.load_state_dict(copy.deepcopy(state))
+    assert same.epoch == 1
+    other_rule = copy.deepcopy(state)
+    other_rule["run_log"]["records"][1]["kept"] += 1  # as if its rule had kept one more
+    with pytest.raises(ResumeMismatch, match="the same settings plan another run under this datadiet version"):
+        DataDiet(method="random", time_budget=0.5, progress=False).load_state_dict(other_rule)

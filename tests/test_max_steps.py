@@ -88,6 +88,7 @@ def test_a_plan_printed_first_changes_nothing_the_trainer_sets_the_diet_up_for_t
     # once set up, the diet's own plan for its sizes is the run's, and other sizes are a hypothetical
     assert [e.trained for e in diet.plan(48, 3).epochs] == diet.kept_counts() == [48, 24, 24]
     assert len(diet.plan(48, 6).epochs) == 6 and diet.num_epochs == 3
+    assert diet.plan(48) == diet.plan(48, 3)  # set up: its own epochs, as begin_epoch's hint prints it
 
 
 def test_resuming_with_other_max_steps_that_plan_the_same_epochs_is_refused_too(tmp_path):
@@ -107,4 +108,23 @@ def test_resuming_with_other_max_steps_that_plan_the_same_epochs_is_refused_too(
         trainer(DataDiet(keep=0.5, progress=False), num_train_epochs=4).train(resume_from_checkpoint=checkpoint)
     resumed = trainer(DataDiet(keep=0.5, progress=False), max_steps=13)
     resumed.train(resume_from_checkpoint=checkpoint)
+    assert resumed.state.global_step == 13
+
+
+def test_a_second_train_with_other_max_steps_saves_them_and_resumes(tmp_path):
+    """A notebook's second ``train()`` (or a search's trial) after ``args.max_steps`` changed: its
+    checkpoints carry the new steps, so a fresh trainer with them resumes."""
+    def args(max_steps):
+        return TrainingArguments(str(tmp_path), max_steps=max_steps, per_device_train_batch_size=8, report_to=[],
+                                 save_strategy="steps", save_steps=5, disable_tqdm=True, use_cpu=True)
+
+    trainer = DataDietTrainer(diet=DataDiet(keep=0.5, progress=False), model=tiny_classifier(), args=args(10),
+                              train_dataset=toy_classification_dataset(48), data_collator=pad_collate)
+    trainer.train()
+    trainer.args.max_steps = 13
+    trainer.train()
+    assert trainer.state.global_step == 13 and trainer.diet.contract().max_steps == 13
+    resumed = DataDietTrainer(diet=DataDiet(keep=0.5, progress=False), model=tiny_classifier(), args=args(13),
+                              train_dataset=toy_classification_dataset(48), data_collator=pad_collate)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-10"))
     assert resumed.state.global_step == 13

@@ -6,6 +6,8 @@ without pickling code.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from datadiet.adapters import TaskAdapter
@@ -56,13 +58,14 @@ def load_diet_state(diet, state: dict) -> RunContract:
                          f"{', '.join(map(str, READABLE_VERSIONS))}): resume with the datadiet version that saved it, "
                          "or restart")
     saved = saved_contract(state, diet.seed)
-    if diet.num_examples is not None:  # set up for this run: check before anything is overwritten
-        logged = [int(r["kept"]) for r in state["run_log"]["records"]]
-        planned = diet.kept_counts()
-        diet.contract().check(saved, logged + planned[len(logged):])
-    else:
+    if diet.num_examples is None:
         diet.setup(saved.num_examples, saved.num_epochs)
-        diet.contract().check(saved, diet.kept_counts())
+    logged = [int(r["kept"]) for r in state["run_log"]["records"]]
+    planned = diet.kept_counts()
+    if saved.plan is None and diet.strategy.exact_plan and len(planned) == saved.num_epochs:
+        # a checkpoint from before plans were saved: the epochs it logged are the plan it ran
+        saved = dataclasses.replace(saved, plan=tuple(logged) + tuple(planned[len(logged):]))
+    diet.contract().check(saved, logged + planned[len(logged):])
     diet.history.load_state_dict(state["history"])
     diet.strategy.load_state_dict(state.get("strategy_state") or {})
     diet.observer.recorder.load_state_dict(state["recorder"])

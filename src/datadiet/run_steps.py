@@ -108,6 +108,8 @@ class StepPlanning:
         It changes nothing: the diet is set up by the trainer (or ``setup``) for the sizes the run
         has, which may differ (a run given in ``max_steps``, rows a trainer's preparation dropped);
         a diet already set up for these sizes shows its own plan."""
+        if num_epochs is None and self.num_examples == num_examples:
+            num_epochs = self.num_epochs  # a diet set up for this training set: its own epochs
         num_epochs = self.settings.epochs_for(num_epochs)
         if num_examples < 1:
             raise ValueError(f"the training set is empty (num_examples={num_examples})")

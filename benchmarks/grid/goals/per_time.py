@@ -145,8 +145,8 @@ def equal_budget_goal(ours: Sequence[Row], theirs: Sequence[Row], metric: str, l
 
     At each shared budget the two are compared as points, the tolerance the larger seed std of
     the metric. Time decides what a comparison can show: if ``ours`` took more time (by more than
-    :data:`TIME_TIE` or either's time std) being above ``theirs`` shows nothing, and if it took
-    less, only being above or tied does (None, undetermined there, otherwise). Status as for the frontier: met if
+    :data:`TIME_TIE` or either's time std) a win shows nothing (None: undetermined there), and if
+    it took less, a loss shows nothing. Status as for the frontier: met if
     never below beyond the tolerance and above by more than it at some budget."""
     by_budget = {r.budget: r for r in theirs if r.budget is not None}
     pairs = [(a, by_budget[a.budget]) for a in ours if a.budget in by_budget and lo - 1e-12 <= a.budget <= hi + 1e-12]
@@ -159,8 +159,8 @@ def equal_budget_goal(ours: Sequence[Row], theirs: Sequence[Row], metric: str, l
         dt = a.time_ratio.mean - b.time_ratio.mean
         time_tie = max(TIME_TIE, a.time_ratio.std or 0.0, b.time_ratio.std or 0.0)
         not_worse, above = at_least_as_good(ya, yb, tol), beats(ya, yb, tol)
-        if dt > time_tie:  # ours spent more: a win shows nothing
-            above = False
+        if dt > time_tie:  # ours spent more: a tie or a loss is not above, a win shows nothing
+            above = None if above else False
             when = "more time"
         elif dt < -time_tie:  # ours spent less: only a win or a tie shows something
             not_worse = True if not_worse else None

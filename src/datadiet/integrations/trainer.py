@@ -273,6 +273,8 @@ class DataDietTrainerMixin(compat.TrainerInternals):
             if resume_from_checkpoint is None:
                 raise ValueError(f"no complete checkpoint (trainer_state.json and {DIET_STATE_FILE}) in "
                                  f"{self.args.output_dir}: train without resume_from_checkpoint to start over")
+        # the arguments as they are now (changed since __init__ in a notebook or a search's trial)
+        self.diet.set_layout(compat.batch_layout(self), max_steps=self._diet_max_steps() or 0)
         if not resume_from_checkpoint:
             self._diet_start_over()
         if resume_from_checkpoint:

@@ -96,7 +96,7 @@ class InfoBatch(Strategy):
 
     @property
     def plan_note(self) -> str | None:
-        if self.time_budget is None:
+        if self.time_budget is None or self.time_budget >= 1.0:  # at 1 nothing is pruned: no targets
             return None
         return ("the pruned epochs' counts are targets: each epoch's prune ratio is chosen, once its losses are "
                 "known, to spend the time budget")

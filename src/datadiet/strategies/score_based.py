@@ -239,7 +239,9 @@ class ScoreBased(RankedStrategy):
     def _budget_keep(self, num_examples: int, budget: float, num_epochs: int) -> float:
         """The kept fraction that spends ``budget`` of ``num_epochs`` full epochs."""
         pruned_schedule(num_epochs, 1.0, self.warmup_epochs, anneal_epochs=self.anneal_epochs)  # epochs check
-        free = may_be_free(self.score_name)
+        # features (a diversity selector's) come free only from a causal LM's training forward: the
+        # task is not known here, so a plan that needs them is priced as if a pass gave them
+        free = may_be_free(self.score_name) and "features" not in self.needs
         if self.warmup_epochs == 0 or self.cold_start == "random" or not free:
             # no closed form: a first selection without a warm-up scores (or draws) every example, and a
             # score training cannot record is computed in a pass over every example at each selection
