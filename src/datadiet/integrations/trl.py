@@ -78,7 +78,8 @@ def number_examples(dataset, column: str = EXAMPLE_ID_COLUMN):
             raise ValueError(f"the train set's `{column}` column holds {kind} values (row 0: {ids[0].item()!r}), "
                              "not integer row positions. DataDietSFTTrainer numbers the rows itself: remove the "
                              "column, or rename it if it holds ids of your own")
-        if len(ids) and ids.max() >= n and np.all(np.diff(ids) > 0):
+        if len(ids) and ids.min() >= 0 and n <= ids.max() < 2 * n and np.all(np.diff(ids) > 0):
+            # increasing positions with gaps, a few past the end: a 0..N-1 numbering TRL thinned out
             raise ValueError(f"the train set's `{column}` column runs up to {ids.max().item()} for {n} rows after TRL "
                              "prepared it: TRL's preparation dropped rows (e.g. ones with nothing left to train on), "
                              "so the ids are no longer the row positions. DataDietSFTTrainer numbers the rows itself: "
