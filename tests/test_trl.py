@@ -430,15 +430,13 @@ def test_unsupported_datasets_are_refused(tmp_path, tok):
                            diet=DataDiet(keep=0.5))
 
 
-def test_ids_a_user_numbered_are_refused_saying_trl_dropped_rows(tmp_path, tok):
-    # a prompt longer than max_length leaves its completion nothing to train on: TRL drops the row,
-    # and the user's 0..29 ids then run past the 29 rows left
-    rows = sft_dataset("prompt_completion", 30).to_list()
-    rows[3]["prompt"] = "question : " + " ".join(["one"] * 80) + "\n"
-    numbered = Dataset.from_list(rows).add_column("example_id", list(range(30)))
+def test_ids_a_user_numbered_are_refused_saying_trl_dropped_rows():
+    # TRL's preparation drops rows with nothing left to train on (newer versions do, e.g. a prompt
+    # longer than max_length): a user's 0..5 numbering is then 0, 1, 2, 4, 5 over 5 rows
+    from datadiet.integrations.trl import number_examples
+    thinned = Dataset.from_dict({"text": list("abcde"), "example_id": [0, 1, 2, 4, 5]})
     with pytest.raises(ValueError, match="TRL's preparation dropped rows"):
-        DataDietSFTTrainer(model=tiny_llama(tok), args=sft_args(tmp_path), train_dataset=numbered, processing_class=tok,
-                           diet=DataDiet(keep=0.5))
+        number_examples(thinned)
 
 
 def test_a_collator_that_reorders_examples_is_refused_at_construction(tmp_path, tok):
